@@ -1,0 +1,85 @@
+"""Read-only by construction: no opcode outside this allowlist ever reaches a transport."""
+from __future__ import annotations
+
+from ..errors import CommandRefused
+from .transport import DEFAULT_TIMEOUT_S, Completion, Transport
+
+# opcode -> name; reference/mmc.md "Commands we send". Everything else is refused.
+ALLOWED_OPCODES: dict[int, str] = {
+    0x00: "TEST UNIT READY",
+    0x03: "REQUEST SENSE",
+    0x12: "INQUIRY",
+    0x1B: "START STOP UNIT",
+    0x1E: "PREVENT ALLOW MEDIUM REMOVAL",
+    0x25: "READ CAPACITY(10)",
+    0x28: "READ(10)",
+    0x43: "READ TOC/PMA/ATIP",
+    0x46: "GET CONFIGURATION",
+    0x4A: "GET EVENT STATUS NOTIFICATION",
+    0x51: "READ DISC INFORMATION",
+    0x52: "READ TRACK INFORMATION",
+    0x55: "MODE SELECT(10)",
+    0x5A: "MODE SENSE(10)",
+    0xA8: "READ(12)",
+    0xAC: "GET PERFORMANCE",
+    0xAD: "READ DISC STRUCTURE",
+    0xB6: "SET STREAMING",
+    0xBB: "SET CD SPEED",
+    0xBE: "READ CD",
+}
+MODE_SELECT_10 = 0x55
+READ_WRITE_ERROR_RECOVERY_PAGE = 0x01
+MODE_PARAMETER_HEADER_10_LENGTH = 8
+
+
+def check(cdb: bytes, data_out: bytes = b"") -> None:
+    """Raise CommandRefused unless `cdb` is a read-only command we allow."""
+    if not cdb:
+        raise CommandRefused("empty CDB refused")
+    opcode = cdb[0]
+    if opcode not in ALLOWED_OPCODES:
+        raise CommandRefused(f"opcode {opcode:02X}h is not on the read-only allowlist; refused before reaching the drive")
+    if opcode == MODE_SELECT_10:
+        _check_mode_select(cdb, data_out)
+    elif data_out:
+        raise CommandRefused(f"{ALLOWED_OPCODES[opcode]} with data-out refused: only MODE SELECT sends data")
+
+
+def _check_mode_select(cdb: bytes, data_out: bytes) -> None:
+    # MODE SELECT(10): byte 1 bit 4 PF, bit 0 SP (save pages: changes the drive's saved state)
+    if len(cdb) < 10 or cdb[1] & 0x01:
+        raise CommandRefused("MODE SELECT with SP=1 (save pages) refused")
+    # parameter list: 8-byte header, block descriptors (length in bytes 6-7), then pages
+    if len(data_out) < MODE_PARAMETER_HEADER_10_LENGTH + 2:
+        raise CommandRefused("MODE SELECT without a mode page refused")
+    offset = MODE_PARAMETER_HEADER_10_LENGTH + int.from_bytes(data_out[6:8], "big")
+    pages = data_out[offset:]
+    while pages:
+        if len(pages) < 2:
+            raise CommandRefused("MODE SELECT with a truncated mode page refused")
+        code, length = pages[0] & 0x3F, pages[1]
+        if code != READ_WRITE_ERROR_RECOVERY_PAGE:
+            raise CommandRefused(f"MODE SELECT of mode page {code:02X}h refused: only the error-recovery page 01h may change")
+        pages = pages[2 + length:]
+    if offset >= len(data_out):
+        raise CommandRefused("MODE SELECT without a mode page refused")
+
+
+class GuardedTransport:
+    """Wraps any transport; every CDB passes `check` first. The only way the tool opens a drive."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def execute(self, cdb: bytes, *, data_in_length: int = 0, data_out: bytes = b"",
+                timeout_s: float = DEFAULT_TIMEOUT_S) -> Completion:
+        check(cdb, data_out)
+        return self.inner.execute(cdb, data_in_length=data_in_length, data_out=data_out, timeout_s=timeout_s)
+
+    @property
+    def clock_s(self) -> float:
+        return self.inner.clock_s
+
+    def close(self) -> None:
+        self.inner.close()

@@ -1,0 +1,91 @@
+"""The exceptions that stop a run; a failed READ is a value, not one of these.
+
+AcquireError                 exit 1
+├── UsageError              exit 2  bad arguments or device syntax
+├── CommandRefused          exit 1  opcode not on the read-only allowlist
+├── MalformedResponse       exit 1  a drive answer we cannot decode
+│   └── MalformedSense
+├── ProfileError            exit 1  a simulated drive's profile we cannot use
+├── DriveError              exit 1  the drive cannot do what we need
+│   ├── NoDrive             exit 1  no such node, not a SCSI device, permission denied
+│   ├── NoDisc              exit 1  the drive is empty
+│   ├── WrongDisc           exit 1  resume refused: another disc is in the drive
+│   ├── MediumChanged       exit 4  the disc may have been swapped mid-run: resumable
+│   └── DriveGone           exit 4  the drive stopped answering: resumable
+├── OutOfSpace              exit 4  resumable
+├── Interrupted             exit 4  Ctrl-C: resumable
+├── RecordError             exit 1  a record we cannot use
+└── RecordTampered          exit 1  verify found an edited row
+"""
+from __future__ import annotations
+
+
+class AcquireError(Exception):
+    """Base of every error that ends a run with one line on stderr."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str = "") -> None:  # what, where; then what to do
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(AcquireError):
+    exit_code = 2
+
+
+class CommandRefused(AcquireError):
+    """A CDB outside the read-only allowlist: it never reaches a transport."""
+
+
+class MalformedResponse(AcquireError):
+    """A drive answer (data or sense) we cannot decode."""
+
+
+class MalformedSense(MalformedResponse):
+    pass
+
+
+class ProfileError(AcquireError):
+    """A simulated drive's profile (TOML) that is missing or wrong."""
+
+
+class DriveError(AcquireError):
+    pass
+
+
+class NoDrive(DriveError):
+    pass
+
+
+class NoDisc(DriveError):
+    pass
+
+
+class WrongDisc(DriveError):
+    pass
+
+
+class MediumChanged(DriveError):
+    exit_code = 4
+
+
+class DriveGone(DriveError):
+    exit_code = 4
+
+
+class OutOfSpace(AcquireError):
+    exit_code = 4
+
+
+class Interrupted(AcquireError):
+    exit_code = 4
+
+
+class RecordError(AcquireError):
+    pass
+
+
+class RecordTampered(AcquireError):
+    pass
