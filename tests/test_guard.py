@@ -83,3 +83,12 @@ def test_data_out_on_a_read_command_is_refused():
 def test_an_empty_cdb_is_refused():
     with pytest.raises(CommandRefused):
         check(b"")
+
+
+def test_set_streaming_with_a_performance_descriptor_passes():
+    check(bytes.fromhex("b6 00 00 00 00 00 00 00 00 00 1c 00"), bytes(28))
+
+
+def test_set_streaming_of_any_other_descriptor_type_is_refused():
+    with pytest.raises(CommandRefused, match="SET STREAMING"):
+        check(bytes.fromhex("b6 00 00 00 00 00 00 00 05 00 1c 00"), bytes(28))

@@ -28,6 +28,8 @@ ALLOWED_OPCODES: dict[int, str] = {
     0xBE: "READ CD",
 }
 MODE_SELECT_10 = 0x55
+SET_STREAMING = 0xB6
+PERFORMANCE_DESCRIPTOR = 0x00        # SET STREAMING type 0: read speed only
 READ_WRITE_ERROR_RECOVERY_PAGE = 0x01
 MODE_PARAMETER_HEADER_10_LENGTH = 8
 
@@ -41,8 +43,12 @@ def check(cdb: bytes, data_out: bytes = b"") -> None:
         raise CommandRefused(f"opcode {opcode:02X}h is not on the read-only allowlist; refused before reaching the drive")
     if opcode == MODE_SELECT_10:
         _check_mode_select(cdb, data_out)
+    elif opcode == SET_STREAMING and data_out:
+        # SET STREAMING: byte 8 type; 00h is the performance descriptor (speed), anything else refused
+        if len(cdb) < 12 or cdb[8] != PERFORMANCE_DESCRIPTOR:
+            raise CommandRefused("SET STREAMING of a descriptor other than performance (type 00h) refused")
     elif data_out:
-        raise CommandRefused(f"{ALLOWED_OPCODES[opcode]} with data-out refused: only MODE SELECT sends data")
+        raise CommandRefused(f"{ALLOWED_OPCODES[opcode]} with data-out refused: only MODE SELECT and SET STREAMING send data")
 
 
 def _check_mode_select(cdb: bytes, data_out: bytes) -> None:

@@ -1,0 +1,353 @@
+"""The simulated drive's profile (TOML): load, check, and hold it (DESIGN.md "The simulated drive's profile").
+
+Every mistake in a profile is one ProfileError line naming the file and the key (or, for a TOML
+syntax error, tomllib's line and column). Damage is kept as sorted inclusive ranges searched with
+bisect, never as per-sector sets: a profile may say "0-3000000".
+
+Decisions where DESIGN.md is silent (keep docs/ in step):
+- Damage ranges may not overlap, within one entry or across entries: the profile is refused, naming
+  both entries. A sector has exactly one kind, so "which entry wins" never needs answering.
+- `sense` is accepted for unreadable and flaky damage only, `failures` for flaky only, `delay_s` for
+  slow only (and required there); anything else is a ProfileError rather than silently ignored.
+- `[disc] profile` is required; exactly one of `image` and `sectors` must be given.
+- [timing] defaults are DESIGN.md's example values; `speed_x` defaults per profile (24/8/6).
+"""
+from __future__ import annotations
+
+import bisect
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProfileError
+
+SECTOR_BYTES = 2048
+
+# profile name -> (GET CONFIGURATION profile number, family); reference/mmc.md "Profiles"
+DISC_PROFILES: dict[str, tuple[int, str]] = {
+    "cd-rom": (0x0008, "cd"),
+    "dvd-rom": (0x0010, "dvd"),
+    "bd-rom": (0x0040, "bd"),
+}
+DEFAULT_SPEED_X = {"cd": 24, "dvd": 8, "bd": 6}
+# bytes/s at 1x (DESIGN.md "The clock"): CD 75 sectors/s x 2048
+RATE_1X = {"cd": 153_600, "dvd": 1_385_000, "bd": 4_495_500}
+
+DAMAGE_KINDS = ("unreadable", "flaky", "slow", "unstable")
+EVENT_KINDS = ("disconnect", "media-change", "not-ready")
+DEFAULT_SENSE = (0x03, 0x11, 0x00)       # MEDIUM ERROR, unrecovered read error
+DEFAULT_NOT_READY_COUNT = 3
+MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture images are made by "
+                      "`python fixtures/make_fixtures.py`")
+
+_SECTIONS = {"drive", "disc", "timing", "damage", "event"}
+_DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", "report_information"}
+_DISC_KEYS = {"profile", "image", "sectors"}
+_TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s"}
+_DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s"}
+_EVENT_KEYS = {"after_commands", "kind", "count"}
+_TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005}
+# INQUIRY field widths (reference/mmc.md: bytes 8-15 vendor, 16-31 product, 32-35 revision)
+_INQUIRY_WIDTHS = {"vendor": 8, "product": 16, "revision": 4, "serial": 248}
+_SENSE_RE = re.compile(r"^([0-9A-Fa-f]{1,2})/([0-9A-Fa-f]{2})/([0-9A-Fa-f]{2})$")
+_RANGE_RE = re.compile(r"^(\d+)(?:\s*-\s*(\d+))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """One [[damage]] entry: its inclusive LBA ranges and what reading them does."""
+
+    number: int                          # 1-based position among the [[damage]] entries
+    ranges: tuple[tuple[int, int], ...]  # inclusive (first, last), sorted
+    kind: str                            # unreadable | flaky | slow | unstable
+    sense: tuple[int, int, int] = DEFAULT_SENSE
+    failures: int = 1                    # flaky: attempts that fail before the sector reads
+    delay_s: float = 0.0                 # slow: extra cost of each READ touching the sector
+
+    @property
+    def sense_text(self) -> str:
+        return "{:02X}/{:02X}/{:02X}".format(*self.sense)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    after_commands: int
+    kind: str                            # disconnect | media-change | not-ready
+    count: int = DEFAULT_NOT_READY_COUNT  # not-ready: commands answered 02/04/01
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    path: Path
+    disc_profile: str                    # cd-rom | dvd-rom | bd-rom
+    capacity: int                        # sectors
+    image: Path | None = None            # absolute; None for a generated disc
+    sectors: int | None = None
+    vendor: str = "ACQUIRE"
+    product: str = "SIMULATED"
+    revision: str = "1.00"
+    serial: str | None = None
+    trace: Path | None = None            # absolute
+    report_information: bool = True
+    speed_x: float = 24
+    error_delay_s: float = 8.0
+    seek_base_s: float = 0.08
+    seek_full_s: float = 0.12
+    overhead_s: float = 0.0005
+    damage: tuple[Damage, ...] = ()
+    events: tuple[Event, ...] = ()
+
+    @property
+    def profile_number(self) -> int:
+        return DISC_PROFILES[self.disc_profile][0]
+
+    @property
+    def family(self) -> str:
+        return DISC_PROFILES[self.disc_profile][1]
+
+    @property
+    def rate_1x(self) -> int:
+        return RATE_1X[self.family]
+
+
+class DamageMap:
+    """Sorted, non-overlapping inclusive ranges -> Damage, searched with bisect."""
+
+    def __init__(self, damage: tuple[Damage, ...]) -> None:
+        spans = sorted((first, last, d) for d in damage for first, last in d.ranges)
+        self._firsts = [s[0] for s in spans]
+        self._spans = spans
+
+    def touched(self, lba: int, count: int) -> list[tuple[int, int, Damage]]:
+        """The damaged spans (first, last, entry) clipped to [lba, lba + count - 1], in LBA order."""
+        if count <= 0 or not self._spans:
+            return []
+        end = lba + count - 1
+        i = max(bisect.bisect_right(self._firsts, lba) - 1, 0)
+        out = []
+        while i < len(self._spans) and self._spans[i][0] <= end:
+            first, last, d = self._spans[i]
+            if last >= lba:
+                out.append((max(first, lba), min(last, end), d))
+            i += 1
+        return out
+
+    def kind_at(self, lba: int) -> Damage | None:
+        hit = self.touched(lba, 1)
+        return hit[0][2] if hit else None
+
+
+def load_profile(path: str | os.PathLike) -> Profile:
+    """Read and check a profile; any mistake raises ProfileError (one line, naming file and key)."""
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"{where}: no such profile", hint="give the path of a simulated drive's TOML profile") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{where}: cannot read the profile ({exc})") from exc
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:   # its message ends "(at line L, column C)"
+        raise ProfileError(f"{where}: TOML syntax error: {exc}") from exc
+    return _build(path, doc)
+
+
+def _build(path: Path, doc: dict[str, Any]) -> Profile:
+    where = str(path)
+    base = path.parent
+
+    def fail(message: str, hint: str = "") -> ProfileError:
+        return ProfileError(f"{where}: {message}", hint=hint)
+
+    _no_unknown(fail, doc, _SECTIONS, "top level")
+    drive = _table(fail, doc, "drive")
+    disc = _table(fail, doc, "disc")
+    timing = _table(fail, doc, "timing")
+    _no_unknown(fail, drive, _DRIVE_KEYS, "[drive]")
+    _no_unknown(fail, disc, _DISC_KEYS, "[disc]")
+    _no_unknown(fail, timing, _TIMING_KEYS, "[timing]")
+
+    fields: dict[str, Any] = {}
+    for key in ("vendor", "product", "revision", "serial"):
+        if key in drive:
+            value = _get(fail, drive, key, str, "[drive]")
+            if not value.isascii() or not value.isprintable() or len(value) > _INQUIRY_WIDTHS[key]:
+                raise fail(f"[drive] {key} must be printable ASCII of at most {_INQUIRY_WIDTHS[key]} characters, "
+                           f"not {value!r}")
+            if key == "serial" and not value:
+                raise fail("[drive] serial must not be empty (leave it out for a drive without one)")
+            fields[key] = value
+    if "trace" in drive:
+        fields["trace"] = (base / _get(fail, drive, "trace", str, "[drive]")).resolve()
+    if "report_information" in drive:
+        fields["report_information"] = _get(fail, drive, "report_information", bool, "[drive]")
+
+    # [disc]
+    if "profile" not in disc:
+        raise fail("[disc] profile is missing", hint="give profile = \"cd-rom\", \"dvd-rom\" or \"bd-rom\"")
+    disc_profile = _get(fail, disc, "profile", str, "[disc]")
+    if disc_profile not in DISC_PROFILES:
+        raise fail(f"[disc] profile {disc_profile!r} is unknown", hint="give cd-rom, dvd-rom or bd-rom")
+    family = DISC_PROFILES[disc_profile][1]
+    if ("image" in disc) == ("sectors" in disc):
+        raise fail("[disc] needs exactly one of image and sectors")
+    if "image" in disc:
+        image = (base / _get(fail, disc, "image", str, "[disc]")).resolve()
+        try:
+            size = image.stat().st_size
+        except FileNotFoundError:
+            raise fail(f"[disc] image {image} does not exist", hint=MAKE_FIXTURES_HINT) from None
+        except OSError as exc:
+            raise fail(f"[disc] image {image} cannot be read ({exc.strerror})") from exc
+        if not image.is_file():
+            raise fail(f"[disc] image {image} is not a regular file")
+        if size == 0 or size % SECTOR_BYTES:
+            raise fail(f"[disc] image {image} is {size} bytes, not a positive multiple of {SECTOR_BYTES}")
+        fields["image"] = image
+        capacity = size // SECTOR_BYTES
+    else:
+        capacity = _get(fail, disc, "sectors", int, "[disc]")
+        if capacity < 1:
+            raise fail(f"[disc] sectors must be at least 1, not {capacity}")
+        fields["sectors"] = capacity
+
+    # [timing]
+    fields["speed_x"] = DEFAULT_SPEED_X[family]
+    fields.update(_TIMING_DEFAULTS)
+    for key in _TIMING_KEYS:
+        if key in timing:
+            value = _get(fail, timing, key, float, "[timing]")
+            if value < 0 or (key == "speed_x" and value <= 0):
+                raise fail(f"[timing] {key} must be {'positive' if key == 'speed_x' else 'zero or more'}, not {value}")
+            fields[key] = value
+
+    fields["damage"] = _damage(fail, doc.get("damage", []), capacity)
+    fields["events"] = _events(fail, doc.get("event", []))
+    return Profile(path=path, disc_profile=disc_profile, capacity=capacity, **fields)
+
+
+def _damage(fail, entries: Any, capacity: int) -> tuple[Damage, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise fail("damage must be a list of [[damage]] tables")
+    out: list[Damage] = []
+    for number, entry in enumerate(entries, 1):
+        label = f"[[damage]] #{number}"
+        _no_unknown(fail, entry, _DAMAGE_KEYS, label)
+        for key in ("lbas", "kind"):
+            if key not in entry:
+                raise fail(f"{label} has no {key}")
+        kind = _get(fail, entry, "kind", str, label)
+        if kind not in DAMAGE_KINDS:
+            raise fail(f"{label} kind {kind!r} is unknown", hint="give unreadable, flaky, slow or unstable")
+        ranges = _lbas(fail, entry["lbas"], capacity, label)
+        extra: dict[str, Any] = {}
+        if "sense" in entry:
+            if kind not in ("unreadable", "flaky"):
+                raise fail(f"{label} sense applies to unreadable and flaky damage only, not {kind}")
+            text = _get(fail, entry, "sense", str, label)
+            m = _SENSE_RE.match(text)
+            if not m or int(m.group(1), 16) > 0x0F:
+                raise fail(f"{label} sense {text!r} is not SK/ASC/ASCQ in hex", hint='e.g. sense = "03/11/05"')
+            extra["sense"] = tuple(int(g, 16) for g in m.groups())
+        if "failures" in entry:
+            if kind != "flaky":
+                raise fail(f"{label} failures applies to flaky damage only, not {kind}")
+            extra["failures"] = _get(fail, entry, "failures", int, label)
+            if extra["failures"] < 1:
+                raise fail(f"{label} failures must be at least 1, not {extra['failures']}")
+        if "delay_s" in entry:
+            if kind != "slow":
+                raise fail(f"{label} delay_s applies to slow damage only, not {kind}")
+            extra["delay_s"] = _get(fail, entry, "delay_s", float, label)
+            if extra["delay_s"] < 0:
+                raise fail(f"{label} delay_s must be zero or more, not {extra['delay_s']}")
+        elif kind == "slow":
+            raise fail(f"{label} slow damage needs delay_s", hint="e.g. delay_s = 2.5")
+        out.append(Damage(number, ranges, kind, **extra))
+    _no_overlap(fail, out)
+    return tuple(out)
+
+
+def _lbas(fail, value: Any, capacity: int, label: str) -> tuple[tuple[int, int], ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise fail(f"{label} lbas must be a string like \"1000-1031, 5000\", not {type(value).__name__}")
+    ranges = []
+    for part in value.split(","):
+        m = _RANGE_RE.match(part.strip())
+        if not m:
+            raise fail(f"{label} lbas {value!r}: {part.strip()!r} is not N or N-M",
+                       hint='e.g. lbas = "1000-1031, 5000"')
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) is not None else first
+        if last < first:
+            raise fail(f"{label} lbas {value!r}: range {first}-{last} runs backwards")
+        if last >= capacity:
+            raise fail(f"{label} lbas {value!r}: LBA {last} is past the disc's last LBA {capacity - 1}")
+        ranges.append((first, last))
+    return tuple(sorted(ranges))
+
+
+def _no_overlap(fail, damage: list[Damage]) -> None:
+    spans = sorted((first, last, d.number) for d in damage for first, last in d.ranges)
+    for (f1, l1, n1), (f2, l2, n2) in zip(spans, spans[1:]):
+        if f2 <= l1:
+            which = f"[[damage]] #{n1}" if n1 == n2 else f"[[damage]] #{n1} and #{n2}"
+            raise fail(f"{which} overlap at LBA {f2}-{min(l1, l2)}",
+                       hint="give each sector one kind of damage")
+
+
+def _events(fail, entries: Any) -> tuple[Event, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise fail("event must be a list of [[event]] tables")
+    out = []
+    for number, entry in enumerate(entries, 1):
+        label = f"[[event]] #{number}"
+        _no_unknown(fail, entry, _EVENT_KEYS, label)
+        for key in ("after_commands", "kind"):
+            if key not in entry:
+                raise fail(f"{label} has no {key}")
+        after = _get(fail, entry, "after_commands", int, label)
+        if after < 0:
+            raise fail(f"{label} after_commands must be zero or more, not {after}")
+        kind = _get(fail, entry, "kind", str, label)
+        if kind not in EVENT_KINDS:
+            raise fail(f"{label} kind {kind!r} is unknown", hint="give disconnect, media-change or not-ready")
+        count = DEFAULT_NOT_READY_COUNT
+        if "count" in entry:
+            if kind != "not-ready":
+                raise fail(f"{label} count applies to not-ready events only, not {kind}")
+            count = _get(fail, entry, "count", int, label)
+            if count < 1:
+                raise fail(f"{label} count must be at least 1, not {count}")
+        out.append(Event(after, kind, count))
+    return tuple(sorted(out, key=lambda e: e.after_commands))
+
+
+def _table(fail, doc: dict, name: str) -> dict:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise fail(f"{name} must be a [{name}] table")
+    return value
+
+
+def _no_unknown(fail, table: dict, known: set[str], label: str) -> None:
+    for key in table:
+        if key not in known:
+            raise fail(f"{label} has unknown key {key!r}", hint=f"known keys: {', '.join(sorted(known))}")
+
+
+def _get(fail, table: dict, key: str, kind: type, label: str) -> Any:
+    value = table[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+        names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+        raise fail(f"{label} {key} must be {names[kind]}, not {value!r}")
+    return value
