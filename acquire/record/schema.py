@@ -1,0 +1,108 @@
+"""The record's tables, declared once (docs/record.md explains every column).
+
+Bump SCHEMA_VERSION on any change a reader would notice, and say in docs/record.md what changed.
+"""
+from __future__ import annotations
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+TOOL_NAME = "acquire"
+
+# sector_map.state, as in ddrescue's map file; must stay 0 first: a zero-filled map reads as "untried"
+UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = range(5)
+STATE_CHARS = "?*/-+"
+
+RUN_STATUSES = ("running", "complete", "partial", "interrupted", "failed")
+DAMAGE_OUTCOMES = ("failed", "marginal")
+
+# name -> (columns in order, pk, foreign keys, not null). Order matters: a table's foreign keys
+# name tables created before it.
+TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, str, str]], set[str]]] = {
+    "meta": ({"key": str, "value": str}, "key", [], {"value"}),
+    "case_info": (
+        {
+            "id": int, "case_id": str, "evidence_id": str, "examiner": str, "notes": str,
+            "created_utc": str, "host": str, "user": str, "tool_version": str,
+        },
+        "id", [], {"created_utc", "tool_version"},
+    ),
+    "drives": (
+        {
+            "id": int, "device": str, "vendor": str, "product": str, "revision": str, "serial": str,
+            "inquiry_hex": str, "features_json": str,
+        },
+        "id", [], set(),
+    ),
+    "runs": (
+        {
+            "id": int, "started_utc": str, "ended_utc": str, "status": str, "command": str,
+            "device": str, "drive_id": int, "host": str, "user": str, "tool_version": str,
+        },
+        "id", [("drive_id", "drives", "id")], {"started_utc", "status"},
+    ),
+    "medium": (
+        {
+            "id": int, "profile": int, "profile_name": str, "capacity": int, "sector_size": int,
+            "toc_json": str, "disc_information_json": str, "identity": str, "volume_label": str,
+            "volume_json": str,
+        },
+        "id", [], set(),
+    ),
+    "sector_map": ({"start": int, "count": int, "state": int}, "start", [], {"count", "state"}),
+    "provenance": (
+        {
+            "id": int, "start": int, "count": int, "run_id": int, "drive_id": int, "phase": str,
+            "pass_no": int,
+        },
+        "id", [("run_id", "runs", "id"), ("drive_id", "drives", "id")], {"start", "count", "run_id"},
+    ),
+    "damage": (
+        {
+            "id": int, "run_id": int, "drive_id": int, "time_utc": str, "lba": int, "count": int,
+            "phase": str, "pass_no": int, "outcome": str, "sense": str, "sense_name": str,
+            "duration_s": float, "reason": str,
+        },
+        "id", [("run_id", "runs", "id"), ("drive_id", "drives", "id")],
+        {"run_id", "time_utc", "lba", "count", "outcome"},
+    ),
+    "passes": (
+        {
+            "id": int, "run_id": int, "phase": str, "pass_no": int, "direction": str,
+            "started_utc": str, "ended_utc": str, "reads": int, "failed_reads": int,
+            "sectors_finished": int, "sectors_bad": int, "drive_time_s": float,
+        },
+        "id", [("run_id", "runs", "id")], {"run_id", "phase", "started_utc"},
+    ),
+    "hashes": ({"scope": str, "algorithm": str, "hex": str, "size": int}, ("scope", "algorithm"), [], {"hex"}),
+    "windows": (
+        {"idx": int, "offset": int, "length": int, "xxh128": str, "sha256": str}, "idx", [],
+        {"offset", "length"},
+    ),
+    "settings": (
+        {"id": int, "run_id": int, "name": str, "old_value": str, "new_value": str, "time_utc": str},
+        "id", [("run_id", "runs", "id")], {"run_id", "name", "time_utc"},
+    ),
+    # the append-only, hash-chained log; the one table a seal does not cover (it lives in it)
+    "events": (
+        {
+            "id": int, "time_utc": str, "run_id": int, "kind": str, "details_json": str,
+            "prev_hash": str, "hash": str,
+        },
+        "id", [], {"time_utc", "kind", "details_json", "prev_hash", "hash"},
+    ),
+}
+
+INDEXES: list[tuple[str, list[str]]] = [
+    ("damage", ["lba"]),
+    ("provenance", ["start"]),
+    ("events", ["kind"]),
+]
+
+
+def create_tables(db: sqlite_utils.Database) -> None:
+    """Create every table and index (inside the caller's transaction: DDL is transactional)."""
+    for name, (columns, pk, foreign_keys, not_null) in TABLES.items():
+        db[name].create(columns, pk=pk, foreign_keys=foreign_keys, not_null=not_null)
+    for table, columns in INDEXES:
+        db[table].create_index(columns, index_name=f"idx_{table}_{'_'.join(columns)}")

@@ -1,0 +1,461 @@
+"""The Record: one SQLite file holding the chain of custody (docs/record.md).
+
+Writes are of two kinds. Custody facts (runs, drives, passes, settings, events) are committed at
+once. The sector map, provenance and damage rows are *staged* in memory and written by commit() in
+one transaction, which the engine calls only after fdatasync of the image: the map must never say
+"finished" before the data is on disk.
+"""
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import socket
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import sqlite_utils
+
+from ..errors import RecordError
+from . import chain
+from .chain import Finding
+from .schema import DAMAGE_OUTCOMES, RUN_STATUSES, SCHEMA_VERSION, TABLES, TOOL_NAME, create_tables
+
+BUSY_TIMEOUT_S = 30.0
+_DAMAGE_COLUMNS = [c for c in TABLES["damage"][0] if c != "id"]
+_MEDIUM_COLUMNS = [c for c in TABLES["medium"][0] if c != "id"]
+_PASS_FIGURES = ("ended_utc", "reads", "failed_reads", "sectors_finished", "sectors_bad", "drive_time_s")
+
+
+def utc_now() -> str:
+    """The one timestamp format of the record: UTC, ISO 8601, microseconds, 'Z'."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _host() -> str:
+    return socket.gethostname()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return f"uid {os.getuid()}"
+
+
+def _tool_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; every write below says where it begins and ends
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_S)
+    return conn
+
+
+def _set_pragmas(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # a committed batch survives a power cut, not just a crash
+    conn.execute("PRAGMA foreign_keys=ON")
+
+
+class Record:
+    """The chain-of-custody record of one image. Create it once; open it for every later run."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = Path(path)
+        self.db = sqlite_utils.Database(conn)
+        self._map: list[tuple[int, int, int]] | None = None
+        self._provenance: list[tuple] = []
+        self._damage: list[tuple] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        case_id: str | None = None,
+        evidence_id: str | None = None,
+        examiner: str | None = None,
+        notes: str | None = None,
+        tool_version: str,
+    ) -> Record:
+        """A new record at `path`: schema, meta, case fields, a 'record-created' event and a seal."""
+        path = Path(path)
+        if path.exists():
+            raise RecordError(f"{path} already exists", hint="open it to resume, or choose another --record path")
+        if not path.parent.is_dir():
+            raise RecordError(f"cannot create {path}: no directory {path.parent}")
+        try:
+            conn = _connect(path)
+            _set_pragmas(conn)
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot create {path} ({exc})") from exc
+        record = cls(path, conn)
+        case = {
+            "id": 1, "case_id": case_id, "evidence_id": evidence_id, "examiner": examiner, "notes": notes,
+            "created_utc": utc_now(), "host": _host(), "user": _user(), "tool_version": tool_version,
+        }
+        try:
+            with record._write():  # all or nothing
+                create_tables(record.db)
+                record.db["meta"].insert_all([
+                    {"key": "tool", "value": TOOL_NAME},
+                    {"key": "tool_version", "value": tool_version},
+                    {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                ])
+                record.db["case_info"].insert(case)
+                record._append_event(None, "record-created", {k: v for k, v in case.items() if k != "id"})
+                record._append_event(None, chain.SEAL, chain.seal_details(conn))
+        except sqlite3.Error as exc:  # never leave a half-written record behind
+            conn.close()
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                leftover.unlink(missing_ok=True)
+            raise RecordError(f"cannot create {path} ({exc})") from exc
+        return record
+
+    @classmethod
+    def open(cls, path: Path) -> Record:
+        """An existing record; RecordError (one line) if it is not one, or is newer than this tool."""
+        path = Path(path)
+        if not path.exists():
+            raise RecordError(f"{path} does not exist", hint="give the record written by `acquire image`")
+        if not path.is_file():
+            raise RecordError(f"{path} is not an acquire record (not a file)")
+        try:
+            conn = _connect(path)
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot open {path} ({exc})") from exc
+        # look before setting any PRAGMA: a file that is not ours must be left exactly as it was
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error:
+            meta = {}
+        if meta.get("tool") != TOOL_NAME:
+            conn.close()
+            raise RecordError(f"{path} is not an acquire record", hint="give the record written by `acquire image`")
+        try:
+            version = int(meta.get("schema_version", ""))
+        except ValueError:
+            conn.close()
+            raise RecordError(f"{path} has an unreadable schema_version {meta.get('schema_version')!r}") from None
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise RecordError(
+                f"{path} has record schema {version}, newer than this tool's {SCHEMA_VERSION}",
+                hint="use a newer acquire",
+            )
+        try:
+            _set_pragmas(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise RecordError(f"cannot open {path} for writing ({exc})") from exc
+        return cls(path, conn)
+
+    def close(self) -> None:
+        """Close; leave a single self-contained file (WAL checkpointed, rollback journal mode)."""
+        conn = self.db.conn
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # so the archived record opens on read-only media without a -wal/-shm beside it;
+            # fails harmlessly while another connection still has it open
+            conn.execute("PRAGMA journal_mode=DELETE")
+        conn.close()
+
+    def __enter__(self) -> Record:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # --- case, runs, drives, medium -----------------------------------------------------------
+
+    def case(self) -> dict:
+        row = self.db.conn.execute("SELECT * FROM case_info WHERE id = 1").fetchone()
+        names = [c for c in TABLES["case_info"][0]]
+        return dict(zip(names, row)) if row else {}
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.conn.execute("SELECT key, value FROM meta").fetchall())
+
+    def begin_run(self, *, command: str, device: str, tool_version: str | None = None) -> int:
+        """A new run; logs 'run-start', or 'resume' when earlier runs exist."""
+        row = {
+            "started_utc": utc_now(), "status": "running", "command": command, "device": device,
+            "host": _host(), "user": _user(), "tool_version": tool_version or _tool_version(),
+        }
+        with self._write() as conn:
+            earlier = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+            # a run still 'running' when another begins was killed: it never reached end_run (nor a seal)
+            lost = [r for (r,) in conn.execute("SELECT id FROM runs WHERE status = 'running' ORDER BY id")]
+            conn.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            run_id = self.db["runs"].insert(row).last_pk
+            kind = "resume" if earlier else "run-start"
+            details = {k: v for k, v in row.items() if k != "status"}
+            if lost:
+                details["interrupted_runs"] = lost
+            self._append_event(run_id, kind, details)
+        return run_id
+
+    def end_run(self, run_id: int, status: str) -> str:
+        """Close a run: status, 'run-end', then seal(). Staged rows not yet committed are dropped
+        (their data may not be on disk; a resume reads those sectors again) and counted in the event."""
+        if status not in RUN_STATUSES or status == "running":
+            raise ValueError(f"run status must be one of {RUN_STATUSES[1:]}, not {status!r}")
+        dropped = self.discard_staged()
+        ended = utc_now()
+        with self._write() as conn:
+            if conn.execute("UPDATE runs SET ended_utc = ?, status = ? WHERE id = ?", (ended, status, run_id)).rowcount != 1:
+                raise RecordError(f"no run {run_id} in {self.path}")
+            details: dict[str, Any] = {"status": status, "ended_utc": ended}
+            if any(dropped.values()):
+                details["uncommitted_dropped"] = dropped
+            self._append_event(run_id, chain.RUN_END, details)
+            # same transaction: a kill can never leave a run-end without its seal
+            return self._append_event(run_id, chain.SEAL, chain.seal_details(conn))
+
+    def runs(self) -> list[dict]:
+        return list(self.db["runs"].rows_where(order_by="id"))
+
+    def add_drive(
+        self, *, device: str | None, vendor: str | None, product: str | None, revision: str | None,
+        serial: str | None, inquiry_hex: str | None, features: Any = None,
+    ) -> int:
+        """The id of this drive identity (device, vendor, product, revision, serial); added if new."""
+        identity = (device, vendor, product, revision, serial)
+        with self._write() as conn:
+            found = conn.execute(
+                "SELECT id FROM drives WHERE device IS ? AND vendor IS ? AND product IS ? AND revision IS ? "
+                "AND serial IS ? ORDER BY id LIMIT 1", identity,
+            ).fetchone()
+            if found:
+                return found[0]
+            features_json = None if features is None else json.dumps(features, sort_keys=True, separators=(",", ":"))
+            cur = conn.execute(
+                "INSERT INTO drives (device, vendor, product, revision, serial, inquiry_hex, features_json) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (*identity, inquiry_hex, features_json),
+            )
+            drive_id = cur.lastrowid
+            self._append_event(None, "drive", {
+                "drive_id": drive_id, "device": device, "vendor": vendor, "product": product,
+                "revision": revision, "serial": serial,
+            })
+        return drive_id
+
+    def set_run_drive(self, run_id: int, drive_id: int) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET drive_id = ? WHERE id = ?", (drive_id, run_id))
+            self._append_event(run_id, "run-drive", {"drive_id": drive_id})
+
+    def set_medium(self, **fields: Any) -> None:
+        """Set (or update) the medium row. toc / disc_information / volume may be given as Python
+        objects (stored as *_json) or as *_json strings."""
+        row: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key in ("toc", "disc_information", "volume"):
+                key, value = f"{key}_json", None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+            if key not in _MEDIUM_COLUMNS:
+                raise TypeError(f"set_medium() got an unknown field {key!r}")
+            row[key] = value
+        with self._write():
+            self.db["medium"].upsert({"id": 1, **row}, pk="id")
+            # an event, so a change between seals (e.g. right after create) reads as unsealed, not as an edit
+            self._append_event(None, "medium", {"fields": sorted(row)})
+
+    update_medium = set_medium
+
+    def medium(self) -> dict | None:
+        row = self.db.conn.execute(f"SELECT id, {', '.join(_MEDIUM_COLUMNS)} FROM medium WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        out = dict(zip(["id", *_MEDIUM_COLUMNS], row))
+        for key in ("toc", "disc_information", "volume"):
+            text = out.get(f"{key}_json")
+            out[key] = None if text is None else json.loads(text)
+        return out
+
+    # --- the map, provenance and damage: staged, then one transaction -------------------------
+
+    def save_map(self, runs: Iterable[tuple[int, int, int]]) -> None:
+        """Stage the whole sector map, (start, count, state) runs; commit() writes it."""
+        staged = []
+        for start, count, state in runs:
+            if not 0 <= state <= 4:
+                raise ValueError(f"sector map state must be 0..4, not {state}")
+            staged.append((int(start), int(count), int(state)))
+        self._map = staged
+
+    def load_map(self) -> list[tuple[int, int, int]]:
+        """The committed map (what survives a crash), in LBA order."""
+        return [tuple(r) for r in self.db.conn.execute("SELECT start, count, state FROM sector_map ORDER BY start")]
+
+    def add_provenance(self, start: int, count: int, *, run_id: int, drive_id: int | None, phase: str, pass_no: int | None) -> None:
+        """Stage: this run/drive/pass finished sectors start .. start+count-1."""
+        self._provenance.append((start, count, run_id, drive_id, phase, pass_no))
+
+    def add_damage(self, **fields: Any) -> None:
+        """Stage one damage row (a failed or marginal read); time_utc is now if absent."""
+        fields.setdefault("time_utc", utc_now())
+        unknown = set(fields) - set(_DAMAGE_COLUMNS)
+        if unknown:
+            raise TypeError(f"add_damage() got unknown fields {sorted(unknown)}")
+        if fields.get("outcome") not in DAMAGE_OUTCOMES:
+            raise ValueError(f"damage outcome must be one of {DAMAGE_OUTCOMES}, not {fields.get('outcome')!r}")
+        self._damage.append(tuple(fields.get(c) for c in _DAMAGE_COLUMNS))
+
+    def discard_staged(self) -> dict[str, Any]:
+        """Forget staged rows (their data may not be on disk: a resume reads those sectors again)."""
+        dropped = {
+            "map_staged": self._map is not None,
+            "provenance_staged": len(self._provenance),
+            "damage_staged": len(self._damage),
+        }
+        self._map, self._provenance, self._damage = None, [], []
+        return dropped
+
+    @property
+    def staged(self) -> bool:
+        return self._map is not None or bool(self._provenance) or bool(self._damage)
+
+    def commit(self) -> None:
+        """Write the staged map, provenance and damage in ONE transaction. Call it only after the
+        image data they describe is on disk (fdatasync). On failure nothing is written and the
+        staged rows stay staged."""
+        if not self.staged:
+            return
+        try:
+            with self._write() as conn:
+                if self._map is not None:
+                    conn.execute("DELETE FROM sector_map")
+                    conn.executemany("INSERT INTO sector_map (start, count, state) VALUES (?, ?, ?)", self._map)
+                conn.executemany(
+                    "INSERT INTO provenance (start, count, run_id, drive_id, phase, pass_no) VALUES (?, ?, ?, ?, ?, ?)",
+                    self._provenance,
+                )
+                conn.executemany(
+                    f"INSERT INTO damage ({', '.join(_DAMAGE_COLUMNS)}) VALUES ({', '.join('?' * len(_DAMAGE_COLUMNS))})",
+                    self._damage,
+                )
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot commit to {self.path} ({exc})") from exc
+        self._map, self._provenance, self._damage = None, [], []
+
+    # --- passes, settings, hashes -------------------------------------------------------------
+
+    def begin_pass(self, run_id: int, phase: str, pass_no: int, direction: str) -> int:
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO passes (run_id, phase, pass_no, direction, started_utc) VALUES (?, ?, ?, ?, ?)",
+                (run_id, phase, pass_no, direction, utc_now()),
+            )
+        return cur.lastrowid
+
+    def end_pass(self, pass_id: int, **figures: Any) -> None:
+        """Close a pass with its figures: reads, failed_reads, sectors_finished, sectors_bad, drive_time_s."""
+        unknown = set(figures) - set(_PASS_FIGURES)
+        if unknown:
+            raise TypeError(f"end_pass() got unknown figures {sorted(unknown)}")
+        figures.setdefault("ended_utc", utc_now())
+        names = sorted(figures)
+        with self._write() as conn:
+            conn.execute(
+                f"UPDATE passes SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
+                (*(figures[n] for n in names), pass_id),
+            )
+
+    def passes(self, run_id: int | None = None) -> list[dict]:
+        where = None if run_id is None else "run_id = ?"
+        return list(self.db["passes"].rows_where(where, [run_id] if run_id is not None else None, order_by="id"))
+
+    def record_setting(self, run_id: int, name: str, old_value: Any, new_value: Any) -> None:
+        """A drive setting changed (or restored) by this run, e.g. the read speed or an error-recovery page."""
+        text = lambda v: None if v is None else v.hex() if isinstance(v, (bytes, bytearray)) else str(v)  # noqa: E731
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO settings (run_id, name, old_value, new_value, time_utc) VALUES (?, ?, ?, ?, ?)",
+                (run_id, name, text(old_value), text(new_value), utc_now()),
+            )
+
+    def set_hashes(self, hashes: dict[str, str], size: int, windows: Iterable[tuple[int, int, int, str, str]]) -> None:
+        """Replace the image hashes and the piecewise windows (idx, offset, length, xxh128, sha256)."""
+        windows = list(windows)
+        with self._write() as conn:
+            conn.execute("DELETE FROM hashes WHERE scope = 'image'")
+            conn.executemany(
+                "INSERT INTO hashes (scope, algorithm, hex, size) VALUES ('image', ?, ?, ?)",
+                [(algorithm, hex_, size) for algorithm, hex_ in sorted(hashes.items())],
+            )
+            conn.execute("DELETE FROM windows")
+            conn.executemany("INSERT INTO windows (idx, offset, length, xxh128, sha256) VALUES (?, ?, ?, ?, ?)", windows)
+
+    def image_hashes(self) -> dict[str, str]:
+        return dict(self.db.conn.execute("SELECT algorithm, hex FROM hashes WHERE scope = 'image' ORDER BY algorithm"))
+
+    def image_size(self) -> int | None:
+        row = self.db.conn.execute("SELECT size FROM hashes WHERE scope = 'image' LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def windows(self) -> list[tuple]:
+        return [tuple(r) for r in self.db.conn.execute("SELECT idx, offset, length, xxh128, sha256 FROM windows ORDER BY idx")]
+
+    # --- events, seal, verify -----------------------------------------------------------------
+
+    def log_event(self, run_id: int | None, kind: str, **details: Any) -> str:
+        """Append a hash-chained event, committed at once; returns its hash."""
+        with self._write():
+            return self._append_event(run_id, kind, details)
+
+    def _append_event(self, run_id: int | None, kind: str, details: dict[str, Any]) -> str:
+        # inside a write transaction, so the head read here is still the head at insert time
+        conn = self.db.conn
+        last = conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        id, prev = (last[0] + 1, last[1]) if last else (1, chain.GENESIS)
+        time_utc = utc_now()
+        text = chain.details_json(details)
+        hash_ = chain.event_hash(prev, id, time_utc, run_id, kind, text)
+        conn.execute(
+            "INSERT INTO events (id, time_utc, run_id, kind, details_json, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (id, time_utc, run_id, kind, text, prev, hash_),
+        )
+        return hash_
+
+    def seal(self, run_id: int | None) -> str:
+        """A 'seal' event committing to every table but events; returns the chain head hash.
+
+        end_run() seals; seal at other times only when no run is going: verify tells a killed run
+        from an edit by assuming rows sealed earlier stay as they were (docs/record.md)."""
+        with self._write() as conn:
+            return self._append_event(run_id, chain.SEAL, chain.seal_details(conn))
+
+    def head_hash(self) -> str | None:
+        row = self.db.conn.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        where = None if kind is None else "kind = ?"
+        rows = self.db["events"].rows_where(where, [kind] if kind is not None else None, order_by="id")
+        return [{**r, "details": json.loads(r["details_json"])} for r in rows]
+
+    def verify(self, *, expected_head: str | None = None) -> list[Finding]:
+        """Check the events chain and the latest seal (chain.verify_connection). Empty = intact.
+        `expected_head`: a head hash noted elsewhere (report, case notes): its absence is tampering."""
+        return chain.verify_connection(self.db.conn, expected_head=expected_head)
