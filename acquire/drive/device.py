@@ -1,0 +1,269 @@
+"""The drive as the layers above see it: identity, medium, and sector reads with their fallbacks.
+
+Everything here speaks MMC through a guarded Transport, so it runs unchanged on a real drive
+(SgTransport) and on the simulated one. A failed READ is a value (ReadResult with its Sense);
+only what stops a run raises.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+from ..errors import DriveError, DriveGone, MalformedResponse, MediumChanged, NoDisc, UsageError
+from . import mmc
+from .guard import GuardedTransport
+from .sense import Action, Sense, parse_sense
+from .transport import Completion, Transport
+
+SECTOR_BYTES = 2048
+# the error-correction unit each family reads best in (reference/mmc.md "Geometry")
+ECC_SECTORS = {"cd": 1, "dvd": 16, "bd": 32}
+READY_ATTEMPTS = 20          # TEST UNIT READY tries while the drive says "becoming ready"
+READY_WAIT_S = 0.2
+READ_TIMEOUT_S = 60.0        # a failed READ with the drive's own retries can take tens of seconds
+
+
+def open_transport(device: str) -> GuardedTransport:
+    """`/dev/srN`, `/dev/sgN` or `sim:PROFILE.toml` -> a guarded transport (the only way in)."""
+    if device.startswith("sim:"):
+        from .simulated import SimulatedDrive  # the simulated drive only loads when asked for
+
+        path = device[4:]
+        if not path:
+            raise UsageError("sim: needs a profile path", hint="e.g. sim:fixtures/clean.toml")
+        inner: Transport = SimulatedDrive.from_profile(path, name=device)
+    elif device.startswith("/"):
+        from .transport import SgTransport
+
+        inner = SgTransport(device)
+    else:
+        raise UsageError(f"unknown device {device!r}", hint="give /dev/srN, /dev/sgN or sim:PROFILE.toml")
+    return GuardedTransport(inner)
+
+
+@dataclass(frozen=True, slots=True)
+class DriveIdentity:
+    device: str
+    vendor: str
+    product: str
+    revision: str
+    serial: str | None
+    inquiry_hex: str
+
+
+@dataclass(frozen=True, slots=True)
+class Medium:
+    profile: int
+    profile_name: str
+    family: str                      # "cd" | "dvd" | "bd"
+    capacity: int                    # sectors: last LBA + 1
+    block_length: int
+    toc: mmc.Toc | None
+    disc_information: mmc.DiscInformation | None
+    features: tuple[int, ...] = ()
+
+    @property
+    def ecc_sectors(self) -> int:
+        return ECC_SECTORS.get(self.family, 1)
+
+    def toc_summary(self) -> list[dict]:
+        if self.toc is None:
+            return []
+        return [{"track": e.track, "adr": e.adr, "control": e.control, "start_lba": e.start_lba}
+                for e in self.toc.entries]
+
+    def disc_information_summary(self) -> dict | None:
+        di = self.disc_information
+        if di is None:
+            return None
+        return {"disc_status": di.disc_status, "last_session_state": di.last_session_state,
+                "erasable": di.erasable, "sessions": di.sessions, "first_track": di.first_track,
+                "last_track_in_last_session": di.last_track_in_last_session, "disc_type": di.disc_type}
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    lba: int
+    count: int
+    data: bytes                      # count * 2048 bytes when ok, else b""
+    sense: Sense | None              # set on CHECK CONDITION
+    duration_s: float
+    marginal: bool = False           # recovered error (SK 1): data good, sector marginal
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.data)
+
+
+@dataclass
+class Drive:
+    """A guarded transport plus what we learned about the drive (which commands it refuses)."""
+
+    transport: GuardedTransport
+    fallbacks: list[str] = field(default_factory=list)   # what the drive refused and what we did instead
+    _read_opcode: int = mmc.READ_10
+
+    @property
+    def name(self) -> str:
+        return self.transport.name
+
+    @property
+    def clock_s(self) -> float:
+        return self.transport.clock_s
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # -- plain commands -------------------------------------------------------------
+    def command(self, cdb: bytes, data_in_length: int = 0, *, data_out: bytes = b"",
+                timeout_s: float = 30.0) -> Completion:
+        return self.transport.execute(cdb, data_in_length=data_in_length, data_out=data_out, timeout_s=timeout_s)
+
+    def data(self, cdb: bytes, data_in_length: int, *, what: str, data_out: bytes = b"") -> bytes | None:
+        """Data of a command (b"" for none), or None when the drive refuses it; the refusal is noted."""
+        try:
+            done = self.command(cdb, data_in_length, data_out=data_out)
+        except DriveError as exc:
+            if type(exc) is not DriveError:       # NoDisc, DriveGone, MediumChanged stop the run
+                raise
+            self.fallbacks.append(f"{what}: {exc.message}")   # e.g. the kernel refused it (EPERM)
+            return None
+        if done.ok:
+            return done.data
+        sense = self._sense(done)
+        if sense is not None and sense.action is Action.STOP_NO_DISC:
+            raise NoDisc(f"no disc in {self.name} ({sense.name})", hint="insert the disc and close the tray")
+        if sense is not None and sense.action is Action.STOP_MEDIUM_CHANGED:
+            raise MediumChanged(f"{self.name} reports the medium may have changed ({sense})",
+                                hint="run the same command again: the disc identity is checked on resume")
+        self.fallbacks.append(f"{what}: {sense if sense else _status_text(done)}")
+        return None
+
+    def _sense(self, done: Completion) -> Sense | None:
+        if not done.sense:
+            return None
+        try:
+            return parse_sense(done.sense)
+        except MalformedResponse:
+            return None
+
+    # -- identity and medium ----------------------------------------------------------
+    def identify(self) -> DriveIdentity:
+        raw = self.data(mmc.inquiry(), 96, what="INQUIRY")
+        if raw is None:
+            raise DriveError(f"{self.name} does not answer INQUIRY", hint="check the device path")
+        inq = mmc.parse_inquiry(raw)
+        serial = None
+        vpd = self.data(mmc.inquiry(evpd=True, page_code=0x80, allocation_length=252), 252,
+                        what="INQUIRY VPD 80h (serial)")
+        if vpd is not None:
+            try:
+                serial = mmc.parse_unit_serial_number(vpd) or None
+            except MalformedResponse:
+                serial = None
+        return DriveIdentity(self.name, inq.vendor, inq.product, inq.revision, serial, raw.hex())
+
+    def wait_ready(self) -> None:
+        """TEST UNIT READY until ready: wait while becoming ready; stop clearly on no disc."""
+        for _ in range(READY_ATTEMPTS):
+            done = self.command(mmc.test_unit_ready())
+            if done.ok:
+                return
+            sense = self._sense(done)
+            action = sense.action if sense else Action.UNKNOWN
+            if action is Action.STOP_NO_DISC:
+                raise NoDisc(f"no disc in {self.name} ({sense.name})", hint="insert the disc and close the tray")
+            if action in (Action.WAIT_AND_RETRY, Action.STOP_MEDIUM_CHANGED, Action.RETRY_ABORTED):
+                # a unit attention after a disc change clears by being reported; a drive becoming
+                # ready needs time
+                if action is Action.WAIT_AND_RETRY:
+                    time.sleep(READY_WAIT_S)
+                continue
+            raise DriveError(f"{self.name} is not ready ({sense.name if sense else _status_text(done)})",
+                             hint="check the disc and the drive")
+        raise DriveError(f"{self.name} did not become ready after {READY_ATTEMPTS} tries",
+                         hint="check the disc, then run the same command again")
+
+    def medium(self) -> Medium:
+        config_raw = self.data(mmc.get_configuration(rt=mmc.RT_ALL, allocation_length=4096), 4096,
+                               what="GET CONFIGURATION")
+        profile, features = 0, ()
+        if config_raw is not None:
+            config = mmc.parse_configuration(config_raw)
+            profile = config.current_profile
+            features = tuple(f.code for f in config.features)
+        raw = self.data(mmc.read_capacity_10(), 8, what="READ CAPACITY(10)")
+        if raw is None:
+            raise DriveError(f"{self.name} cannot report the disc's capacity", hint="check the disc")
+        capacity = mmc.parse_read_capacity_10(raw)
+        if capacity.block_length not in (0, SECTOR_BYTES):
+            raise DriveError(f"block length {capacity.block_length} is not 2048: not a data disc",
+                             hint="audio CDs are not supported yet")
+        toc_raw = self.data(mmc.read_toc(mmc.TOC_FORMAT_TOC, allocation_length=4096), 4096, what="READ TOC format 0")
+        toc = _parse_or_none(mmc.parse_toc, toc_raw)
+        di_raw = self.data(mmc.read_disc_information(), 34, what="READ DISC INFORMATION")
+        di = _parse_or_none(mmc.parse_disc_information, di_raw)
+        family = mmc.PROFILE_FAMILY.get(profile, "cd")
+        return Medium(profile, mmc.profile_name(profile), family, capacity.sectors, SECTOR_BYTES,
+                      toc, di, features)
+
+    # -- reading ------------------------------------------------------------------------
+    def read(self, lba: int, count: int, *, fua: bool = False) -> ReadResult:
+        """READ(10) of `count` sectors. On failure, never trust resid: the data is all or nothing."""
+        cdb = mmc.read_10(lba, count, fua=fua)
+        done = self.command(cdb, count * SECTOR_BYTES, timeout_s=READ_TIMEOUT_S)
+        for _ in range(READY_ATTEMPTS):
+            # a drive that is becoming ready again (02/04/01) has not tried the sector yet
+            sense = self._sense(done) if not done.ok else None
+            if sense is None or sense.action is not Action.WAIT_AND_RETRY:
+                break
+            time.sleep(READY_WAIT_S)
+            done = self.command(cdb, count * SECTOR_BYTES, timeout_s=READ_TIMEOUT_S)
+        if done.ok and len(done.data) == count * SECTOR_BYTES:
+            return ReadResult(lba, count, done.data, None, done.duration_s)
+        sense = self._sense(done)
+        if sense is not None:
+            action = sense.action
+            if action is Action.GOOD_BUT_MARGINAL and len(done.data) == count * SECTOR_BYTES:
+                return ReadResult(lba, count, done.data, sense, done.duration_s, marginal=True)
+            if action is Action.STOP_NO_DISC:
+                raise NoDisc(f"the disc left {self.name} ({sense.name})",
+                             hint="insert the same disc and run the same command to resume")
+            if action is Action.STOP_MEDIUM_CHANGED:
+                raise MediumChanged(f"{self.name} reports the medium may have changed ({sense})",
+                                    hint="run the same command again: the disc identity is checked on resume")
+            if action is Action.STOP_HARDWARE:
+                raise DriveError(f"{self.name} reports a hardware error ({sense}: {sense.name})",
+                                 hint="the drive may be failing: try another drive and resume")
+        return ReadResult(lba, count, b"", sense, done.duration_s)
+
+    def identity_probe(self, capacity: int) -> tuple[int, int, str] | None:
+        """(lba, count, sha256) of the first of a few small areas near the start that reads whole."""
+        for lba in (16, 0, 64, 256, 1024):
+            if lba + 16 > capacity:
+                continue
+            result = self.read(lba, 16, fua=True)
+            if result.ok:
+                return lba, 16, hashlib.sha256(result.data).hexdigest()
+        return None
+
+
+def _parse_or_none(parser, raw: bytes | None):
+    if raw is None:
+        return None
+    try:
+        return parser(raw)
+    except MalformedResponse:
+        return None
+
+
+def _status_text(done: Completion) -> str:
+    return f"status {done.status:02X}h host {done.host_status:02X}h driver {done.driver_status:02X}h"
+
+
+def open_drive(device: str) -> Drive:
+    return Drive(open_transport(device))
+
+
+__all__ = ["Drive", "DriveIdentity", "Medium", "ReadResult", "open_drive", "open_transport", "DriveGone"]
