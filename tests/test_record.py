@@ -333,7 +333,7 @@ def test_commit_is_one_transaction_a_failure_writes_nothing_and_keeps_the_staged
     record.save_map([(0, 20, 4)])
     record.add_provenance(0, 20, run_id=run, drive_id=None, phase="copy", pass_no=1)
     record.add_damage(run_id=999, lba=10, count=1, outcome="failed")  # no run 999: the foreign key refuses
-    with pytest.raises(RecordError, match="cannot commit"):
+    with pytest.raises(RecordError, match="cannot write"):
         record.commit()
     other = _other(path)
     assert other.execute("SELECT start, count, state FROM sector_map").fetchall() == [(0, 10, 4)]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from typing import Callable
 
 from ..errors import DriveGone, ProfileError
@@ -143,7 +144,8 @@ class SimulatedDrive:
         self._speed_x = float(profile.speed_x)
         self._head: int | None = 0              # None: unknown, after a failed READ
         self._flaky_attempts: dict[int, int] = {}
-        self._unstable_reads = 0
+        # unstable bytes differ on every read, also across processes (a re-read in `acquire verify`)
+        self._unstable_reads = int.from_bytes(os.urandom(4), "big") << 20
         self._last_sense = b""
         self._events = list(profile.events)
         self._gone = False
@@ -287,6 +289,8 @@ class SimulatedDrive:
 
     def _charge(self, cost: float) -> None:
         self._clock_s += cost
+        if self.profile.sleep_scale:
+            time.sleep(cost * self.profile.sleep_scale)
 
     def _log(self, line: str) -> None:
         if self._trace is not None:

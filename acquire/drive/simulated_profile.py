@@ -46,10 +46,11 @@ MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture ima
 _SECTIONS = {"drive", "disc", "timing", "damage", "event"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", "report_information"}
 _DISC_KEYS = {"profile", "image", "sectors"}
-_TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s"}
+_TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s"}
 _EVENT_KEYS = {"after_commands", "kind", "count"}
-_TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005}
+_TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005,
+                    "sleep_scale": 0.0}
 # INQUIRY field widths (reference/mmc.md: bytes 8-15 vendor, 16-31 product, 32-35 revision)
 _INQUIRY_WIDTHS = {"vendor": 8, "product": 16, "revision": 4, "serial": 248}
 _SENSE_RE = re.compile(r"^([0-9A-Fa-f]{1,2})/([0-9A-Fa-f]{2})/([0-9A-Fa-f]{2})$")
@@ -97,6 +98,7 @@ class Profile:
     seek_base_s: float = 0.08
     seek_full_s: float = 0.12
     overhead_s: float = 0.0005
+    sleep_scale: float = 0.0             # really sleep cost x this (0: never): lets tests interrupt a run mid-way
     damage: tuple[Damage, ...] = ()
     events: tuple[Event, ...] = ()
 

@@ -19,10 +19,12 @@ from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
-from ..errors import RecordError
+from ..errors import OutOfSpace, RecordError
 from . import chain
 from .chain import Finding
 from .schema import DAMAGE_OUTCOMES, RUN_STATUSES, SCHEMA_VERSION, TABLES, TOOL_NAME, create_tables
+
+SQLITE_FULL = 13                     # sqlite3.h: insertion failed because the database is full
 
 BUSY_TIMEOUT_S = 30.0
 _DAMAGE_COLUMNS = [c for c in TABLES["damage"][0] if c != "id"]
@@ -177,15 +179,23 @@ class Record:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; a full disk becomes OutOfSpace (resumable), other SQLite errors RecordError."""
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or "disk is full" in str(exc):
+                raise OutOfSpace(f"the disk holding {self.path} is full",
+                                 hint="free space, then run the same command to resume") from exc
+            raise RecordError(f"cannot write to {self.path} ({exc})") from exc
 
     # --- case, runs, drives, medium -----------------------------------------------------------
 
@@ -342,21 +352,18 @@ class Record:
         staged rows stay staged."""
         if not self.staged:
             return
-        try:
-            with self._write() as conn:
-                if self._map is not None:
-                    conn.execute("DELETE FROM sector_map")
-                    conn.executemany("INSERT INTO sector_map (start, count, state) VALUES (?, ?, ?)", self._map)
-                conn.executemany(
-                    "INSERT INTO provenance (start, count, run_id, drive_id, phase, pass_no) VALUES (?, ?, ?, ?, ?, ?)",
-                    self._provenance,
-                )
-                conn.executemany(
-                    f"INSERT INTO damage ({', '.join(_DAMAGE_COLUMNS)}) VALUES ({', '.join('?' * len(_DAMAGE_COLUMNS))})",
-                    self._damage,
-                )
-        except sqlite3.Error as exc:
-            raise RecordError(f"cannot commit to {self.path} ({exc})") from exc
+        with self._write() as conn:
+            if self._map is not None:
+                conn.execute("DELETE FROM sector_map")
+                conn.executemany("INSERT INTO sector_map (start, count, state) VALUES (?, ?, ?)", self._map)
+            conn.executemany(
+                "INSERT INTO provenance (start, count, run_id, drive_id, phase, pass_no) VALUES (?, ?, ?, ?, ?, ?)",
+                self._provenance,
+            )
+            conn.executemany(
+                f"INSERT INTO damage ({', '.join(_DAMAGE_COLUMNS)}) VALUES ({', '.join('?' * len(_DAMAGE_COLUMNS))})",
+                self._damage,
+            )
         self._map, self._provenance, self._damage = None, [], []
 
     # --- passes, settings, hashes -------------------------------------------------------------

@@ -1,0 +1,164 @@
+"""The `acquire` command: parse, call one library function, render. Errors meet the user only here."""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import AcquireError, UsageError
+
+
+class Cli(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AcquireError as exc:            # the only place an error meets the user
+            click.echo(f"acquire: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("acquire: interrupted", err=True)
+            ctx.exit(4)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="acquire")
+def cli() -> None:
+    """Image optical discs sector by sector, with a chain-of-custody record."""
+
+
+@cli.command("drives")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def drives_command(as_json: bool) -> None:
+    """List the optical drives on this machine.   Example: acquire drives --json"""
+    from .drive.discovery import find_drives
+
+    found = find_drives()
+    if as_json:
+        click.echo(json.dumps({"drives": [d.__dict__ if hasattr(d, "__dict__") else _asdict(d) for d in found]}, indent=2))
+        return
+    if not found:
+        click.echo("no optical drives found")
+        return
+    for d in found:
+        click.echo(f"{d.block or '-':10} {d.sg or '-':10} {d.vendor} {d.model} {d.revision}"
+                   f"  serial {d.serial or 'unknown'}  media {d.media or 'none'}  ({d.source})")
+
+
+@cli.command("info")
+@click.argument("device")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def info_command(device: str, as_json: bool) -> None:
+    """Show the drive and the disc in it.   Example: acquire info /dev/sr0"""
+    from .info import disc_info
+
+    info = disc_info(device)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    d, m = info["drive"], info["medium"]
+    click.echo(f"drive    {d['vendor']} {d['product']} {d['revision']}  serial {d['serial'] or 'unknown'}")
+    click.echo(f"medium   {m['profile_name']} (profile {m['profile']:04X}h)")
+    click.echo(f"capacity {m['capacity']} sectors, {m['capacity_bytes']} bytes")
+    for t in m["toc"]:
+        label = "lead-out" if t["track"] == 0xAA else f"track {t['track']}"
+        click.echo(f"toc      {label:9} at LBA {t['start_lba']}  control {t['control']:X}")
+    if m["disc_information"]:
+        click.echo(f"status   {m['disc_status']}")
+    click.echo(f"volume   {m['volume_label'] if m['volume_label'] is not None else '(no ISO 9660 volume descriptor)'}")
+    for f in info["fallbacks"]:
+        click.echo(f"note     the drive refused {f}")
+
+
+@cli.command("image")
+@click.argument("device")
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record path (default IMAGE.custody.sqlite).")
+@click.option("--case", "case_id", help="Case identifier.")
+@click.option("--evidence", "evidence_id", help="Evidence item identifier.")
+@click.option("--examiner", help="Examiner's name.")
+@click.option("--notes", help="Free-text notes for the record.")
+@click.option("--retries", type=int, default=1, show_default=True, help="Retry passes over bad sectors.")
+@click.option("--no-trim", is_flag=True, help="Skip trimming failed blocks from their edges.")
+@click.option("--no-scrape", is_flag=True, help="Skip reading damaged areas sector by sector.")
+@click.option("--speed", help="Read speed: a number (times 1x) or 'max'.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
+def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
+                  speed, as_json, yes) -> None:
+    """Image DEVICE sector by sector into IMAGE; run again to resume.
+
+    Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith"
+    """
+    from .acquisition import ImageOptions, acquire_image
+    from .progress import ProgressLine
+
+    options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
+                           notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed,
+                           command=shlex.join(["acquire", *sys.argv[1:]]))
+    with ProgressLine(enabled=sys.stderr.isatty()) as progress:
+        outcome = acquire_image(device, image, options, on_progress=progress.update)
+    if as_json:
+        click.echo(json.dumps(outcome.as_json(), indent=2))
+    else:
+        _render_outcome(outcome)
+    if outcome.message:
+        click.echo(f"acquire: {outcome.message}", err=True)
+    raise SystemExit(outcome.exit_code)
+
+
+def _render_outcome(o) -> None:
+    click.echo(f"{o.status}: {o.recovered} of {o.sectors} sectors read, {o.unreadable} unreadable"
+               f"{' (resumed)' if o.resumed else ''}")
+    for first, last in o.unreadable_ranges[:20]:
+        click.echo(f"  unreadable {first}-{last}" if last != first else f"  unreadable {first}")
+    if len(o.unreadable_ranges) > 20:
+        click.echo(f"  ... {len(o.unreadable_ranges) - 20} more ranges (acquire map RECORD --export-ddrescue FILE)")
+    for name, value in o.hashes.items():
+        click.echo(f"{name:7} {value}")
+    click.echo(f"image   {o.image}\nrecord  {o.record}\nchain   {o.head_hash}\ndrive time {o.elapsed_s:.1f} s")
+
+
+@cli.command("map")
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--export-ddrescue", "export", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the sector map as a GNU ddrescue mapfile.")
+def map_command(record: Path, export: Path) -> None:
+    """Export the sector map.   Example: acquire map disc.iso.custody.sqlite --export-ddrescue disc.map"""
+    from .mapexport import export_ddrescue
+
+    export_ddrescue(record, export)
+
+
+@cli.command("verify")
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", metavar="DEVICE", help="Also re-read the disc in DEVICE and compare it with the image.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def verify_command(record: Path, source: str | None, as_json: bool) -> None:
+    """Check the record, the image and (with --source) the disc.
+
+    Example: acquire verify disc.iso.custody.sqlite --source /dev/sr0
+    """
+    from .verify import verify
+
+    result = verify(record, source=source)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        for check in result.checks:
+            click.echo(f"{'PASS' if check.ok else 'FAIL'} {check.name}: {check.summary}")
+            for line in check.details:
+                click.echo(f"     {line}")
+    raise SystemExit(result.exit_code)
+
+
+def _asdict(obj) -> dict:
+    import dataclasses
+    return dataclasses.asdict(obj)
+
+
+def main() -> None:
+    cli(prog_name="acquire")

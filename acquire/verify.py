@@ -1,0 +1,163 @@
+"""`acquire verify`: the record against itself, the image against the record, and both against the disc.
+
+Verify never changes the image. With --source it appends one 'verification' event (and a seal)
+to the record, and only to a record that checked intact: sealing an edited record would bless it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .drive.device import SECTOR_BYTES, open_drive
+from .errors import RecordError
+from .hashing import Window, compare_windows, hash_file
+from .image import ImageWriter
+from .record import Record
+from .rescue.sectormap import SectorMap, State
+
+SOURCE_READ_SECTORS = 32
+MAX_LISTED = 50
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    summary: str
+    details: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "summary": self.summary, "details": self.details}
+
+
+@dataclass
+class Verification:
+    record: Path
+    image: Path | None
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def as_json(self) -> dict:
+        return {"record": str(self.record), "image": str(self.image) if self.image else None, "ok": self.ok,
+                "checks": [c.as_json() for c in self.checks]}
+
+
+def verify(record_path: Path, *, source: str | None = None, image: Path | None = None) -> Verification:
+    record = Record.open(record_path)
+    try:
+        image_path = image or _image_of(record_path)
+        checks = [_check_record(record)]
+        checks.append(_check_image(record, image_path))
+        if source is not None:
+            source_check = _check_source(record, image_path, source)
+            checks.append(source_check)
+            if checks[0].ok:
+                record.log_event(None, "verification", source=source, ok=all(c.ok for c in checks),
+                                 checks={c.name: c.summary for c in checks})
+                record.seal(None)
+            else:
+                source_check.details.append("not appended to the record: the record itself did not verify")
+        return Verification(record_path, image_path, checks)
+    finally:
+        record.close()
+
+
+def _image_of(record_path: Path) -> Path:
+    name = record_path.name
+    suffix = ".custody.sqlite"
+    if not name.endswith(suffix):
+        raise RecordError(f"cannot tell the image of {record_path}", hint="name the record IMAGE.custody.sqlite")
+    return record_path.with_name(name[: -len(suffix)])
+
+
+def _check_record(record: Record) -> Check:
+    findings = record.verify()
+    if not findings:
+        return Check("record", True, f"chain intact, seal matches every table (head {record.head_hash()})")
+    tampered = [f for f in findings if f.severity == "tampered"]
+    lines = [f"{f.severity}: {f.table}{' ' + f.row if f.row else ''}: {f.message}" for f in findings]
+    if tampered:
+        tables = sorted({f.table for f in tampered})
+        return Check("record", False, f"edited after sealing: {', '.join(tables)}", lines)
+    return Check("record", False, "chain intact but the last run was interrupted (unsealed)", lines)
+
+
+def _check_image(record: Record, image_path: Path) -> Check:
+    expected = record.image_hashes()
+    if not expected:
+        return Check("image", False, "the record holds no image hashes (the run did not finish)")
+    if not image_path.exists():
+        return Check("image", False, f"{image_path} is missing")
+    actual = hash_file(image_path)
+    differing = [name for name, value in expected.items() if actual.as_dict().get(name) != value]
+    if not differing and actual.size == record.image_size():
+        return Check("image", True, "md5, sha1, sha256 and xxh128 equal the recorded ones")
+    recorded_windows = [Window(*row) for row in record.windows()]
+    changed = compare_windows(recorded_windows, actual.windows)
+    details = [f"window {w.index}: bytes {w.offset}-{w.offset + w.length - 1} differ" for w in changed[:MAX_LISTED]]
+    if actual.size != record.image_size():
+        details.insert(0, f"size {actual.size} bytes, recorded {record.image_size()}")
+    return Check("image", False, f"{', '.join(differing) or 'size'} differ from the record; "
+                 f"{len(changed)} of {len(recorded_windows)} 1 MiB windows changed", details)
+
+
+def _check_source(record: Record, image_path: Path, source: str) -> Check:
+    medium = record.medium()
+    smap = SectorMap.from_runs(medium["capacity"], record.load_map())
+    drive = open_drive(source)
+    try:
+        drive.wait_ready()
+        now = drive.medium()
+        identity = json.loads(medium["identity"])
+        if (now.capacity, now.profile, now.toc_summary()) != (identity["capacity"], identity["profile"], identity["toc"]):
+            return Check("source", False, f"the disc in {source} is not the disc of this record "
+                         f"(capacity {now.capacity} vs {identity['capacity']}, profile {now.profile_name})")
+        differing, now_unreadable, now_readable = [], [], []
+        with ImageWriter(image_path, medium["capacity"]) as image:
+            for run in smap.runs_of(State.FINISHED):
+                for lba in range(run.start, run.end, SOURCE_READ_SECTORS):
+                    count = min(SOURCE_READ_SECTORS, run.end - lba)
+                    result = drive.read(lba, count, fua=True)
+                    if not result.ok:
+                        # name the sectors, not the read: each is tried once on its own
+                        now_unreadable += [x for x in range(lba, lba + count) if not drive.read(x, 1, fua=True).ok]
+                        continue
+                    stored = image.read(lba, count)
+                    if stored != result.data:
+                        differing += [lba + i for i in range(count)
+                                      if stored[i * SECTOR_BYTES:(i + 1) * SECTOR_BYTES]
+                                      != result.data[i * SECTOR_BYTES:(i + 1) * SECTOR_BYTES]]
+            for run in smap.runs():
+                if run.state == State.FINISHED:
+                    continue
+                for lba in range(run.start, run.end):
+                    if drive.read(lba, 1, fua=True).ok:
+                        now_readable.append(lba)
+    finally:
+        drive.close()
+    finished = smap.count(State.FINISHED)
+    unreadable = smap.sectors - finished
+    details = []
+    if differing:
+        details.append("sectors that differ from the image now (an unstable disc?): " + _lbas(differing))
+    if now_unreadable:
+        details.append("finished sectors that failed to read now: " + _lbas(now_unreadable))
+    if now_readable:
+        details.append("sectors unreadable at acquisition that read now (the image is unchanged): " + _lbas(now_readable))
+    ok = not differing and not now_unreadable
+    summary = (f"same disc; {finished} finished sectors re-read, {len(differing)} differ, "
+               f"{len(now_unreadable)} failed to read; {len(now_readable)} of {unreadable} unreadable sectors read now")
+    return Check("source", ok, summary, details)
+
+
+def _lbas(lbas: list[int]) -> str:
+    shown = ", ".join(str(x) for x in lbas[:MAX_LISTED])
+    return shown + (f" ... ({len(lbas)} in all)" if len(lbas) > MAX_LISTED else "")
