@@ -25,7 +25,8 @@ from .fs.volume import PVD_LBA, parse_primary_volume
 from .hashing import StreamHasher, hash_file, write_sum_files
 from .image import ImageWriter
 from .record import Record
-from .rescue.engine import Engine, Settings
+from .rescue import make_engine
+from .rescue.engine import Settings
 from .rescue.sectormap import SectorMap, State
 
 CHECKPOINT_BYTES = 32 << 20          # commit the map at least every 32 MiB of new data ...
@@ -44,6 +45,7 @@ class ImageOptions:
     trim: bool = True
     scrape: bool = True
     speed: str | None = None          # "max" or a number (times 1x)
+    strategy: str = "linear"          # acquire.rescue.STRATEGIES
     command: str = ""
 
 
@@ -222,10 +224,10 @@ class _Run:
                 try:
                     writer.preallocate()
                     restore.apply()
-                    settings = Settings.for_medium(self.medium.capacity, self.medium.ecc_sectors,
+                    settings = Settings.for_medium(self.medium.capacity, self.medium.ecc_sectors, self.medium.family,
                                                    retries=self.options.retries, trim=self.options.trim,
                                                    scrape=self.options.scrape)
-                    Engine(self.drive, self.smap, self, settings).run()
+                    make_engine(self.options.strategy, self.drive, self.smap, self, settings).run()
                     self._end_pass()
                     self._fill_unreadable()
                     self.checkpoint()

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import AcquireError, UsageError
+from .errors import AcquireError
+from .rescue import STRATEGIES
 
 
 class Cli(click.Group):
@@ -85,10 +86,12 @@ def info_command(device: str, as_json: bool) -> None:
 @click.option("--no-trim", is_flag=True, help="Skip trimming failed blocks from their edges.")
 @click.option("--no-scrape", is_flag=True, help="Skip reading damaged areas sector by sector.")
 @click.option("--speed", help="Read speed: a number (times 1x) or 'max'.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=STRATEGIES[0], show_default=True,
+              help="How to rescue damaged areas; linear: ddrescue's phases.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, as_json, yes) -> None:
+                  speed, strategy, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith"
@@ -97,7 +100,7 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
     from .progress import ProgressLine
 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
-                           notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed,
+                           notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
                            command=shlex.join(["acquire", *sys.argv[1:]]))
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)

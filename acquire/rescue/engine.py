@@ -51,12 +51,14 @@ class Settings:
     scrape: bool = True
     skip_initial: int = 64           # sectors skipped after a first failure in a copy pass ...
     skip_max: int = 1 << 16          # ... doubling per consecutive failure, up to this
+    family: str = "cd"               # "cd" | "dvd" | "bd": the disc's geometry, for strategies that use it
+    ecc_sectors: int = 1             # sectors that fail together (DVD 16, BD 32)
 
     @classmethod
-    def for_medium(cls, capacity: int, ecc_sectors: int, **overrides) -> "Settings":
+    def for_medium(cls, capacity: int, ecc_sectors: int, family: str = "cd", **overrides) -> "Settings":
         cluster = max(32, ecc_sectors)
         skip_max = max(cluster * 4, min(1 << 16, capacity // 100))
-        return cls(cluster=cluster, skip_max=skip_max, **overrides)
+        return cls(cluster=cluster, skip_max=skip_max, family=family, ecc_sectors=ecc_sectors, **overrides)
 
 
 class Engine:
