@@ -408,7 +408,7 @@ class _Run:
     def _note_volume(self) -> None:
         if self.smap.state_at(PVD_LBA) != State.FINISHED or self.medium.capacity <= PVD_LBA:
             return
-        with ImageWriter(self.image_path, self.medium.capacity) as reader:
+        with ImageWriter(self.image_path, self.medium.capacity, readonly=True) as reader:
             pvd = parse_primary_volume(reader.read(PVD_LBA, 1))
         if pvd is None:
             return

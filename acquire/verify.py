@@ -121,7 +121,7 @@ def _check_source(record: Record, image_path: Path, source: str) -> Check:
             return Check("source", False, f"the disc in {source} is not the disc of this record "
                          f"(capacity {now.capacity} vs {identity['capacity']}, profile {now.profile_name})")
         differing, now_unreadable, now_readable = [], [], []
-        with ImageWriter(image_path, medium["capacity"]) as image:
+        with ImageWriter(image_path, medium["capacity"], readonly=True) as image:
             for run in smap.runs_of(State.FINISHED):
                 for lba in range(run.start, run.end, SOURCE_READ_SECTORS):
                     count = min(SOURCE_READ_SECTORS, run.end - lba)
