@@ -6,10 +6,10 @@ disk full) ends with the map committed, the run closed and the record sealed.
 """
 from __future__ import annotations
 
-import getpass
+import dataclasses
+import hashlib
 import json
 import signal
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +18,10 @@ from typing import Callable
 from . import __version__
 from .drive.device import Drive, Medium, ReadResult, SECTOR_BYTES, open_drive
 from .drive import mmc
-from .drive.sense import Action
 from .errors import (AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError,
                      UsageError, WrongDisc)
 from .fs.volume import PVD_LBA, parse_primary_volume
-from .hashing import StreamHasher, hash_file, write_sum_files
+from .hashing import Hashes, StreamHasher, hash_file, write_sum_files
 from .image import ImageWriter
 from .record import Record
 from .rescue import make_engine
@@ -162,18 +161,13 @@ def _open_for_resume(path: Path, medium: Medium, probe, drive: Drive) -> Record:
     if not differs and was.get("probe"):
         lba, count, digest = was["probe"]
         again = drive.read(lba, count, fua=True)
-        if again.ok and _sha256(again.data) != digest:
+        if again.ok and hashlib.sha256(again.data).hexdigest() != digest:
             differs.append(f"content of LBA {lba}-{lba + count - 1}")
     if differs:
         record.close()
         raise WrongDisc(f"the disc in {drive.name} is not the disc in {path} (differs in {', '.join(differs)})",
                         hint="insert the original disc, or image this one to a new path")
     return record
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-    return hashlib.sha256(data).hexdigest()
 
 
 class _Run:
@@ -187,6 +181,7 @@ class _Run:
         self.drive_id = 0
         self.writer: ImageWriter | None = None
         self.hasher: StreamHasher | None = StreamHasher()
+        self.hashes: Hashes | None = None
         self.hashed_upto = 0
         self.pending_bytes = 0
         self.last_checkpoint = time.monotonic()
@@ -195,7 +190,7 @@ class _Run:
         self.pass_figures: dict = {}
         self.phase, self.pass_no = "start", 0
         self.bytes_read = 0
-        self.provenance: list[int] | None = None     # [start, count, phase/pass key...] being extended
+        self.provenance: list[int] | None = None     # [start, count] of the finished range being extended
         self.provenance_key: tuple[str, int] | None = None
         self.clock_at_start = drive.clock_s
         stored = record.load_map()
@@ -258,7 +253,7 @@ class _Run:
         record.log_event(self.run_id, "hashes", **hashes)
         record.end_run(self.run_id, status)
         head = record.head_hash()
-        write_sum_files(self.image_path, self._hash_obj, comment_lines=(
+        write_sum_files(self.image_path, self.hashes, comment_lines=(
             f"acquire {__version__} image of {self.medium.capacity} sectors, status {status}",
             f"record {self.record.path.name} chain head {head}"))
         return self._outcome(status, hashes, "")
@@ -399,7 +394,7 @@ class _Run:
         if self.hasher is not None and not streamed:
             self.hasher.abort()
         self.hasher = None
-        self._hash_obj = hashes
+        self.hashes = hashes
         self.record.set_hashes(hashes.as_dict(), hashes.size,
                                ((w.index, w.offset, w.length, w.xxh128, w.sha256) for w in hashes.windows))
         self.record.commit()
@@ -448,7 +443,7 @@ class _DriveSettings:
         if current.per or not mask.per:
             return
         # PER: the drive reports recovered errors (SK 1), so marginal sectors reach the damage log
-        wanted = _replace(current, per=True)
+        wanted = dataclasses.replace(current, per=True)
         page = wanted.to_bytes()
         params = mmc.mode_select_10_parameters(page)
         if drive.data(mmc.mode_select_10(len(params)), 0, data_out=params, what="MODE SELECT(10) page 01h") is not None:
@@ -474,11 +469,6 @@ class _DriveSettings:
 
 
 _KBPS_1X = {"cd": 176, "dvd": 1385, "bd": 4496}
-
-
-def _replace(page, **changes):
-    import dataclasses
-    return dataclasses.replace(page, **changes)
 
 
 def _sigterm_as_interrupt():

@@ -1,6 +1,7 @@
 """The `acquire` command: parse, call one library function, render. Errors meet the user only here."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -39,7 +40,7 @@ def drives_command(as_json: bool) -> None:
 
     found = find_drives()
     if as_json:
-        click.echo(json.dumps({"drives": [d.__dict__ if hasattr(d, "__dict__") else _asdict(d) for d in found]}, indent=2))
+        click.echo(json.dumps({"drives": [dataclasses.asdict(d) for d in found]}, indent=2))
         return
     if not found:
         click.echo("no optical drives found")
@@ -156,11 +157,6 @@ def verify_command(record: Path, source: str | None, as_json: bool) -> None:
             for line in check.details:
                 click.echo(f"     {line}")
     raise SystemExit(result.exit_code)
-
-
-def _asdict(obj) -> dict:
-    import dataclasses
-    return dataclasses.asdict(obj)
 
 
 def main() -> None:
