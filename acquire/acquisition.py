@@ -193,6 +193,7 @@ class _Run:
         self.provenance: list[int] | None = None     # [start, count] of the finished range being extended
         self.provenance_key: tuple[str, int] | None = None
         self.clock_at_start = drive.clock_s
+        self.fallbacks_logged = 0
         stored = record.load_map()
         self.smap = (SectorMap.from_runs(medium.capacity, stored) if stored
                      else SectorMap(medium.capacity))
@@ -204,12 +205,12 @@ class _Run:
         self.drive_id = record.add_drive(device=identity.device, vendor=identity.vendor, product=identity.product,
                                          revision=identity.revision, serial=identity.serial,
                                          inquiry_hex=identity.inquiry_hex,
-                                         features=json.dumps([f"{c:04X}" for c in self.medium.features]))
+                                         features=[f"{c:04X}" for c in self.medium.features])
         record.set_run_drive(self.run_id, self.drive_id)
-        record.log_event(self.run_id, "drive", vendor=identity.vendor, product=identity.product,
-                         revision=identity.revision, serial=identity.serial, device=identity.device)
-        record.log_event(self.run_id, "medium", profile=self.medium.profile_name, capacity=self.medium.capacity,
-                         finished=self.smap.count(State.FINISHED), resumed=self.resumed)
+        self._log_fallbacks()
+        record.log_event(self.run_id, "disc-in-drive", drive_id=self.drive_id, profile=self.medium.profile_name,
+                         capacity=self.medium.capacity, finished=self.smap.count(State.FINISHED),
+                         identity_checked=self.resumed)
         status, message = "interrupted", ""
         restore = _DriveSettings(self)
         previous_handler = _sigterm_as_interrupt()
@@ -219,6 +220,7 @@ class _Run:
                 try:
                     writer.preallocate()
                     restore.apply()
+                    self._log_fallbacks()
                     settings = Settings.for_medium(self.medium.capacity, self.medium.ecc_sectors, self.medium.family,
                                                    retries=self.options.retries, trim=self.options.trim,
                                                    scrape=self.options.scrape)
@@ -257,6 +259,12 @@ class _Run:
             f"acquire {__version__} image of {self.medium.capacity} sectors, status {status}",
             f"record {self.record.path.name} chain head {head}"))
         return self._outcome(status, hashes, "")
+
+    def _log_fallbacks(self) -> None:
+        """Each command the drive refused, and what we did instead, as a 'fallback' event."""
+        for note in self.drive.fallbacks[self.fallbacks_logged:]:
+            self.record.log_event(self.run_id, "fallback", refused=note)
+        self.fallbacks_logged = len(self.drive.fallbacks)
 
     def _stop_safely(self, message: str) -> None:
         """Commit what is durable; never let the map claim data that may not be on disk."""
@@ -426,11 +434,10 @@ class _DriveSettings:
         speed = self.run.options.speed
         if speed is not None:
             kbps = 0xFFFF if speed == "max" else int(float(speed) * _KBPS_1X[self.run.medium.family])
-            if drive.data(mmc.set_cd_speed(read_kbps=min(kbps, 0xFFFF)), 0, what="SET CD SPEED") is not None:
+            if drive.data(mmc.set_cd_speed(read_kbps=min(kbps, 0xFFFF)), 0,
+                          what="SET CD SPEED (reading at the drive's own speed)") is not None:
                 self.speed_changed = True
                 record.record_setting(run_id, "read speed", "drive default", speed)
-            else:
-                record.log_event(run_id, "fallback", command="SET CD SPEED", used="the drive's own speed")
         raw = drive.data(mmc.mode_sense_10(0x01), 256, what="MODE SENSE(10) page 01h")
         mask_raw = drive.data(mmc.mode_sense_10(0x01, page_control=1), 256, what="MODE SENSE(10) page 01h changeable")
         if raw is None or mask_raw is None:
@@ -446,11 +453,10 @@ class _DriveSettings:
         wanted = dataclasses.replace(current, per=True)
         page = wanted.to_bytes()
         params = mmc.mode_select_10_parameters(page)
-        if drive.data(mmc.mode_select_10(len(params)), 0, data_out=params, what="MODE SELECT(10) page 01h") is not None:
+        if drive.data(mmc.mode_select_10(len(params)), 0, data_out=params,
+                      what="MODE SELECT(10) page 01h (keeping the drive's error recovery)") is not None:
             self.original_page = current.to_bytes()
             record.record_setting(run_id, "error recovery PER", "0", "1")
-        else:
-            record.log_event(run_id, "fallback", command="MODE SELECT(10) page 01h", used="the drive's settings")
 
     def undo(self) -> None:
         drive = self.run.drive

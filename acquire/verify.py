@@ -54,8 +54,7 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
     record = Record.open(record_path)
     try:
         image_path = image or _image_of(record_path)
-        checks = [_check_record(record)]
-        checks.append(_check_image(record, image_path))
+        checks = [_check_record(record), _check_image(record, image_path), _provenance(record)]
         if source is not None:
             source_check = _check_source(record, image_path, source)
             checks.append(source_check)
@@ -88,6 +87,17 @@ def _check_record(record: Record) -> Check:
         tables = sorted({f.table for f in tampered})
         return Check("record", False, f"edited after sealing: {', '.join(tables)}", lines)
     return Check("record", False, "chain intact but the last run was interrupted (unsealed)", lines)
+
+
+def _provenance(record: Record) -> Check:
+    """Which drive read how many sectors, in which runs and phases: an acquisition may span drives."""
+    rows = record.db.conn.execute(
+        "SELECT d.id, d.vendor, d.product, d.serial, d.device, sum(p.count), "
+        "group_concat(DISTINCT p.run_id), group_concat(DISTINCT p.phase) "
+        "FROM provenance p JOIN drives d ON d.id = p.drive_id GROUP BY d.id ORDER BY d.id").fetchall()
+    details = [f"drive {i} ({vendor} {product}, serial {serial or 'unknown'}, {device}): {sectors} sectors "
+               f"in run {runs}, phases {phases}" for i, vendor, product, serial, device, sectors, runs, phases in rows]
+    return Check("provenance", True, f"finished sectors were read by {len(rows)} drive(s)", details)
 
 
 def _check_image(record: Record, image_path: Path) -> Check:

@@ -20,7 +20,7 @@ def verify(record, *extra):
 def test_an_untouched_acquisition_verifies_and_exits_0(tmp_path):
     _, record = acquired(tmp_path, code=0)
     code, out = verify(record)
-    assert code == 0 and out["ok"] and [c["name"] for c in out["checks"]] == ["record", "image"]
+    assert code == 0 and out["ok"] and [c["name"] for c in out["checks"]] == ["record", "image", "provenance"]
 
 
 def test_one_flipped_image_byte_fails_and_names_its_1_mib_window(tmp_path):
@@ -83,3 +83,18 @@ def test_source_tries_the_unreadable_sectors_once_and_leaves_the_image_alone(tmp
     assert "2 of 2 unreadable sectors read now" in source["summary"]
     assert (tmp_path / "out.iso").read_bytes() == before
     assert before[500 * SECTOR:502 * SECTOR] == bytes(2 * SECTOR)
+
+
+def test_an_acquisition_continued_in_another_drive_records_which_drive_read_what(tmp_path):
+    make_disc(tmp_path / "disc.iso", 6000)
+    first = write_profile(tmp_path / "a.toml", "disc.iso", drive={"serial": "DRIVE-A"},
+                          events=[{"after_commands": 60, "kind": "disconnect"}])
+    run_acquire("image", f"sim:{first}", tmp_path / "out.iso", "--json", check_code=4)
+    second = write_profile(tmp_path / "b.toml", "disc.iso", drive={"serial": "DRIVE-B", "product": "OTHER"})
+    run_acquire("image", f"sim:{second}", tmp_path / "out.iso", "--json", check_code=0)
+    code, out = verify(tmp_path / "out.iso.custody.sqlite")
+    provenance = {c["name"]: c for c in out["checks"]}["provenance"]
+    assert code == 0 and provenance["summary"] == "finished sectors were read by 2 drive(s)"
+    by_serial = {line.split("serial ")[1].split(",")[0]: int(line.split("): ")[1].split(" sectors")[0])
+                 for line in provenance["details"]}
+    assert set(by_serial) == {"DRIVE-A", "DRIVE-B"} and sum(by_serial.values()) == 6000
