@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import AcquireError
+from .errors import AcquireError, UsageError
 from .rescue import STRATEGIES
 
 
@@ -124,6 +124,28 @@ def _render_outcome(o) -> None:
     for name, value in o.hashes.items():
         click.echo(f"{name:7} {value}")
     click.echo(f"image   {o.image}\nrecord  {o.record}\nchain   {o.head_hash}\ndrive time {o.elapsed_s:.1f} s")
+
+
+@cli.command("report")
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write FILE: .html, .md, .json or .xml (DFXML), by extension. Without it: JSON on stdout.")
+@click.option("--extract-boot", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Also copy each El Torito boot image out of the image into DIR.")
+def report_command(record: Path, output: Path | None, extract_boot: Path | None) -> None:
+    """Report on an acquisition: case, drive, medium, hashes, damage, damaged files, maps.
+
+    Example: acquire report disc.iso.custody.sqlite -o disc-report.html
+    """
+    from .report import build_report, render, write_report
+
+    if output is None:
+        if extract_boot is not None:
+            raise UsageError("--extract-boot needs -o FILE", hint="e.g. -o report.html --extract-boot boot/")
+        click.echo(render(build_report(record), "json"))
+        return
+    written = write_report(record, output, extract_boot=extract_boot)
+    click.echo(f"wrote {written}")
 
 
 @cli.command("map")

@@ -1,0 +1,313 @@
+"""Everything a report says, collected from the record into one dict (docs/reports.md lists every key).
+
+The JSON report is this dict; HTML, Markdown and DFXML render it. Reports only read the record:
+it is opened read-only, so reporting on an archived record (read-only media) works and can never
+change it. File-system tables written by the analysis (filesystems, files, boot_images,
+unreadable_tree) are read with plain SQL when present.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import math
+import os
+import platform
+import socket
+import sqlite3
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import RecordError
+from ..record import Record
+from .geometry import Geometry, family_of
+from .svg import STATE_NAMES
+
+REPORT_FORMAT = 1           # bump when a key changes meaning or goes away (docs/reports.md)
+FIRST_DAMAGE_ROWS = 50      # the damage log rows shown in full; the JSON holds every row
+FS_TABLES = ("filesystems", "files", "boot_images", "unreadable_tree")
+RECORD_SUFFIX = ".custody.sqlite"
+
+
+def open_record(path: Path) -> Record:
+    """The record, read-only. A record still in WAL mode with no -shm beside it cannot open
+    read-only; then it is opened as acquire opens it (which does not change its content)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError(f"{path} does not exist", hint="give the record written by `acquire image`")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.Error:
+        return Record.open(path)
+    if meta.get("tool") != "acquire":
+        conn.close()
+        raise RecordError(f"{path} is not an acquire record", hint="give the record written by `acquire image`")
+    return Record(path, conn)
+
+
+def image_of(record_path: Path) -> Path | None:
+    """The image beside a record named IMAGE.custody.sqlite."""
+    name = Path(record_path).name
+    return Path(record_path).with_name(name[: -len(RECORD_SUFFIX)]) if name.endswith(RECORD_SUFFIX) else None
+
+
+def build(record_path: Path, *, damage_rows: int = FIRST_DAMAGE_ROWS) -> dict[str, Any]:
+    """The report of the record at `record_path`, as one dict with stable keys."""
+    record = open_record(record_path)
+    try:
+        return _build(record, Path(record_path), damage_rows)
+    finally:
+        record.db.conn.close()
+
+
+def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any]:
+    conn = record.db.conn
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    medium = record.medium() or {}
+    capacity = medium.get("capacity") or 0
+    sector_size = medium.get("sector_size") or 2048
+    runs_map = record.load_map()
+    damage = _rows(conn, "SELECT * FROM damage ORDER BY id")
+    image = image_of(record_path)
+    windows = [dict(zip(("idx", "offset", "length", "xxh128", "sha256"), w)) for w in record.windows()]
+    report: dict[str, Any] = {
+        "report": {
+            "format": REPORT_FORMAT,
+            "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "generator": {"tool": "acquire", "version": __version__, "host": socket.gethostname(),
+                          "user": _user(), "os": f"{platform.system()} {platform.release()}",
+                          "arch": platform.machine()},
+        },
+        "record": _record_status(record, record_path, tables),
+        "case": {k: v for k, v in record.case().items() if k != "id"},
+        "runs": record.runs(),
+        "drives": _drives(conn),
+        "provenance": _provenance(conn),
+        "medium": _medium(medium, capacity, sector_size),
+        "image": {
+            "path": str(image) if image else None,
+            "size_bytes": record.image_size(),
+            "hashes": record.image_hashes(),
+            "window_count": len(windows),
+            "window_bytes": windows[0]["length"] if windows else None,
+            "windows": windows,
+        },
+        "map": _map(runs_map, capacity, sector_size),
+        "passes": record.passes(),
+        "damage": _damage(damage, damage_rows),
+        "settings": _rows(conn, "SELECT * FROM settings ORDER BY id"),
+        "verifications": [{"time_utc": e["time_utc"], "event_id": e["id"], **e["details"]}
+                          for e in record.events("verification")],
+        "events": {"count": len(record.events()), "kinds": dict(sorted(Counter(e["kind"] for e in record.events()).items())),
+                   "head_hash": record.head_hash()},
+        "filesystem": _filesystem(conn, tables, runs_map, sector_size),
+    }
+    return report
+
+
+# --- parts ----------------------------------------------------------------------------------------
+
+def _record_status(record: Record, path: Path, tables: set[str]) -> dict:
+    findings = record.verify()
+    if not findings:
+        status, summary = "intact", "record verifies: chain intact, the latest seal matches every table"
+    elif any(f.severity == "tampered" for f in findings):
+        edited = sorted({f.table for f in findings if f.severity == "tampered"})
+        status, summary = "tampered", f"record does NOT verify: edited after sealing: {', '.join(edited)}"
+    else:
+        status, summary = "interrupted", "record consistent up to its latest seal; unsealed since (interrupted run)"
+    meta = record.meta()
+    return {
+        "path": str(path), "size_bytes": path.stat().st_size,
+        "tool_version": meta.get("tool_version"), "schema_version": _int(meta.get("schema_version")),
+        "head_hash": record.head_hash(),
+        "verify": {"ok": not findings, "status": status, "summary": summary,
+                   "findings": [{"severity": f.severity, "table": f.table, "row": f.row, "message": f.message}
+                                for f in findings]},
+        "tables": sorted(tables),
+    }
+
+
+def _drives(conn: sqlite3.Connection) -> list[dict]:
+    drives = _rows(conn, "SELECT * FROM drives ORDER BY id")
+    read = dict(conn.execute("SELECT drive_id, sum(count) FROM provenance GROUP BY drive_id").fetchall())
+    runs = defaultdict(list)
+    for run_id, drive_id in conn.execute("SELECT id, drive_id FROM runs ORDER BY id"):
+        runs[drive_id].append(run_id)
+    for d in drives:
+        d["features"] = _json(d.pop("features_json", None))
+        d["sectors_read"] = read.get(d["id"], 0)
+        d["runs"] = runs.get(d["id"], [])
+    return drives
+
+
+def _provenance(conn: sqlite3.Connection) -> list[dict]:
+    """Who read what: one entry per (run, drive, phase, pass), its sectors as merged [first, last] ranges."""
+    groups: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    for start, count, run_id, drive_id, phase, pass_no in conn.execute(
+            "SELECT start, count, run_id, drive_id, phase, pass_no FROM provenance ORDER BY run_id, id"):
+        groups[(run_id, drive_id, phase, pass_no)].append((start, count))
+    out = []
+    for (run_id, drive_id, phase, pass_no), pieces in groups.items():
+        ranges: list[list[int]] = []
+        for start, count in sorted(pieces):
+            if ranges and start <= ranges[-1][1] + 1:
+                ranges[-1][1] = max(ranges[-1][1], start + count - 1)
+            else:
+                ranges.append([start, start + count - 1])
+        out.append({"run_id": run_id, "drive_id": drive_id, "phase": phase, "pass_no": pass_no,
+                    "sectors": sum(c for _, c in pieces), "ranges": ranges})
+    return out
+
+
+def _medium(medium: dict, capacity: int, sector_size: int) -> dict:
+    if not medium:
+        return {"known": False}
+    family, assumed = family_of(medium.get("profile"), medium.get("profile_name"), capacity)
+    geometry = Geometry.for_medium(family, capacity, assumed=assumed) if capacity else None
+    return {
+        "known": True,
+        "profile": medium.get("profile"), "profile_name": medium.get("profile_name"), "family": family,
+        "capacity": capacity, "sector_size": sector_size, "capacity_bytes": capacity * sector_size,
+        "toc": medium.get("toc"), "disc_information": medium.get("disc_information"),
+        "identity": _json(medium.get("identity")),
+        "volume_label": medium.get("volume_label"), "volume": medium.get("volume"),
+        "geometry": geometry.as_dict() if geometry else None,
+    }
+
+
+def _map(runs: list[tuple[int, int, int]], capacity: int, sector_size: int) -> dict:
+    counts = Counter()
+    for _, count, state in runs:
+        counts[state] += count
+    unreadable = [[s, s + c - 1] for s, c, st in runs if st != 4]
+    bad = [[s, s + c - 1] for s, c, st in runs if st == 3]
+    return {
+        "sectors": capacity,
+        "sector_size": sector_size,
+        "run_count": len(runs),
+        "counts": {STATE_NAMES[s]: counts.get(s, 0) for s in (4, 3, 2, 1, 0)},
+        "unreadable_sectors": capacity - counts.get(4, 0) if runs else None,
+        "unreadable_ranges": unreadable,
+        "bad_ranges": bad,
+        "runs": [list(r) for r in runs],
+    }
+
+
+def _damage(rows: list[dict], first_n: int) -> dict:
+    by_sense: dict[tuple, Counter] = defaultdict(Counter)
+    by_phase: dict[str, Counter] = defaultdict(Counter)
+    for r in rows:
+        by_sense[(r["sense"], r["sense_name"])][r["outcome"]] += 1
+        by_sense[(r["sense"], r["sense_name"])]["sectors"] += r["count"] or 0
+        by_phase[r["phase"]][r["outcome"]] += 1
+        by_phase[r["phase"]]["seconds"] += r["duration_s"] or 0
+    return {
+        "reads": len(rows),
+        "failed": sum(1 for r in rows if r["outcome"] == "failed"),
+        "marginal": sum(1 for r in rows if r["outcome"] == "marginal"),
+        "drive_time_s": round(sum(r["duration_s"] or 0 for r in rows), 6),
+        "by_sense": [{"sense": s, "sense_name": n, "failed": c["failed"], "marginal": c["marginal"],
+                      "sectors": c["sectors"]}
+                     for (s, n), c in sorted(by_sense.items(), key=lambda kv: (-(kv[1]["failed"] + kv[1]["marginal"]), str(kv[0][0])))],
+        "by_phase": [{"phase": p, "failed": c["failed"], "marginal": c["marginal"], "drive_time_s": round(c["seconds"], 6)}
+                     for p, c in by_phase.items()],
+        "first_rows": rows[:first_n],
+        "rows": rows,
+    }
+
+
+def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int, int, int]], sector_size: int) -> dict:
+    present = [t for t in FS_TABLES if t in tables]
+    # the tables exist in every record of schema 2 on; an analysis leaves rows or an 'fs-analysis' event
+    analysed = any(conn.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() for t in present) or bool(
+        conn.execute("SELECT 1 FROM events WHERE kind = 'fs-analysis' LIMIT 1").fetchone())
+    if not analysed:
+        return {"analysed": False, "summary": "no file-system analysis", "filesystems": [], "files": [],
+                "damaged_files": [], "boot_images": [], "unreadable_tree": []}
+    unfinished = [(s, s + c) for s, c, st in runs if st != 4]
+    filesystems = _rows(conn, "SELECT * FROM filesystems ORDER BY id") if "filesystems" in tables else []
+    for fs in filesystems:
+        fs["details"] = _json(fs.pop("details_json", None))
+        fs["problems"] = _json(fs.pop("problems_json", None)) or []
+    files = _rows(conn, "SELECT * FROM files ORDER BY id") if "files" in tables else []
+    for f in files:
+        f["extents"] = _json(f.pop("extents_json", None)) or []
+        f["is_dir"] = bool(f.get("is_dir"))
+        size = f.get("size") or 0
+        sectors, lost = _lost(f["extents"], size, unfinished, sector_size)
+        if f.get("unreadable_sectors") is None:         # not stored: count it from the map
+            f["unreadable_sectors"] = sectors
+        if not f["extents"]:                            # embedded data: lost with its file entry
+            lost = min(size, (f["unreadable_sectors"] or 0) * sector_size)
+        f["lost_bytes"] = lost
+    damaged = sorted((f for f in files if f["unreadable_sectors"] and not f["is_dir"]),
+                     key=lambda f: (-f["lost_bytes"], -f["unreadable_sectors"], f["path"] or ""))
+    boot = _rows(conn, "SELECT * FROM boot_images ORDER BY entry_no, id") if "boot_images" in tables else []
+    for b in boot:
+        b["bootable"] = None if b.get("bootable") is None else bool(b["bootable"])
+    tree = _rows(conn, "SELECT * FROM unreadable_tree ORDER BY id") if "unreadable_tree" in tables else []
+    summary = (f"{len(filesystems)} file system(s), {sum(1 for f in files if not f['is_dir'])} files, "
+               f"{len(damaged)} damaged, {len(boot)} boot image(s), {len(tree)} unreadable part(s) of the tree")
+    return {
+        "analysed": True, "summary": summary, "filesystems": filesystems, "files": files,
+        "damaged_files": [{"path": f["path"], "size": f.get("size"), "unreadable_sectors": f["unreadable_sectors"],
+                           "lost_bytes": f["lost_bytes"],
+                           "lost_fraction": round(f["lost_bytes"] / f["size"], 6) if f.get("size") else 1.0,
+                           "filesystem_id": f.get("filesystem_id")} for f in damaged],
+        "boot_images": boot, "unreadable_tree": tree,
+    }
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def _lost(extents: list, size: int, unfinished: list[tuple[int, int]], sector_size: int) -> tuple[int, int]:
+    """(sectors, bytes) of a file's data not read: its extents ([lba, count], in file order) cut to
+    its size, against the sorted, disjoint unfinished [a, b) ranges of the map."""
+    starts = [a for a, _ in unfinished]
+    sectors = lost = offset = 0
+    for lba, count in extents:
+        used = min(count, max(0, math.ceil((size - offset) / sector_size)))
+        i = max(bisect_right(starts, lba) - 1, 0)
+        while i < len(unfinished) and unfinished[i][0] < lba + used:
+            a, b = unfinished[i]
+            for sector in range(max(a, lba), min(b, lba + used)):
+                sectors += 1
+                start = offset + (sector - lba) * sector_size
+                lost += min(sector_size, size - start)
+            i += 1
+        offset += count * sector_size
+    return sectors, lost
+
+
+def _rows(conn: sqlite3.Connection, sql: str) -> list[dict]:
+    cur = conn.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur]
+
+
+def _json(text: Any) -> Any:
+    if text is None or not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
