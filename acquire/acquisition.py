@@ -20,10 +20,12 @@ from .drive.device import Drive, Medium, ReadResult, SECTOR_BYTES, open_drive
 from .drive import mmc
 from .errors import (AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError,
                      UsageError, WrongDisc)
+from .fs.analyze import analyze_image
 from .fs.volume import PVD_LBA, parse_primary_volume
 from .hashing import Hashes, StreamHasher, hash_file, write_sum_files
 from .image import ImageWriter
 from .record import Record
+from .record.fs_tables import save_analysis
 from .rescue import make_engine
 from .rescue.engine import Settings
 from .rescue.sectormap import SectorMap, State
@@ -252,6 +254,7 @@ class _Run:
             return self._outcome("interrupted", {}, message)
         hashes = self._hashes()
         self._note_volume()
+        self._analyse()
         record.log_event(self.run_id, "hashes", **hashes)
         record.end_run(self.run_id, status)
         head = record.head_hash()
@@ -407,6 +410,14 @@ class _Run:
                                ((w.index, w.offset, w.length, w.xxh128, w.sha256) for w in hashes.windows))
         self.record.commit()
         return hashes.as_dict()
+
+    def _analyse(self) -> None:
+        """File systems, boot images and the files the damage hit, stored in the record (sealed by end_run).
+        Whatever a damaged disc holds, analysing it must never cost the acquisition."""
+        try:
+            save_analysis(self.record, analyze_image(self.image_path, self.smap), run_id=self.run_id)
+        except Exception as exc:  # noqa: BLE001 - arbitrary disc content; the image and record stand
+            self.record.log_event(self.run_id, "fs-analysis-failed", error=f"{type(exc).__name__}: {exc}")
 
     def _note_volume(self) -> None:
         if self.smap.state_at(PVD_LBA) != State.FINISHED or self.medium.capacity <= PVD_LBA:

@@ -137,8 +137,13 @@ def report_command(record: Path, output: Path | None, extract_boot: Path | None)
 
     Example: acquire report disc.iso.custody.sqlite -o disc-report.html
     """
+    from .fs.stored import ensure_analysis
     from .report import build_report, render, write_report
+    from .verify import image_of
 
+    analysis = ensure_analysis(record, image_of(record))
+    if analysis not in ("present", "added"):
+        click.echo(f"acquire: {analysis}", err=True)
     if output is None:
         if extract_boot is not None:
             raise UsageError("--extract-boot needs -o FILE", hint="e.g. -o report.html --extract-boot boot/")

@@ -53,7 +53,7 @@ class Verification:
 def verify(record_path: Path, *, source: str | None = None, image: Path | None = None) -> Verification:
     record = Record.open(record_path)
     try:
-        image_path = image or _image_of(record_path)
+        image_path = image or image_of(record_path)
         checks = [_check_record(record), _check_image(record, image_path), _provenance(record)]
         if source is not None:
             source_check = _check_source(record, image_path, source)
@@ -69,7 +69,7 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
         record.close()
 
 
-def _image_of(record_path: Path) -> Path:
+def image_of(record_path: Path) -> Path:
     name = record_path.name
     suffix = ".custody.sqlite"
     if not name.endswith(suffix):

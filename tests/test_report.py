@@ -100,7 +100,8 @@ def test_the_report_holds_the_case_the_map_and_the_damage_of_the_record(damaged)
     assert r["damage"]["first_rows"] == r["damage"]["rows"][:50]
     assert set(r["image"]["hashes"]) == {"md5", "sha1", "sha256", "xxh128"}
     assert r["record"]["head_hash"] == r["events"]["head_hash"]
-    assert r["filesystem"]["analysed"] is False and r["filesystem"]["summary"] == "no file-system analysis"
+    # random sectors hold no file system: analysed at the end of `acquire image`, and found none
+    assert r["filesystem"]["analysed"] is True and r["filesystem"]["filesystems"] == []
 
 
 def test_provenance_says_which_drive_read_every_finished_sector(damaged):
@@ -171,7 +172,7 @@ def test_the_html_report_is_one_self_contained_page_with_both_maps(damaged, tmp_
     assert not re.search(r"<(script|link|img|iframe)\b|\bsrc=|url\(|@import", html)
     assert "shelf 3 &lt;b&gt;&amp;&lt;/b&gt;" in html           # notes escaped, not markup
     assert "@page" in html and "@media print" in html
-    for text in ("2026-114", "A. Smith", "record verifies", "03/11/05", "100-103, 2000-2010", "no file-system analysis"):
+    for text in ("2026-114", "A. Smith", "record verifies", "03/11/05", "100-103, 2000-2010", "0 file system(s)"):
         assert text in html
 
 
@@ -277,3 +278,21 @@ def test_a_100_gb_disc_draws_in_a_small_svg_quickly():
     assert time.monotonic() - start < 5
     assert len(linear) < 600_000 and len(disc) < 600_000
     assert g.layers == 3
+
+
+
+def test_report_adds_the_file_system_analysis_to_a_record_that_lacks_it_and_seals_it(tmp_path, monkeypatch,
+                                                                                      fixtures_made):
+    from acquire import acquisition
+    from conftest import run_acquire as _run
+    monkeypatch.setattr(acquisition._Run, "_analyse", lambda self: None)   # a record from before analysis
+    outcome = acquisition.acquire_image("sim:" + str(ROOT / "fixtures" / "damaged.toml"), tmp_path / "old.iso",
+                                        acquisition.ImageOptions(strategy="linear"))
+    record = tmp_path / "old.iso.custody.sqlite"
+    assert outcome.status == "partial"
+    with sqlite3.connect(record) as db:
+        assert db.execute("SELECT count(*) FROM events WHERE kind = 'fs-analysis'").fetchone() == (0,)
+    done = _run("report", record)
+    files = json.loads(done.stdout)["filesystem"]["files"]
+    assert [f["path"] for f in files if not f["is_dir"]] == ["/RANDOM.BIN"]
+    assert _run("verify", record).returncode == 0          # stored and sealed

@@ -1,0 +1,103 @@
+"""What is on the disc, and what the damage hit: every file system of an image, read against its map.
+
+    analysis = analyze_image(image_path, smap)      # smap: the record's SectorMap (None: all read)
+    save_analysis(record, analysis)                 # acquire.record.fs_tables
+    extract_boot_images(image_path, analysis, out_dir)
+
+Order of the filesystems found: system area (MBR, GPT, APM, HFS/HFS+), ISO 9660 (with Rock Ridge),
+Joliet, El Torito, UDF. Joliet and the UDF side of a bridge disc are `alternate_of` the ISO 9660
+tree: the same files under other names, not counted twice in the damaged-file list.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from ..record.fs_tables import Analysis, Filesystem, Unreadable
+from ..rescue.sectormap import SectorMap
+from . import eltorito, iso9660, systemarea, udf
+from .eltorito import extract_boot_images
+from .reader import SectorReader
+
+__all__ = ["analyze_image", "extract_boot_images"]
+
+
+def analyze_image(image_path: Path, smap: SectorMap | None) -> Analysis:
+    """Analyse the image; sectors the map does not mark finished are treated as unreadable."""
+    with SectorReader(image_path, smap) as reader:
+        return _analyze(reader)
+
+
+def _analyze(reader: SectorReader) -> Analysis:
+    analysis = Analysis(image_sectors=reader.sectors)
+    ids = itertools.count(1)
+    descriptors = iso9660.read_descriptors(reader)
+    primary_space = None
+    if descriptors.primary is not None:
+        primary_space = iso9660.parse_primary_volume(descriptors.primary[1]).volume_space_size
+
+    # the system area: hybrid MBR / GPT, Apple partition map, HFS(+)
+    found, problems = systemarea.system_area(reader, primary_space)
+    for kind, label, details in found:
+        analysis.filesystems.append(Filesystem(next(ids), kind, label, details, tuple(problems)))
+        problems = []
+    if problems:      # nothing found, but the area was damaged: say so where a reader looks
+        analysis.unreadable.extend(Unreadable(None, None, a, n, "system area")
+                                   for a, n in reader.bad_runs(0, min(16, reader.sectors)))
+
+    for lba in descriptors.unreadable:
+        analysis.unreadable.append(Unreadable(None, None, lba, 1, "descriptor"))
+
+    # ISO 9660 and Joliet
+    primary_id = None
+    primary_files = []
+    if descriptors.primary is not None:
+        lba, vd = descriptors.primary
+        primary_id = next(ids)
+        tree = iso9660.walk(reader, lba, vd, fs_id=primary_id, kind="iso9660")
+        _add_tree(analysis, tree)
+        primary_files = tree.files
+        if tree.rock_ridge is not None:
+            analysis.filesystems.append(Filesystem(next(ids), "rockridge", tree.filesystem.label,
+                                                   {**tree.rock_ridge, "names_in": primary_id}))
+    for lba, vd in descriptors.supplementary:
+        if iso9660.joliet_level(vd) is None:
+            continue
+        tree = iso9660.walk(reader, lba, vd, fs_id=next(ids), kind="joliet", alternate_of=primary_id)
+        _add_tree(analysis, tree)
+        if not primary_files:
+            primary_files = tree.files
+    if descriptors.unreadable and descriptors.primary is None:
+        analysis.filesystems.append(Filesystem(
+            next(ids), "iso9660", None, {"image_sectors": reader.sectors},
+            (f"volume descriptor sectors {', '.join(map(str, descriptors.unreadable))} are unreadable: "
+             "no primary volume descriptor could be read",), None))
+
+    # El Torito
+    if descriptors.boot_record is not None:
+        catalog, lost, problems = eltorito.read_catalog(reader, descriptors.boot_record[1])
+        fs_id = next(ids)
+        details = {}
+        if catalog is not None:
+            details = {"catalog_lba": catalog.lba, "platform": catalog.validation_platform,
+                       "id_string": catalog.id_string, "entries": len(catalog.entries)}
+            analysis.boot_images.extend(eltorito.boot_images(reader, catalog, primary_files))
+        analysis.filesystems.append(Filesystem(fs_id, "eltorito", None, details, tuple(problems)))
+        analysis.unreadable.extend(Unreadable(fs_id, u.path, u.lba, u.count, u.what) for u in lost)
+
+    # UDF: a bridge beside ISO 9660, or alone (BD-ROM)
+    nsr = any(v.startswith("NSR") for v in descriptors.udf_vrs)
+    if nsr or descriptors.primary is None:
+        result = udf.read_udf(reader, next(ids), alternate_of=primary_id)
+        if result is not None:
+            fs, files, unreadable = result
+            analysis.filesystems.append(fs)
+            analysis.files.extend(files)
+            analysis.unreadable.extend(unreadable)
+    return analysis
+
+
+def _add_tree(analysis: Analysis, tree: iso9660.Tree) -> None:
+    analysis.filesystems.append(tree.filesystem)
+    analysis.files.extend(tree.files)
+    analysis.unreadable.extend(tree.unreadable)

@@ -1,0 +1,30 @@
+"""The analysis a record holds, made now for a record written before analysis existed or without it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..record import Record
+from ..record.fs_tables import load_analysis, save_analysis
+from ..rescue.sectormap import SectorMap
+from .analyze import analyze_image
+
+
+def ensure_analysis(record_path: Path, image_path: Path) -> str:
+    """'present', 'added' (analysed, stored, sealed) or why not. Only an intact record is added to:
+    sealing an edited or unsealed record would bless what it holds."""
+    record = Record.open(record_path)
+    try:
+        if load_analysis(record) is not None:
+            return "present"
+        if not image_path.exists():
+            return f"not analysed: {image_path} is missing"
+        if record.verify():
+            return "not analysed: the record does not verify, so nothing is added to it"
+        medium = record.medium()
+        runs = record.load_map()
+        smap = SectorMap.from_runs(medium["capacity"], runs) if runs else None
+        save_analysis(record, analyze_image(image_path, smap))
+        record.seal(None)
+        return "added"
+    finally:
+        record.close()
