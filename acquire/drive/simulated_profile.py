@@ -11,6 +11,8 @@ Decisions where DESIGN.md is silent (keep docs/ in step):
   slow only (and required there); anything else is a ProfileError rather than silently ignored.
 - `[disc] profile` is required; exactly one of `image` and `sectors` must be given.
 - [timing] defaults are DESIGN.md's example values; `speed_x` defaults per profile (24/8/6).
+- The [drive] quirk keys and `emulate` presets are checked in simulated_quirks.py; a preset's
+  INQUIRY strings apply unless the profile gives its own. docs/simulated-drive.md lists them all.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProfileError
+from .simulated_quirks import KEYS as _QUIRK_KEYS, Quirks, parse_quirks
 
 SECTOR_BYTES = 2048
 
@@ -44,7 +47,7 @@ MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture ima
                       "`python fixtures/make_fixtures.py`")
 
 _SECTIONS = {"drive", "disc", "timing", "damage", "event"}
-_DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", "report_information"}
+_DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s"}
@@ -92,7 +95,7 @@ class Profile:
     revision: str = "1.00"
     serial: str | None = None
     trace: Path | None = None            # absolute
-    report_information: bool = True
+    quirks: Quirks = Quirks()             # simulated_quirks.py; docs/simulated-drive.md
     speed_x: float = 24
     error_delay_s: float = 8.0
     seek_base_s: float = 0.08
@@ -101,6 +104,10 @@ class Profile:
     sleep_scale: float = 0.0             # really sleep cost x this (0: never): lets tests interrupt a run mid-way
     damage: tuple[Damage, ...] = ()
     events: tuple[Event, ...] = ()
+
+    @property
+    def report_information(self) -> bool:
+        return self.quirks.information == "first-bad-lba"
 
     @property
     def profile_number(self) -> int:
@@ -175,6 +182,8 @@ def _build(path: Path, doc: dict[str, Any]) -> Profile:
     _no_unknown(fail, timing, _TIMING_KEYS, "[timing]")
 
     fields: dict[str, Any] = {}
+    fields["quirks"], identity = parse_quirks(fail, drive, lambda t, k, kind, label: _get(fail, t, k, kind, label))
+    fields.update(identity)                  # an emulated drive's INQUIRY strings, unless given below
     for key in ("vendor", "product", "revision", "serial"):
         if key in drive:
             value = _get(fail, drive, key, str, "[drive]")
@@ -186,8 +195,6 @@ def _build(path: Path, doc: dict[str, Any]) -> Profile:
             fields[key] = value
     if "trace" in drive:
         fields["trace"] = (base / _get(fail, drive, "trace", str, "[drive]")).resolve()
-    if "report_information" in drive:
-        fields["report_information"] = _get(fail, drive, "report_information", bool, "[drive]")
 
     # [disc]
     if "profile" not in disc:
