@@ -46,7 +46,7 @@ class ImageOptions:
     trim: bool = True
     scrape: bool = True
     speed: str | None = None          # "max" or a number (times 1x)
-    strategy: str = "linear"          # acquire.rescue.STRATEGIES
+    strategy: str = "adaptive"        # acquire.rescue.STRATEGIES (the first is the default)
     command: str = ""
 
 
@@ -97,7 +97,8 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
     """Image `device` into `image`, resuming from the record when it exists."""
     _check_options(options)
     record_path = options.record or image.with_name(image.name + ".custody.sqlite")
-    if record_path.exists() and not image.exists():
+    if record_path.exists() and not image.exists() and _finished_in(record_path):
+        # a record that finished nothing may have been stopped before its image was made: resume
         raise RecordError(f"{record_path} exists but its image {image} does not",
                           hint="give the image the record belongs to, or another --record path")
     if image.exists() and not record_path.exists():
@@ -122,6 +123,14 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
             record.close()
     finally:
         drive.close()
+
+
+def _finished_in(record_path: Path) -> int:
+    record = Record.open(record_path)
+    try:
+        return sum(count for _, count, state in record.load_map() if state == State.FINISHED)
+    finally:
+        record.close()
 
 
 def _check_options(options: ImageOptions) -> None:

@@ -4,6 +4,8 @@ import json
 import sqlite3
 import subprocess
 
+import pytest
+
 from conftest import SECTOR, make_disc, run_acquire, write_profile
 
 UNREADABLE = {1000, 1001, 1002, 1003, 1013, 1014, 1015, 1016, 1026, 1027, 1028, 1029, 2990}
@@ -42,10 +44,11 @@ def test_an_undamaged_disc_images_bit_exact_with_exit_0_and_checkable_sums(tmp_p
         assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_every_damage_kind_leaves_exactly_the_unreadable_sectors_zeroed_and_exit_3(tmp_path):
+@pytest.mark.parametrize("strategy", ["adaptive", "linear"])
+def test_every_damage_kind_leaves_exactly_the_unreadable_sectors_zeroed_and_exit_3(tmp_path, strategy):
     source = make_disc(tmp_path / "disc.iso", 4000)
     profile = write_profile(tmp_path / "damaged.toml", "disc.iso", damage=every_kind_of_damage())
-    _, out = image(tmp_path, profile, code=3)
+    _, out = image(tmp_path, profile, "out.iso", "--strategy", strategy, code=3)
     written = (tmp_path / "out.iso").read_bytes()
     assert len(written) == len(source)
     bad = {lba for first, last in out["unreadable_ranges"] for lba in range(first, last + 1)}
@@ -62,10 +65,10 @@ def test_every_damage_kind_leaves_exactly_the_unreadable_sectors_zeroed_and_exit
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_the_damage_log_names_each_failed_read_with_its_sense_and_phase(tmp_path):
+def test_the_linear_damage_log_names_each_failed_read_with_its_sense_and_phase(tmp_path):
     make_disc(tmp_path / "disc.iso", 4000)
     profile = write_profile(tmp_path / "damaged.toml", "disc.iso", damage=every_kind_of_damage())
-    image(tmp_path, profile, code=3)
+    image(tmp_path, profile, "out.iso", "--strategy", "linear", code=3)
     db = sqlite3.connect(tmp_path / "out.iso.custody.sqlite")
     rows = db.execute("SELECT lba, count, phase, sense, outcome FROM damage").fetchall()
     senses = {r[3] for r in rows}
@@ -76,10 +79,10 @@ def test_the_damage_log_names_each_failed_read_with_its_sense_and_phase(tmp_path
     assert 2000 in {lba for r in rows for lba in range(r[0], r[0] + r[1])}   # the flaky one failed, then read
 
 
-def test_a_scratch_burst_costs_few_failed_reads_in_the_copy_phase(tmp_path):
+def test_a_scratch_burst_costs_few_failed_reads_in_the_linear_copy_phase(tmp_path):
     make_disc(tmp_path / "disc.iso", 4000)
     profile = write_profile(tmp_path / "scratch.toml", "disc.iso", damage=[every_kind_of_damage()[0]])
-    image(tmp_path, profile, code=3)
+    image(tmp_path, profile, "out.iso", "--strategy", "linear", code=3)
     db = sqlite3.connect(tmp_path / "out.iso.custody.sqlite")
     (copy_failures,) = db.execute("SELECT count(*) FROM damage WHERE phase = 'copy'").fetchone()
     assert copy_failures <= 4
@@ -142,3 +145,28 @@ def test_the_exported_mapfile_is_accepted_by_ddrescuelog_with_the_same_bad_secto
     listed = subprocess.run(["ddrescuelog", "-b", "2048", "-l-", str(tmp_path / "out.map")],
                             capture_output=True, text=True, check=True)
     assert {int(x) for x in listed.stdout.split()} == UNREADABLE
+
+
+def test_a_run_stopped_after_its_record_but_before_its_image_resumes(tmp_path):
+    source = make_disc(tmp_path / "disc.iso", 300)
+    profile = write_profile(tmp_path / "a.toml", "disc.iso")
+    image(tmp_path, profile, code=0)
+    (tmp_path / "out.iso").unlink()
+    done, _ = image(tmp_path, profile, code=1)             # finished sectors, image gone: refused
+    assert "exists but its image" in done.stderr
+
+
+def test_a_run_killed_after_making_its_record_but_before_its_image_resumes(tmp_path, monkeypatch):
+    from acquire import acquisition
+
+    source = make_disc(tmp_path / "disc.iso", 300)
+    profile = write_profile(tmp_path / "a.toml", "disc.iso")
+
+    def killed(self, identity):
+        raise SystemExit(137)                               # as if kill -9 landed here
+    monkeypatch.setattr(acquisition._Run, "execute", killed)
+    with pytest.raises(SystemExit):
+        acquisition.acquire_image(f"sim:{profile}", tmp_path / "out.iso", acquisition.ImageOptions())
+    assert (tmp_path / "out.iso.custody.sqlite").exists() and not (tmp_path / "out.iso").exists()
+    _, out = image(tmp_path, profile, code=0)
+    assert out["resumed"] and (tmp_path / "out.iso").read_bytes() == source

@@ -156,10 +156,7 @@ def test_the_ide_cd_answers_a_byte_2_format_1_request_with_format_0(fixtures_mad
         assert scsi.execute(cdb, data_in_length=12).data[:2] == b"\x00\x0a"    # format 1: 1 descriptor
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in acquire/rescue/scheduler.py AdaptiveEngine._locate: it accepts INFORMATION when "
-    "lba <= info < lba + count, so the ide-cd's VALID=1 INFORMATION=0 after a failed READ at LBA 0 "
-    "marks LBA 0 failed without reading it alone (and the damage model predicts from 'failed LBA 0')"))
+# once a bug: AdaptiveEngine._locate took the ide-cd's VALID=1 INFORMATION=0 as "LBA 0 is bad"
 def test_the_adaptive_engine_does_not_blame_lba_0_for_the_ide_cds_information_0(tmp_path, fixtures_made):
     # one bad sector at LBA 20, inside the first 32-sector READ; no scrape or retry pass to repair
     # a wrong guess: the ide-cd must come out as the scsi-cd does (which names no LBA): [[20, 20]]

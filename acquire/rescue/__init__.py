@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 from .engine import Engine, Reader, Settings, Sink
+from .scheduler import AdaptiveEngine
 from .sectormap import SectorMap, State
 
-STRATEGIES = ("linear",)             # "linear": ddrescue's phases (copy, trim, scrape, retry)
+STRATEGIES = ("adaptive", "linear")  # "adaptive": damage-aware (scheduler.py), the default;
+                                     # "linear": ddrescue's phases (copy, trim, scrape, retry)
 
 
 def make_engine(strategy: str, reader: Reader, smap: SectorMap, sink: Sink, settings: Settings):
     """The engine for `--strategy`; every engine reports to the same Sink and updates the same map."""
+    if strategy == "adaptive":
+        return AdaptiveEngine(reader, smap, sink, settings)
     if strategy == "linear":
         return Engine(reader, smap, sink, settings)
     raise ValueError(f"unknown strategy {strategy!r}")
 
 
-__all__ = ["Engine", "Reader", "STRATEGIES", "SectorMap", "Settings", "Sink", "State", "make_engine"]
+__all__ = ["AdaptiveEngine", "Engine", "Reader", "STRATEGIES", "SectorMap", "Settings", "Sink", "State", "make_engine"]

@@ -1,0 +1,336 @@
+"""The adaptive engine: read what is likely good first, learn the damage, and spend failed reads last.
+
+A failed READ costs the drive seconds (its own retries); a good one costs milliseconds. So the
+order of work is by expected sectors recovered per second of drive time:
+
+1. harvest   forward, ECC-aligned reads of `cluster` sectors at full speed. Near known damage each
+             read ends before the first unit the damage model predicts bad (damage.py: the same
+             angle on the neighbouring turns of the spiral), and predicted-bad units are stepped
+             over, left untried. A failure is located (the sense INFORMATION field, or bisection
+             when the drive gives none), the good sectors before it read, and only the failed
+             sector marked; consecutive failures (a bad ring) skip ahead, doubling, as ddrescue.
+2. flaky     an isolated failure (nothing failed beside it or at its angle) is a flaky
+             candidate: its whole ECC unit is read again, up to retries + 1 times.
+3. arcs      two passes forward over what the harvest left untried, now predicting from both sides (the
+             turns inside and outside): units that are probably good are read, in reads that end
+             before the probably bad ones.
+4. scrape 1  failures the model does not explain (nothing failed at their angle on the turns
+             around; on a DVD or BD, an ECC unit that also holds good sectors, where real damage
+             takes the whole unit) are read alone, up to retries + 1 times: likely flaky, and
+             cheap to settle.
+5. probe     every unit still untried is read once as a whole (one failed read per ECC block;
+             on a CD the untried arc, going on after the sector that failed).
+6. scrape 2  every failed sector not yet read alone is read alone.
+7. retry     `retries` passes over the bad sectors, alternating direction, as the linear engine.
+
+Budgets: a unit is read at most once per phase (the flaky phase: retries + 1 times, and only
+for isolated failures), so no region eats more than its share while cheaper work remains. The
+plan is a function of the map alone (the model re-learns from it), so a killed run resumes with
+the same decisions. Every read's reason says which phase and which prediction asked for it.
+"""
+from __future__ import annotations
+
+from .damage import DamageModel
+from .engine import FORWARD, REVERSE, Reader, Result, Settings, Sink
+from .sectormap import SectorMap, State
+
+HARVEST, FLAKY, ARCS, PROBE, SCRAPE, RETRY = "harvest", "flaky", "arcs", "probe", "scrape", "retry"
+BOTH_SIDES = (-1, 1)
+INWARDS = (-1,)
+
+
+class AdaptiveEngine:
+    def __init__(self, reader: Reader, smap: SectorMap, sink: Sink, settings: Settings) -> None:
+        self.reader, self.smap, self.sink, self.settings = reader, smap, sink, settings
+        self.unit = max(1, settings.ecc_sectors)
+        self.cluster = max(settings.cluster, self.unit)
+        self.model = DamageModel(smap, settings.family, self.unit, turns=16)
+        self._flaky_tried: set[int] = set()      # one flaky round per failure and run
+
+    def run(self) -> None:
+        self.model.learn(force=True)
+        self._harvest()
+        self._flaky(1)
+        self._arcs(1, 0.5, BOTH_SIDES)
+        self._arcs(2, 0.8, BOTH_SIDES)
+        self._flaky(2)                  # failures the arcs have since shown to be alone
+        states = (State.NON_TRIMMED, State.NON_SCRAPED)
+        if self.settings.scrape:        # unexplained failures (likely flaky) before the probe
+            self._scrape_pass(1, states, partial_only=True)
+        self._probe()
+        if self.settings.scrape:
+            self._scrape_pass(2, states, partial_only=False)
+            for n in range(1, self.settings.retries + 1):
+                self._retry(n, REVERSE if n % 2 else FORWARD)
+
+    # -- reads ------------------------------------------------------------------------------------
+    def _read(self, lba: int, count: int, phase: str, pass_no: int, reason: str, *, fua: bool = False) -> Result:
+        """One READ; on success the sectors are finished. A failure changes nothing in the map:
+        the caller says what it learnt."""
+        result = self.reader.read(lba, count, fua=fua)
+        if result.ok:
+            self.sink.good(result, phase, pass_no)     # first the bytes go out, then the map says so
+            self.smap.set(lba, count, State.FINISHED)
+            if result.marginal:
+                self.sink.marginal(result, phase, pass_no, reason)
+        else:
+            self.sink.failed(result, phase, pass_no, reason)
+        self.sink.progress(self.smap, phase)
+        return result
+
+    def _mark_failed(self, lba: int, count: int) -> None:
+        """Failed sectors: NON_SCRAPED the first time (a read alone is still owed, so a sector gets
+        as many attempts as with the linear engine), BAD once they fail again."""
+        for run in list(self.smap.runs(lba, lba + count)):
+            if run.state == State.UNTRIED:
+                self.smap.set(run.start, run.count, State.NON_SCRAPED)
+            elif run.state in (State.NON_TRIMMED, State.NON_SCRAPED) and count == 1:
+                self.smap.set(run.start, run.count, State.BAD)
+
+    def _locate(self, failed: Result, phase: str, pass_no: int, reason: str) -> int:
+        """After a failed read of [lba, lba+count): find its first bad sector (INFORMATION, or
+        bisection when the drive names none), read the good ones before it, mark it failed.
+        Returns where the caller may go on (the unit after the failure)."""
+        lba, count = failed.lba, failed.count
+        info = getattr(failed.sense, "information", None)
+        if info == 0 and lba == 0 and count > 1:
+            info = None          # QEMU's ide-cd sets VALID with INFORMATION 0 after any failed READ
+        if info is not None and lba <= info < lba + count:
+            if info > lba:
+                good = self._read(lba, info - lba, phase, pass_no, f"{reason}: the sectors before LBA {info}, "
+                                  f"which the drive reported bad")
+                if not good.ok:
+                    return self._locate(good, phase, pass_no, reason)
+            first = info
+        else:
+            lo, hi = lba, lba + count
+            while hi - lo > self.unit:
+                mid = lo + max(self.unit, _down((hi - lo) // 2, self.unit))
+                half = self._read(lo, mid - lo, phase, pass_no,
+                                  f"{reason}: bisecting {lo}-{hi - 1} (the drive named no failed LBA)")
+                if half.ok:
+                    lo = mid
+                else:
+                    hi = mid
+            if hi - lo == 1 or self.unit == 1:
+                first = lo
+            else:                                # a unit failed whole and we do not know where
+                self._mark_failed(lo, hi - lo)
+                return hi
+        self._mark_failed(first, 1)
+        return min(_up(first + 1, self.unit), self.smap.sectors)
+
+    # -- 1. harvest -------------------------------------------------------------------------------
+    def _harvest(self) -> None:
+        if not self.smap.count(State.UNTRIED):
+            return
+        s, smap, model = self.settings, self.smap, self.model
+        self.sink.pass_started(HARVEST, 1, FORWARD)
+        pos, skip, last_failure_end = 0, s.skip_initial, -1
+        while (run := smap.next_run_of(State.UNTRIED, at=pos)) is not None:
+            start = run.start
+            end = min(run.end, _down(start, self.cluster) + self.cluster)
+            stop, why = self._first_likely_bad(start, end, INWARDS, harvest=True)
+            if stop == start:
+                pos = min(_down(start, self.unit) + self.unit, smap.sectors)
+                continue
+            if stop is not None:
+                end = stop
+            reason = "harvest" if why is None else f"harvest: ends before LBA {stop}, predicted bad ({why})"
+            result = self._read(start, end - start, HARVEST, 1, reason)
+            if result.ok:
+                pos, skip = end, s.skip_initial
+                continue
+            consecutive = start == last_failure_end
+            pos = last_failure_end = self._locate(result, HARVEST, 1, reason)
+            model.learn()
+            if consecutive:                      # a bad ring or band: jump, as ddrescue does
+                pos = min(_up(pos + skip, self.unit), smap.sectors)
+                skip = min(skip * 2, s.skip_max)
+        self.sink.pass_ended(HARVEST, 1)
+
+    def _first_likely_bad(self, start: int, end: int, directions, *, harvest: bool) -> tuple[int | None, str | None]:
+        """The first LBA in [start, end) of a unit the model predicts bad, and why."""
+        model = self.model
+        if not model.near_damage(start, end):
+            return None, None
+        u = _down(start, self.unit)
+        while u < end:
+            p = model.predict(u, self.unit, directions, share=not harvest)
+            if (p.fraction > 0) if harvest else p.likely_bad:
+                return max(u, start), p.because()
+            u += self.unit
+        return None, None
+
+    # -- 2. flaky candidates ----------------------------------------------------------------------
+    def _flaky(self, pass_no: int) -> None:
+        tried = self._flaky_tried
+        candidates = [r for r in self.smap.runs_of(State.NON_SCRAPED, State.NON_TRIMMED) if r.count <= self.unit
+                      and r.start not in tried and self._isolated(r.start, r.end)]
+        tried.update(r.start for r in candidates)
+        if not candidates:
+            return
+        self.sink.pass_started(FLAKY, pass_no, FORWARD)
+        for run in candidates:
+            u = _down(run.start, self.unit)
+            block = (u, min(u + self.unit, self.smap.sectors))
+            for attempt in range(1, self.settings.retries + 2):
+                r = self._read(block[0], block[1] - block[0], FLAKY, pass_no,
+                               f"flaky: isolated failure at LBA {run.start}, its ECC unit again "
+                               f"(attempt {attempt} of {self.settings.retries + 1})", fua=True)
+                if r.ok:
+                    break
+        self.sink.pass_ended(FLAKY, pass_no)
+
+    def _isolated(self, start: int, end: int) -> bool:
+        """Nothing failed or left untried beside it, nothing failed at its angle on the turns around."""
+        lo = max(0, _down(start, self.unit) - 2 * self.unit)
+        hi = min(self.smap.sectors, _down(end - 1, self.unit) + 3 * self.unit)
+        own = (_down(start, self.unit), _down(end - 1, self.unit) + self.unit)
+        for run in self.smap.runs(lo, hi):
+            if run.state != State.FINISHED and not (run.start < own[1] and own[0] < run.end):
+                return False
+        geom = self.model.geom
+        for d in (-1, 1):
+            for k in range(1, 2 * self.model.turns + 2):
+                y = geom.same_angle((start + end) / 2, d * k)
+                if 0 <= y < self.smap.sectors and self.model.state_near(y, self.unit + 0.5) == 1:
+                    return False
+        return True
+
+    # -- 3. arcs between predicted damage ------------------------------------------------------------
+    def _arcs(self, pass_no: int, threshold: float, directions: tuple[int, ...]) -> None:
+        """Untried units whose predicted badness is below `threshold`: pass 1 the probably good,
+        pass 2 those the damage is split between (one of a pair is usually good)."""
+        if not self.smap.count(State.UNTRIED):
+            return
+        self.model.learn(force=True)
+        self.sink.pass_started(ARCS, pass_no, FORWARD)
+        pos, last_failure_end = 0, -1
+        while (run := self.smap.next_run_of(State.UNTRIED, at=pos)) is not None:
+            start = run.start
+            u = _down(start, self.unit)
+            if self._badness(u, directions) >= threshold:
+                pos = min(u + self.unit, self.smap.sectors)
+                continue
+            end = min(run.end, _down(start, self.cluster) + self.cluster)
+            stop = next((v for v in range(u + self.unit, end, self.unit)
+                         if self._badness(v, directions) >= threshold), None)
+            if stop is not None:
+                end = stop
+            reason = (f"arcs pass {pass_no}: untried, predicted bad below {threshold:.0%}"
+                      + (f"; ends before LBA {stop}, likelier bad" if stop is not None else ""))
+            result = self._read(start, end - start, ARCS, pass_no, reason)
+            if result.ok:
+                pos = end
+                continue
+            consecutive = start == last_failure_end
+            pos = last_failure_end = self._locate(result, ARCS, pass_no, reason)
+            if consecutive and directions == BOTH_SIDES:
+                # failures back to back inside an untried stretch: a band or a ring, likelier bad
+                # on; leave its middle for the probe and come in from the far edge, as a trim
+                self._trailing_edge(run.end, threshold, pass_no)
+                pos = max(pos, run.end)
+        self.sink.pass_ended(ARCS, pass_no)
+
+    def _trailing_edge(self, run_end: int, threshold: float, pass_no: int) -> None:
+        """Backwards from the end of an untried stretch, unit by unit, until a failure."""
+        lba = run_end
+        while lba > 0:
+            u = _down(lba - 1, self.unit)
+            if self.smap.state_at(lba - 1) != State.UNTRIED or self._badness(u) >= threshold:
+                return
+            start = max(u, self.smap.next_run_of(State.UNTRIED, at=lba - 1, reverse=True).start)
+            result = self._read(start, lba - start, ARCS, pass_no,
+                                f"arcs pass {pass_no}: trailing edge of an untried stretch, backwards")
+            if not result.ok:
+                self._locate(result, ARCS, pass_no, f"arcs pass {pass_no}: trailing edge")
+                return
+            lba = start
+
+    def _badness(self, u: int, directions: tuple[int, ...] = BOTH_SIDES) -> float:
+        if not self.model.near_damage(u, u + self.unit):
+            return 0.0
+        p = self.model.predict(u, self.unit, directions)
+        if p.source is None and p.fraction == 1.0:        # its ECC unit failed
+            return 1.0
+        return max(p.fraction, p.share)
+
+    # -- 4. probe what is left, once --------------------------------------------------------------
+    def _probe(self) -> None:
+        if not self.smap.count(State.UNTRIED):
+            return
+        self.sink.pass_started(PROBE, 1, FORWARD)
+        pos = 0
+        while (run := self.smap.next_run_of(State.UNTRIED, at=pos)) is not None:
+            start = run.start
+            limit = self.cluster if self.unit == 1 else self.unit
+            end = min(run.end, _down(start, limit) + limit)
+            result = self._read(start, end - start, PROBE, 1, "probe: predicted bad, read once as a whole "
+                                f"before scraping ({end - start} sectors)")
+            if result.ok:
+                pos = end
+                continue
+            if self.unit == 1:      # a CD fails sector by sector: the ones after the failure may be good
+                pos = self._locate(result, PROBE, 1, "probe")
+                continue
+            info = getattr(result.sense, "information", None)
+            if info is not None and start < info < end:
+                good = self._read(start, info - start, PROBE, 1, f"probe: the sectors before LBA {info}, "
+                                  f"which the drive reported bad")
+                if not good.ok:
+                    self._mark_failed(start, info - start)
+                self._mark_failed(info, end - info)
+            else:
+                self._mark_failed(start, end - start)
+            pos = end
+        self.sink.pass_ended(PROBE, 1)
+
+    # -- 5. scrape and 6. retry ---------------------------------------------------------------------
+    def _scrape_pass(self, pass_no: int, states, *, partial_only: bool) -> None:
+        if not self.smap.count(*states):
+            return
+        self.sink.pass_started(SCRAPE, pass_no, FORWARD)
+        pos = 0
+        why = "a failure the damage model does not explain" if partial_only else "failed before"
+        while (run := self.smap.next_run_of(*states, at=pos)) is not None:
+            pos = run.end
+            for lba in range(run.start, run.end):
+                if partial_only and not self._unexplained(lba):
+                    continue
+                # an unexplained failure is likely flaky: it gets its retries now, not at the end
+                for attempt in range(1, (self.settings.retries + 2 if partial_only else 2)):
+                    if self._read(lba, 1, SCRAPE, pass_no, f"scrape pass {pass_no}: {why}, now read alone"
+                                  f" (attempt {attempt})", fua=attempt > 1).ok:
+                        break
+                    self.smap.set(lba, 1, State.BAD)
+        self.sink.pass_ended(SCRAPE, pass_no)
+
+    def _unexplained(self, lba: int) -> bool:
+        u = _down(lba, self.unit)
+        if self.unit > 1:
+            return any(r.state == State.FINISHED for r in self.smap.runs(u, min(u + self.unit, self.smap.sectors)))
+        return self.model.bad_samples(lba, 1, BOTH_SIDES)[0] == 0
+
+    def _retry(self, pass_no: int, direction: str) -> None:
+        if not self.smap.count(State.BAD):
+            return
+        reverse = direction == REVERSE
+        self.sink.pass_started(RETRY, pass_no, direction)
+        pos = self.smap.sectors - 1 if reverse else 0
+        while (run := self.smap.next_run_of(State.BAD, at=pos, reverse=reverse)) is not None:
+            lbas = range(run.end - 1, run.start - 1, -1) if reverse else range(run.start, run.end)
+            for lba in lbas:
+                self._read(lba, 1, RETRY, pass_no, f"retry pass {pass_no}", fua=True)
+            pos = run.start - 1 if reverse else run.end
+            if pos < 0:
+                break
+        self.sink.pass_ended(RETRY, pass_no)
+
+
+def _down(lba: int, unit: int) -> int:
+    return lba - lba % unit
+
+
+def _up(lba: int, unit: int) -> int:
+    return -(-lba // unit) * unit

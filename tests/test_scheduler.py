@@ -1,0 +1,214 @@
+"""The adaptive engine: learns a scratch's angle, spends failed reads last, resumes, and ends exact."""
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from acquire.drive.device import open_drive
+from acquire.rescue import STRATEGIES, SectorMap, Settings, State
+from acquire.rescue.geometry import Geometry
+from acquire.rescue.scheduler import AdaptiveEngine
+from conftest import ROOT, run_acquire, write_profile
+
+from test_acquire_image import UNREADABLE, every_kind_of_damage
+from conftest import make_disc
+
+
+class Recorder:
+    """A Sink that keeps every read: (phase, lba, count, ok, reason)."""
+
+    def __init__(self):
+        self.reads = []
+
+    def good(self, result, phase, pass_no):
+        self.reads.append((phase, result.lba, result.count, True, ""))
+
+    def failed(self, result, phase, pass_no, reason):
+        self.reads.append((phase, result.lba, result.count, False, reason))
+
+    def marginal(self, result, phase, pass_no, reason):
+        pass
+
+    def pass_started(self, phase, pass_no, direction):
+        pass
+
+    def pass_ended(self, phase, pass_no):
+        pass
+
+    def progress(self, smap, phase):
+        pass
+
+
+def scratch(family: str, sectors: int, first_turn: int, turns: int, angle: float = 0.37,
+            r0_factor: float = 1.03, pv_factor: float = 0.96) -> tuple[Geometry, list[int]]:
+    """A radial scratch on a disc a few percent off nominal: one failing sector (CD) or ECC block
+    per turn, at the same angle, over `turns` turns."""
+    nominal = Geometry.nominal(family)
+    true = Geometry.from_physical(family, nominal.r0_m * r0_factor, nominal.pv_m2_s * pv_factor)
+    unit = {"cd": 1, "dvd": 16, "bd": 32}[family]
+    bad = set()
+    for n in range(first_turn, first_turn + turns):
+        lba = math.floor(true.lba_at(n + angle))
+        if lba < sectors:
+            bad.update(range(lba - lba % unit, min(sectors, lba - lba % unit + unit)))
+    return true, sorted(bad)
+
+
+def ranges_text(lbas) -> str:
+    out = []
+    for lba in sorted(lbas):
+        if out and out[-1][1] == lba - 1:
+            out[-1][1] = lba
+        else:
+            out.append([lba, lba])
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in out)
+
+
+def run_engine(tmp_path, sectors, damage, *, profile="cd-rom", drive=None, retries=1):
+    path = write_profile(tmp_path / "disc.toml", sectors=sectors, profile=profile, damage=damage, drive=drive)
+    reader = open_drive(f"sim:{path}")
+    try:
+        medium = reader.medium()
+        smap = SectorMap(medium.capacity)
+        sink = Recorder()
+        settings = Settings.for_medium(medium.capacity, medium.ecc_sectors, medium.family, retries=retries)
+        AdaptiveEngine(reader, smap, sink, settings).run()
+        return smap, sink.reads, reader.clock_s
+    finally:
+        reader.close()
+
+
+def bad_set(smap):
+    return {lba for run in smap.runs_of(State.BAD) for lba in range(run.start, run.end)}
+
+
+def test_adaptive_is_the_default_strategy_and_linear_stays():
+    assert STRATEGIES[0] == "adaptive" and "linear" in STRATEGIES
+
+
+# ddrescue scrapes every bad sector alone, so on a scratch it fails at least once per turn (the
+# linear engine too: 1.0 and more). Once the first turns have shown the angle, the harvest
+# re-anchors on the scratch only every `turns` (16) revolutions; the bound held here is 0.2.
+HARVEST_FAILURES_PER_TURN = 0.2
+
+
+def test_on_a_scratch_harvest_failures_per_turn_fall_well_below_one_once_the_angle_is_known(tmp_path):
+    true, bad = scratch("cd", 40_000, first_turn=300, turns=1200)
+    smap, reads, _ = run_engine(tmp_path, 40_000, [{"lbas": ranges_text(bad), "kind": "unreadable"}])
+    assert bad_set(smap) == set(bad)
+    assert smap.count(State.FINISHED) + len(bad) == 40_000
+    learnt_from = true.lba_at(300 + 40)           # after the first 40 turns of the scratch
+    late = [r for r in reads if r[0] == "harvest" and not r[3] and r[1] >= learnt_from]
+    turns = 1200 - 40
+    assert len(late) / turns < HARVEST_FAILURES_PER_TURN, (len(late), turns)
+    # and every sector that is not under the scratch was read before the probe phase began
+    first_probe = next(i for i, r in enumerate(reads) if r[0] in ("probe", "scrape"))
+    good_early = sum(r[2] for r in reads[:first_probe] if r[3])
+    assert good_early >= 0.995 * (40_000 - len(bad))
+
+
+def test_on_a_dvd_whole_ecc_blocks_are_stepped_over_and_the_unreadable_set_is_exact(tmp_path):
+    _, bad = scratch("dvd", 120_000, first_turn=2000, turns=600)
+    smap, reads, _ = run_engine(tmp_path, 120_000, [{"lbas": ranges_text(bad), "kind": "unreadable"}],
+                                profile="dvd-rom")
+    assert bad_set(smap) == set(bad)
+    harvest_failures = sum(1 for r in reads if r[0] == "harvest" and not r[3])
+    assert harvest_failures < 0.2 * 600
+    assert all(r[1] % 16 == 0 for r in reads if r[0] == "harvest" and r[2] >= 16)   # ECC-aligned
+
+
+def test_without_the_information_field_bisection_finds_the_bad_sectors_exactly(tmp_path):
+    _, bad = scratch("cd", 20_000, first_turn=400, turns=300)
+    damage = [{"lbas": ranges_text(bad), "kind": "unreadable"}]
+    smap, reads, _ = run_engine(tmp_path, 20_000, damage, drive={"report_information": False})
+    assert bad_set(smap) == set(bad)
+    assert any("bisecting" in r[4] for r in reads)
+    assert {s for r in smap.runs() for s in [r.state]} <= {State.FINISHED, State.BAD}
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_flaky_sector_that_fails_once_or_twice_is_recovered_with_one_retry(tmp_path, failures):
+    _, bad = scratch("cd", 20_000, first_turn=400, turns=200)
+    damage = [{"lbas": ranges_text(bad), "kind": "unreadable"},
+              {"lbas": "15000", "kind": "flaky", "failures": failures},
+              {"lbas": str(bad[50] + 4), "kind": "flaky", "failures": failures}]      # near the scratch
+    smap, reads, _ = run_engine(tmp_path, 20_000, damage)
+    assert smap.state_at(15000) == State.FINISHED and smap.state_at(bad[50] + 4) == State.FINISHED
+    assert bad_set(smap) == set(bad)
+    assert any(r[0] == "flaky" for r in reads)     # the isolated one was a flaky candidate
+
+
+def test_every_failed_read_says_which_phase_and_prediction_asked_for_it(tmp_path):
+    _, bad = scratch("cd", 20_000, first_turn=400, turns=300)
+    smap, reads, _ = run_engine(tmp_path, 20_000, [{"lbas": ranges_text(bad), "kind": "unreadable"}])
+    reasons = Counter(r[4].split(":")[0].split(" pass")[0] for r in reads if not r[3])
+    assert set(reasons) <= {"harvest", "flaky", "arcs", "probe", "scrape", "retry"}
+    assert all(r[4] for r in reads if not r[3])
+    assert any("predicted bad" in r[4] or "likelier bad" in r[4] for r in reads if not r[3])
+
+
+def test_acquire_image_with_every_kind_of_damage_leaves_exactly_the_unreadable_sectors(tmp_path):
+    make_disc(tmp_path / "disc.iso", 4000)
+    profile = write_profile(tmp_path / "damaged.toml", "disc.iso", damage=every_kind_of_damage())
+    done = run_acquire("image", f"sim:{profile}", tmp_path / "out.iso", "--json", "--strategy", "adaptive",
+                       check_code=3)
+    out = json.loads(done.stdout)
+    bad = {lba for first, last in out["unreadable_ranges"] for lba in range(first, last + 1)}
+    assert bad == UNREADABLE
+    db = sqlite3.connect(f"{tmp_path / 'out.iso'}.custody.sqlite")
+    reasons = [r[0] for r in db.execute("SELECT reason FROM damage WHERE outcome = 'failed'")]
+    db.close()
+    assert reasons and all(reasons)
+
+
+def final_map(image):
+    db = sqlite3.connect(f"{image}.custody.sqlite")
+    rows = db.execute("SELECT start, count, state FROM sector_map ORDER BY start").fetchall()
+    db.close()
+    return rows
+
+
+def test_kill_9_in_a_damaged_region_then_resume_gives_the_same_final_map(tmp_path):
+    sectors = 30_000
+    _, bad = scratch("cd", sectors, first_turn=900, turns=250)
+    damage = [{"lbas": ranges_text(bad), "kind": "unreadable"}, {"lbas": "25000", "kind": "flaky", "failures": 1}]
+    fast = write_profile(tmp_path / "fast.toml", sectors=sectors, damage=damage)
+    reference = tmp_path / "reference.iso"
+    run_acquire("image", f"sim:{fast}", reference, "--strategy", "adaptive", check_code=3)
+    expected = final_map(reference)
+
+    slow = write_profile(tmp_path / "disc.toml", sectors=sectors, damage=damage, timing={"sleep_scale": 0.004})
+    image = tmp_path / "killed.iso"
+    proc = subprocess.Popen([sys.executable, "-m", "acquire", "image", f"sim:{slow}", str(image), "--json",
+                             "--strategy", "adaptive"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    deadline = time.monotonic() + 60
+    killed_with = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if os.path.exists(f"{image}.custody.sqlite"):
+            try:
+                rows = final_map(image)
+            except sqlite3.Error:
+                continue
+            failed = sum(c for _, c, s in rows if s in (State.NON_SCRAPED, State.NON_TRIMMED, State.BAD))
+            if failed >= 20:                      # inside the scratch, some failures committed
+                proc.send_signal(signal.SIGKILL)
+                killed_with = rows
+                break
+    proc.communicate()
+    assert killed_with is not None, "the run ended before it reached the scratch"
+    assert any(s == State.UNTRIED for _, _, s in killed_with)
+    # resume on the same disc at full speed
+    write_profile(tmp_path / "disc.toml", sectors=sectors, damage=damage)
+    done = run_acquire("image", f"sim:{slow}", image, "--json", "--strategy", "adaptive", check_code=3)
+    assert json.loads(done.stdout)["resumed"] is True
+    assert final_map(image) == expected
+    assert {lba for s, c, st in expected if st == State.BAD for lba in range(s, s + c)} == set(bad)
