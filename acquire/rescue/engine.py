@@ -109,10 +109,10 @@ class Engine:
                 break
             if reverse:
                 end = min(run.end, pos)
-                start = max(run.start, _align_down(end - 1, s.cluster))
+                start = max(run.start, align_down(end - 1, s.cluster))
             else:
                 start = max(run.start, pos)
-                end = min(run.end, _align_down(start, s.cluster) + s.cluster)
+                end = min(run.end, align_down(start, s.cluster) + s.cluster)
             result = self._read(start, end - start, COPY, pass_no, "copy", fail_state=State.NON_TRIMMED)
             if result.ok:
                 skip = s.skip_initial
@@ -123,7 +123,7 @@ class Engine:
                 pos = start if reverse else end
                 continue
             # jump past the damage; what we jump over stays untried for the next pass
-            pos = _align_down(start - skip if reverse else end + skip, s.cluster)
+            pos = align_down(start - skip if reverse else end + skip, s.cluster)
             pos = min(max(pos, 0), self.smap.sectors)
             skip = min(skip * 2, s.skip_max)
         self.sink.pass_ended(COPY, pass_no)
@@ -162,22 +162,24 @@ class Engine:
                           reason: str) -> None:
         if not self.smap.count(*states):
             return
-        reverse = direction == REVERSE
         self.sink.pass_started(phase, pass_no, direction)
-        pos = self.smap.sectors - 1 if reverse else 0
-        while (run := self.smap.next_run_of(*states, at=pos, reverse=reverse)) is not None:
-            lbas = range(run.end - 1, run.start - 1, -1) if reverse else range(run.start, run.end)
-            for lba in lbas:
-                self._read(lba, 1, phase, pass_no, reason, fail_state=State.BAD, fua=phase == RETRY)
-            pos = run.start - 1 if reverse else run.end
-            if pos < 0:
-                break
+        for lba in sectors_in_order(self.smap, states, reverse=direction == REVERSE):
+            self._read(lba, 1, phase, pass_no, reason, fail_state=State.BAD, fua=phase == RETRY)
         self.sink.pass_ended(phase, pass_no)
 
 
-def _align_down(lba: int, unit: int) -> int:
+def sectors_in_order(smap: SectorMap, states: tuple[State, ...], *, reverse: bool):
+    """Each sector in `states`, forward or backward, taking each run as it stood when reached:
+    reading a sector changes the map under the loop."""
+    pos = smap.sectors - 1 if reverse else 0
+    while pos >= 0 and (run := smap.next_run_of(*states, at=pos, reverse=reverse)) is not None:
+        yield from range(run.end - 1, run.start - 1, -1) if reverse else range(run.start, run.end)
+        pos = run.start - 1 if reverse else run.end
+
+
+def align_down(lba: int, unit: int) -> int:
     return lba - lba % unit
 
 
-def _align_up(lba: int, unit: int) -> int:
+def align_up(lba: int, unit: int) -> int:
     return -(-lba // unit) * unit

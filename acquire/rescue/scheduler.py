@@ -31,7 +31,7 @@ the same decisions. Every read's reason says which phase and which prediction as
 from __future__ import annotations
 
 from .damage import DamageModel
-from .engine import FORWARD, REVERSE, Reader, Result, Settings, Sink
+from .engine import FORWARD, REVERSE, Reader, Result, Settings, Sink, align_down, align_up, sectors_in_order
 from .sectormap import SectorMap, State
 
 HARVEST, FLAKY, ARCS, PROBE, SCRAPE, RETRY = "harvest", "flaky", "arcs", "probe", "scrape", "retry"
@@ -105,7 +105,7 @@ class AdaptiveEngine:
         else:
             lo, hi = lba, lba + count
             while hi - lo > self.unit:
-                mid = lo + max(self.unit, _down((hi - lo) // 2, self.unit))
+                mid = lo + max(self.unit, align_down((hi - lo) // 2, self.unit))
                 half = self._read(lo, mid - lo, phase, pass_no,
                                   f"{reason}: bisecting {lo}-{hi - 1} (the drive named no failed LBA)")
                 if half.ok:
@@ -118,7 +118,7 @@ class AdaptiveEngine:
                 self._mark_failed(lo, hi - lo)
                 return hi
         self._mark_failed(first, 1)
-        return min(_up(first + 1, self.unit), self.smap.sectors)
+        return min(align_up(first + 1, self.unit), self.smap.sectors)
 
     # -- 1. harvest -------------------------------------------------------------------------------
     def _harvest(self) -> None:
@@ -129,10 +129,10 @@ class AdaptiveEngine:
         pos, skip, last_failure_end = 0, s.skip_initial, -1
         while (run := smap.next_run_of(State.UNTRIED, at=pos)) is not None:
             start = run.start
-            end = min(run.end, _down(start, self.cluster) + self.cluster)
+            end = min(run.end, align_down(start, self.cluster) + self.cluster)
             stop, why = self._first_likely_bad(start, end, INWARDS, harvest=True)
             if stop == start:
-                pos = min(_down(start, self.unit) + self.unit, smap.sectors)
+                pos = min(align_down(start, self.unit) + self.unit, smap.sectors)
                 continue
             if stop is not None:
                 end = stop
@@ -145,7 +145,7 @@ class AdaptiveEngine:
             pos = last_failure_end = self._locate(result, HARVEST, 1, reason)
             model.learn()
             if consecutive:                      # a bad ring or band: jump, as ddrescue does
-                pos = min(_up(pos + skip, self.unit), smap.sectors)
+                pos = min(align_up(pos + skip, self.unit), smap.sectors)
                 skip = min(skip * 2, s.skip_max)
         self.sink.pass_ended(HARVEST, 1)
 
@@ -154,7 +154,7 @@ class AdaptiveEngine:
         model = self.model
         if not model.near_damage(start, end):
             return None, None
-        u = _down(start, self.unit)
+        u = align_down(start, self.unit)
         while u < end:
             p = model.predict(u, self.unit, directions, share=not harvest)
             if (p.fraction > 0) if harvest else p.likely_bad:
@@ -172,7 +172,7 @@ class AdaptiveEngine:
             return
         self.sink.pass_started(FLAKY, pass_no, FORWARD)
         for run in candidates:
-            u = _down(run.start, self.unit)
+            u = align_down(run.start, self.unit)
             block = (u, min(u + self.unit, self.smap.sectors))
             for attempt in range(1, self.settings.retries + 2):
                 r = self._read(block[0], block[1] - block[0], FLAKY, pass_no,
@@ -184,9 +184,9 @@ class AdaptiveEngine:
 
     def _isolated(self, start: int, end: int) -> bool:
         """Nothing failed or left untried beside it, nothing failed at its angle on the turns around."""
-        lo = max(0, _down(start, self.unit) - 2 * self.unit)
-        hi = min(self.smap.sectors, _down(end - 1, self.unit) + 3 * self.unit)
-        own = (_down(start, self.unit), _down(end - 1, self.unit) + self.unit)
+        lo = max(0, align_down(start, self.unit) - 2 * self.unit)
+        hi = min(self.smap.sectors, align_down(end - 1, self.unit) + 3 * self.unit)
+        own = (align_down(start, self.unit), align_down(end - 1, self.unit) + self.unit)
         for run in self.smap.runs(lo, hi):
             if run.state != State.FINISHED and not (run.start < own[1] and own[0] < run.end):
                 return False
@@ -209,11 +209,11 @@ class AdaptiveEngine:
         pos, last_failure_end = 0, -1
         while (run := self.smap.next_run_of(State.UNTRIED, at=pos)) is not None:
             start = run.start
-            u = _down(start, self.unit)
+            u = align_down(start, self.unit)
             if self._badness(u, directions) >= threshold:
                 pos = min(u + self.unit, self.smap.sectors)
                 continue
-            end = min(run.end, _down(start, self.cluster) + self.cluster)
+            end = min(run.end, align_down(start, self.cluster) + self.cluster)
             stop = next((v for v in range(u + self.unit, end, self.unit)
                          if self._badness(v, directions) >= threshold), None)
             if stop is not None:
@@ -237,7 +237,7 @@ class AdaptiveEngine:
         """Backwards from the end of an untried stretch, unit by unit, until a failure."""
         lba = run_end
         while lba > 0:
-            u = _down(lba - 1, self.unit)
+            u = align_down(lba - 1, self.unit)
             if self.smap.state_at(lba - 1) != State.UNTRIED or self._badness(u) >= threshold:
                 return
             start = max(u, self.smap.next_run_of(State.UNTRIED, at=lba - 1, reverse=True).start)
@@ -265,7 +265,7 @@ class AdaptiveEngine:
         while (run := self.smap.next_run_of(State.UNTRIED, at=pos)) is not None:
             start = run.start
             limit = self.cluster if self.unit == 1 else self.unit
-            end = min(run.end, _down(start, limit) + limit)
+            end = min(run.end, align_down(start, limit) + limit)
             result = self._read(start, end - start, PROBE, 1, "probe: predicted bad, read once as a whole "
                                 f"before scraping ({end - start} sectors)")
             if result.ok:
@@ -307,7 +307,7 @@ class AdaptiveEngine:
         self.sink.pass_ended(SCRAPE, pass_no)
 
     def _unexplained(self, lba: int) -> bool:
-        u = _down(lba, self.unit)
+        u = align_down(lba, self.unit)
         if self.unit > 1:
             return any(r.state == State.FINISHED for r in self.smap.runs(u, min(u + self.unit, self.smap.sectors)))
         return self.model.bad_samples(lba, 1, BOTH_SIDES)[0] == 0
@@ -315,22 +315,8 @@ class AdaptiveEngine:
     def _retry(self, pass_no: int, direction: str) -> None:
         if not self.smap.count(State.BAD):
             return
-        reverse = direction == REVERSE
         self.sink.pass_started(RETRY, pass_no, direction)
-        pos = self.smap.sectors - 1 if reverse else 0
-        while (run := self.smap.next_run_of(State.BAD, at=pos, reverse=reverse)) is not None:
-            lbas = range(run.end - 1, run.start - 1, -1) if reverse else range(run.start, run.end)
-            for lba in lbas:
-                self._read(lba, 1, RETRY, pass_no, f"retry pass {pass_no}", fua=True)
-            pos = run.start - 1 if reverse else run.end
-            if pos < 0:
-                break
+        for lba in sectors_in_order(self.smap, (State.BAD,), reverse=direction == REVERSE):
+            self._read(lba, 1, RETRY, pass_no, f"retry pass {pass_no}", fua=True)
         self.sink.pass_ended(RETRY, pass_no)
 
-
-def _down(lba: int, unit: int) -> int:
-    return lba - lba % unit
-
-
-def _up(lba: int, unit: int) -> int:
-    return -(-lba // unit) * unit
