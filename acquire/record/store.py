@@ -403,8 +403,8 @@ class Record:
             )
 
     def set_hashes(self, hashes: dict[str, str], size: int, windows: Iterable[tuple[int, int, int, str, str]]) -> None:
-        """Replace the image hashes and the piecewise windows (idx, offset, length, xxh128, sha256)."""
-        windows = list(windows)
+        """Replace the image hashes and the piecewise windows (idx, offset, length, xxh128, sha256).
+        `windows` is consumed as it is inserted: a 100 GB disc's 95,367 rows never sit in memory."""
         with self._write() as conn:
             conn.execute("DELETE FROM hashes WHERE scope = 'image'")
             conn.executemany(
