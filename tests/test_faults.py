@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, run_acquire, write_profile
 
 SECTORS = 150_000
-SLOWLY = {"sleep_scale": 0.02}   # 83 s of simulated drive time pass in ~1.7 s: long enough to be killed mid-way
+SLOWLY = {"sleep_scale": 0.05, "error_delay_s": 0.5}   # ~90 s of drive time in ~4.5 s: time to kill it mid-way
 DAMAGE = [{"lbas": "20000-20003, 20019-20022, 20038-20041", "kind": "unreadable"},
           {"lbas": "90000-90031", "kind": "unreadable", "sense": "03/11/06"},
           {"lbas": "120500", "kind": "flaky", "failures": 1}]
@@ -45,7 +45,7 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_image_and_
     kills = 0
     for _ in range(4):
         proc = start(profile, image)
-        time.sleep(rng.uniform(0.4, 1.5))
+        time.sleep(rng.uniform(0.5, 1.3))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
