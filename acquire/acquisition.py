@@ -11,6 +11,7 @@ import hashlib
 import json
 import signal
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -196,6 +197,8 @@ class _Run:
         self.hashed_upto = 0
         self.pending_bytes = 0
         self.last_checkpoint = time.monotonic()
+        self.syncing: tuple[Future, tuple] | None = None      # a background fdatasync and its batch
+        self.sync_thread = ThreadPoolExecutor(1, thread_name_prefix="fdatasync")
         self.last_progress = 0.0
         self.pass_id: int | None = None
         self.pass_figures: dict = {}
@@ -247,11 +250,14 @@ class _Run:
                 except OutOfSpace as exc:
                     message = str(exc)
                 except AcquireError as exc:
+                    status = "failed"
                     self._stop_safely(f"failed: {exc}")
                     record.end_run(self.run_id, "failed")
                     raise
-                if status == "interrupted":
-                    self._stop_safely(message)
+                finally:
+                    if status == "interrupted":
+                        self._stop_safely(message)
+                    self.sync_thread.shutdown(wait=True)      # no fdatasync outlives the image's fd
         finally:
             signal.signal(signal.SIGTERM, previous_handler)
             restore.undo()
@@ -354,8 +360,11 @@ class _Run:
 
     def progress(self, smap: SectorMap, phase: str) -> None:
         now = time.monotonic()
-        if self.pending_bytes >= CHECKPOINT_BYTES or now - self.last_checkpoint >= CHECKPOINT_WALL_S:
-            self.checkpoint()
+        if self.syncing is not None and self.syncing[0].done():
+            self._finish_sync()
+        if self.syncing is None and (self.pending_bytes >= CHECKPOINT_BYTES
+                                     or now - self.last_checkpoint >= CHECKPOINT_WALL_S):
+            self._start_sync()
         if self.on_progress is not None and now - self.last_progress >= PROGRESS_WALL_S:
             self.last_progress = now
             self.on_progress(self.snapshot())
@@ -366,8 +375,27 @@ class _Run:
                         counts[State.UNTRIED], self.drive.clock_s - self.clock_at_start, self.bytes_read)
 
     # -- durability ------------------------------------------------------------------------------
+    def _start_sync(self) -> None:
+        """A checkpoint that does not stop the copy: snapshot the map and the staged rows now (every
+        sector it calls finished was written before), fdatasync in the background, commit when done."""
+        if self.writer is None:
+            return
+        self._flush_provenance()
+        self.record.save_map((r.start, r.count, int(r.state)) for r in self.smap.runs())
+        self.syncing = (self.sync_thread.submit(self.writer.sync), self.record.take_staged())
+        self.pending_bytes = 0
+        self.last_checkpoint = time.monotonic()
+
+    def _finish_sync(self) -> None:
+        done, batch = self.syncing
+        self.syncing = None
+        done.result()                        # an fdatasync that failed raises here: nothing committed
+        self.record.commit_batch(batch)
+
     def checkpoint(self) -> None:
         """fdatasync the image, then commit the map, provenance and damage in one transaction."""
+        if self.syncing is not None:
+            self._finish_sync()
         if self.writer is not None:
             self.writer.sync()
         self._flush_provenance()

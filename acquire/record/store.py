@@ -352,19 +352,33 @@ class Record:
         staged rows stay staged."""
         if not self.staged:
             return
+        self._write_batch(self._map, self._provenance, self._damage)
+        self._map, self._provenance, self._damage = None, [], []
+
+    def take_staged(self) -> tuple:
+        """Hand the staged rows over as a batch (and stage nothing): the caller starts an fdatasync
+        covering them and calls commit_batch() when it has finished, while new rows are staged."""
+        batch = (self._map, self._provenance, self._damage)
+        self._map, self._provenance, self._damage = None, [], []
+        return batch
+
+    def commit_batch(self, batch: tuple) -> None:
+        """Write a batch from take_staged() in one transaction: only after its data's fdatasync."""
+        self._write_batch(*batch)
+
+    def _write_batch(self, map_runs, provenance, damage) -> None:
         with self._write() as conn:
-            if self._map is not None:
+            if map_runs is not None:
                 conn.execute("DELETE FROM sector_map")
-                conn.executemany("INSERT INTO sector_map (start, count, state) VALUES (?, ?, ?)", self._map)
+                conn.executemany("INSERT INTO sector_map (start, count, state) VALUES (?, ?, ?)", map_runs)
             conn.executemany(
                 "INSERT INTO provenance (start, count, run_id, drive_id, phase, pass_no) VALUES (?, ?, ?, ?, ?, ?)",
-                self._provenance,
+                provenance,
             )
             conn.executemany(
                 f"INSERT INTO damage ({', '.join(_DAMAGE_COLUMNS)}) VALUES ({', '.join('?' * len(_DAMAGE_COLUMNS))})",
-                self._damage,
+                damage,
             )
-        self._map, self._provenance, self._damage = None, [], []
 
     # --- passes, settings, hashes -------------------------------------------------------------
 
