@@ -37,7 +37,8 @@ from .simulated_commands import (_ERROR_RECOVERY_DEFAULT, ILLEGAL_MODE_FOR_THIS_
 from .simulated_profile import SECTOR_BYTES, DamageMap, Profile, load_profile
 from .transport import CHECK_CONDITION, DEFAULT_TIMEOUT_S, GOOD, Completion
 
-# operation codes (reference/mmc.md "Commands we send")
+# operation codes (reference/mmc.md "Commands we send"), spelled here again on purpose: the
+# simulated drive decodes CDBs without mmc.py, so that it checks mmc.py instead of mirroring it
 TEST_UNIT_READY = 0x00
 REQUEST_SENSE = 0x03
 INQUIRY = 0x12

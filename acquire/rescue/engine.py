@@ -83,17 +83,8 @@ class Engine:
     # -- reads ----------------------------------------------------------------------------
     def _read(self, lba: int, count: int, phase: str, pass_no: int, reason: str, *,
               fail_state: State, fua: bool = False) -> Result:
-        result = self.reader.read(lba, count, fua=fua)
-        if result.ok:
-            self.sink.good(result, phase, pass_no)       # first the bytes go out, then the map says so
-            self.smap.set(lba, count, State.FINISHED)
-            if result.marginal:
-                self.sink.marginal(result, phase, pass_no, reason)
-        else:
-            self.smap.set(lba, count, fail_state)
-            self.sink.failed(result, phase, pass_no, reason)
-        self.sink.progress(self.smap, phase)
-        return result
+        return read_and_report(self.reader, self.smap, self.sink, lba, count, phase, pass_no, reason,
+                               fail_state=fail_state, fua=fua)
 
     def _copy(self, pass_no: int, direction: str, *, skipping: bool) -> None:
         if not self.smap.count(State.UNTRIED):
@@ -166,6 +157,24 @@ class Engine:
         for lba in sectors_in_order(self.smap, states, reverse=direction == REVERSE):
             self._read(lba, 1, phase, pass_no, reason, fail_state=State.BAD, fua=phase == RETRY)
         self.sink.pass_ended(phase, pass_no)
+
+
+def read_and_report(reader: Reader, smap: SectorMap, sink: Sink, lba: int, count: int, phase: str, pass_no: int,
+                    reason: str, *, fail_state: State | None, fua: bool = False) -> Result:
+    """One READ, its result to the sink and the map. A failure marks the sectors `fail_state`, or,
+    with None, leaves the map to the caller, which says what it learnt."""
+    result = reader.read(lba, count, fua=fua)
+    if result.ok:
+        sink.good(result, phase, pass_no)       # first the bytes go out, then the map says so
+        smap.set(lba, count, State.FINISHED)
+        if result.marginal:
+            sink.marginal(result, phase, pass_no, reason)
+    else:
+        if fail_state is not None:
+            smap.set(lba, count, fail_state)
+        sink.failed(result, phase, pass_no, reason)
+    sink.progress(smap, phase)
+    return result
 
 
 def sectors_in_order(smap: SectorMap, states: tuple[State, ...], *, reverse: bool):

@@ -31,7 +31,8 @@ the same decisions. Every read's reason says which phase and which prediction as
 from __future__ import annotations
 
 from .damage import DamageModel
-from .engine import FORWARD, REVERSE, Reader, Result, Settings, Sink, align_down, align_up, sectors_in_order
+from .engine import (FORWARD, REVERSE, Reader, Result, Settings, Sink, align_down, align_up, read_and_report,
+                     sectors_in_order)
 from .sectormap import SectorMap, State
 
 HARVEST, FLAKY, ARCS, PROBE, SCRAPE, RETRY = "harvest", "flaky", "arcs", "probe", "scrape", "retry"
@@ -67,16 +68,8 @@ class AdaptiveEngine:
     def _read(self, lba: int, count: int, phase: str, pass_no: int, reason: str, *, fua: bool = False) -> Result:
         """One READ; on success the sectors are finished. A failure changes nothing in the map:
         the caller says what it learnt."""
-        result = self.reader.read(lba, count, fua=fua)
-        if result.ok:
-            self.sink.good(result, phase, pass_no)     # first the bytes go out, then the map says so
-            self.smap.set(lba, count, State.FINISHED)
-            if result.marginal:
-                self.sink.marginal(result, phase, pass_no, reason)
-        else:
-            self.sink.failed(result, phase, pass_no, reason)
-        self.sink.progress(self.smap, phase)
-        return result
+        return read_and_report(self.reader, self.smap, self.sink, lba, count, phase, pass_no, reason,
+                               fail_state=None, fua=fua)
 
     def _mark_failed(self, lba: int, count: int) -> None:
         """Failed sectors: NON_SCRAPED the first time (a read alone is still owed, so a sector gets
