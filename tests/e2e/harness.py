@@ -164,7 +164,13 @@ while [ "$(ls /sys/block | grep -c '^sr')" -lt "$E2E_DRIVES" ] && [ $i -lt 300 ]
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -t devtmpfs devtmpfs /host/dev
+mkdir -p /hosttmp
+mount --bind /host/tmp /hosttmp              # before the tmpfs covers it: a checkout or venv may live there
 mount -t tmpfs -o size=75% tmpfs /host/tmp
+for d in $E2E_KEEP; do
+    mkdir -p /host$d
+    mount --bind /hosttmp${d#/tmp} /host$d
+done
 mkdir -p /host$E2E_JOB
 mount --bind /job /host$E2E_JOB
 for b in /sys/block/sr*; do
@@ -332,6 +338,17 @@ dev() {
 
 # --- running ------------------------------------------------------------------------------------
 
+def _kept_under_tmp() -> list[str]:
+    """Host directories under /tmp the guest must still see over its own tmpfs /tmp: the checkout
+    and the Python environment, when CI clones or makes them there (/tmp/X for /tmp/X/...)."""
+    kept = set()
+    for path in (Path(REPO).resolve(), Path(sys.prefix), Path(GUEST_PYTHON).parent.parent):
+        parts = path.parts
+        if len(parts) > 2 and parts[1] == "tmp":
+            kept.add(str(Path("/", *parts[1:3])))
+    return sorted(kept)
+
+
 def make_job_dir() -> Path:
     """A job directory under /tmp: the guest mounts it at the same path over its tmpfs /tmp."""
     return Path(tempfile.mkdtemp(prefix="acquire-e2e-", dir="/tmp"))
@@ -355,7 +372,8 @@ def run_guest(script: str, drives: list[DriveSpec], *, timeout_s: float = 300, j
     (job / "script.sh").write_text(PRELUDE + script)
     (job / "drives.txt").write_text("".join(p + "\n" for p in device_patterns(drives)))
     (job / "e2e.env").write_text(
-        f"E2E_JOB='{job}'\nE2E_DRIVES={len(drives)}\nE2E_PYTHONPATH='{REPO}'\nE2E_PYTHON='{GUEST_PYTHON}'\n")
+        f"E2E_JOB='{job}'\nE2E_DRIVES={len(drives)}\nE2E_PYTHONPATH='{REPO}'\nE2E_PYTHON='{GUEST_PYTHON}'\n"
+        f"E2E_KEEP='{' '.join(_kept_under_tmp())}'\n")
     cmd = ["timeout", "--kill-after=5", str(int(timeout_s)), QEMU, "-accel", "tcg", "-m", str(memory_mb),
            "-smp", "1", "-cpu", cpu, "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
            "-kernel", str(info["vmlinuz"]), "-initrd", str(info["initrd"]),
