@@ -98,8 +98,8 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
     """Image `device` into `image`, resuming from the record when it exists."""
     _check_options(options)
     record_path = options.record or image.with_name(image.name + ".custody.sqlite")
+    # a record that finished nothing may have been stopped before its image was made: that resumes
     if record_path.exists() and not image.exists() and _finished_in(record_path):
-        # a record that finished nothing may have been stopped before its image was made: resume
         raise RecordError(f"{record_path} exists but its image {image} does not",
                           hint="give the image the record belongs to, or another --record path")
     if image.exists() and not record_path.exists():
@@ -113,10 +113,9 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
         if medium.capacity <= 0:
             raise NoDisc(f"the disc in {device} reports no sectors", hint="check the disc")
         ImageWriter.check_space(image, medium.capacity * SECTOR_BYTES)
-        probe = drive.identity_probe(medium.capacity)
         resumed = record_path.exists()
-        record = (_open_for_resume(record_path, medium, probe, drive) if resumed
-                  else _create_record(record_path, options, medium, probe))
+        record = (_open_for_resume(record_path, medium, drive) if resumed
+                  else _create_record(record_path, options, medium, drive.identity_probe(medium.capacity)))
         run = _Run(drive, record, image, medium, options, on_progress, resumed)
         try:
             return run.execute(identity)
@@ -161,7 +160,8 @@ def _create_record(path: Path, options: ImageOptions, medium: Medium, probe) -> 
     return record
 
 
-def _open_for_resume(path: Path, medium: Medium, probe, drive: Drive) -> Record:
+def _open_for_resume(path: Path, medium: Medium, drive: Drive) -> Record:
+    """The record, once the disc in the drive has shown it is the recorded one (the probe is re-read)."""
     record = Record.open(path)
     known = record.medium()
     if known is None:
@@ -192,7 +192,10 @@ class _Run:
         self.run_id = 0
         self.drive_id = 0
         self.writer: ImageWriter | None = None
-        self.hasher: StreamHasher | None = StreamHasher()
+        stored = record.load_map()
+        self.smap = SectorMap.from_runs(medium.capacity, stored) if stored else SectorMap(medium.capacity)
+        # hash while streaming only when the disc will be read in order from LBA 0: a fresh run
+        self.hasher: StreamHasher | None = None if stored else StreamHasher()
         self.hashes: Hashes | None = None
         self.hashed_upto = 0
         self.pending_bytes = 0
@@ -208,9 +211,6 @@ class _Run:
         self.provenance_key: tuple[str, int] | None = None
         self.clock_at_start = drive.clock_s
         self.fallbacks_logged = 0
-        stored = record.load_map()
-        self.smap = (SectorMap.from_runs(medium.capacity, stored) if stored
-                     else SectorMap(medium.capacity))
 
     # -- the run ---------------------------------------------------------------------------
     def execute(self, identity) -> Outcome:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import shlex
 import sys
@@ -21,6 +22,13 @@ class Cli(click.Group):
         except AcquireError as exc:            # the only place an error meets the user
             click.echo(f"acquire: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:                 # a file we were told to write (or read) and could not
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            where = f" {exc.filename}" if exc.filename else ""
+            click.echo(f"acquire: cannot use{where} ({exc.strerror or exc}); "
+                       f"{'free space, then' if full else 'check the path, then'} run the same command again",
+                       err=True)
+            ctx.exit(4 if full else 1)
         except KeyboardInterrupt:
             click.echo("acquire: interrupted", err=True)
             ctx.exit(4)

@@ -170,3 +170,11 @@ def test_a_run_killed_after_making_its_record_but_before_its_image_resumes(tmp_p
     assert (tmp_path / "out.iso.custody.sqlite").exists() and not (tmp_path / "out.iso").exists()
     _, out = image(tmp_path, profile, code=0)
     assert out["resumed"] and (tmp_path / "out.iso").read_bytes() == source
+
+
+def test_an_output_path_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
+    make_disc(tmp_path / "disc.iso", 100)
+    image(tmp_path, write_profile(tmp_path / "a.toml", "disc.iso"), code=0)
+    done = run_acquire("map", tmp_path / "out.iso.custody.sqlite", "--export-ddrescue", tmp_path / "no" / "x.map")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "check the path" in done.stderr
