@@ -22,9 +22,9 @@ __all__ = [
 
 _WHERE = {
     "AcquireError": "errors",
-    "ImageOptions": "acquisition",
-    "Outcome": "acquisition",
-    "acquire_image": "acquisition",
+    "ImageOptions": "imaging",
+    "Outcome": "imaging",
+    "acquire_image": "imaging",
     "Verification": "verify",
     "verify": "verify",
     "disc_info": "info",

@@ -105,7 +105,7 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith"
     """
-    from .acquisition import ImageOptions, acquire_image
+    from .imaging import ImageOptions, acquire_image
     from .progress import ProgressLine
 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
@@ -145,13 +145,8 @@ def report_command(record: Path, output: Path | None, extract_boot: Path | None)
 
     Example: acquire report disc.iso.custody.sqlite -o disc-report.html
     """
-    from .fs.stored import ensure_analysis
     from .report import build_report, render, write_report
-    from .verify import image_of
 
-    analysis = ensure_analysis(record, image_of(record))
-    if analysis not in ("present", "added"):
-        click.echo(f"acquire: {analysis}", err=True)
     if output is None:
         if extract_boot is not None:
             raise UsageError("--extract-boot needs -o FILE", hint="e.g. -o report.html --extract-boot boot/")
@@ -175,15 +170,17 @@ def map_command(record: Path, export: Path) -> None:
 @cli.command("verify")
 @click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", metavar="DEVICE", help="Also re-read the disc in DEVICE and compare it with the image.")
+@click.option("--no-record", is_flag=True,
+              help="Do not append the result to the record: open it read-only, leave its bytes unchanged.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def verify_command(record: Path, source: str | None, as_json: bool) -> None:
-    """Check the record, the image and (with --source) the disc.
+def verify_command(record: Path, source: str | None, no_record: bool, as_json: bool) -> None:
+    """Check the record, the image and (with --source) the disc; append the result to the record.
 
     Example: acquire verify disc.iso.custody.sqlite --source /dev/sr0
     """
     from .verify import verify
 
-    result = verify(record, source=source)
+    result = verify(record, source=source, record_result=not no_record)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
     else:
@@ -191,7 +188,27 @@ def verify_command(record: Path, source: str | None, as_json: bool) -> None:
             click.echo(f"{'PASS' if check.ok else 'FAIL'} {check.name}: {check.summary}")
             for line in check.details:
                 click.echo(f"     {line}")
+        click.echo(result.recorded)
     raise SystemExit(result.exit_code)
+
+
+@cli.command("analyze")
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def analyze_command(record: Path) -> None:
+    """Add the file-system analysis to a record that lacks it (an intact record only), and seal it.
+
+    Example: acquire analyze disc.iso.custody.sqlite
+    """
+    from .fs.stored import ensure_analysis
+    from .verify import image_of
+
+    outcome = ensure_analysis(record, image_of(record))
+    if outcome == "present":
+        click.echo(f"{record} already holds its analysis; nothing changed")
+    elif outcome == "added":
+        click.echo(f"analysed {image_of(record)}; the analysis is in {record}, sealed")
+    else:
+        raise AcquireError(f"{record}: {outcome}")
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
-"""The ISO writer: sectors at their offsets, preallocated, and on the disk before the map says so.
+"""The ISO writer: sectors at their offsets, preallocated, and on the disk before the map says so;
+and the ISO reader, for every command that only reads an image (verify, analyze, report).
 
 The image holds the 2048-byte user data of LBA 0 .. capacity-1 in order; unreadable sectors are
 zero-filled explicitly (never left as a hole that merely reads as zeros). Opening never truncates:
-an existing image is a run to resume, and its sectors may already be recorded as read.
+an existing image is a run to resume, and its sectors may already be recorded as read. The
+reader opens O_RDONLY, so it cannot change the evidence whatever it is asked.
 """
 from __future__ import annotations
 
@@ -12,26 +14,25 @@ from pathlib import Path
 
 from .errors import AcquireError, OutOfSpace
 
-SECTOR_BYTES = 2048
+SECTOR_BYTES = 2048   # the user data of one sector (MMC-6 READ(10)); drive/mmc is its home on the drive side
 _ZERO_CHUNK_BYTES = 1 << 20         # zero() writes at most this much per call
 _RESUME_HINT = "free space or choose another place, then run the same command to resume"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
-class ImageWriter:
-    """Writes sectors at their offsets; data reaches the disk (fdatasync) before the map may call it finished."""
+class _SectorFile:
+    """An image file opened once: whole sectors by LBA, every system call's failure in one line."""
 
-    def __init__(self, path: Path, sectors: int, *, sector_size: int = SECTOR_BYTES, readonly: bool = False) -> None:
+    _flags = os.O_RDONLY
+
+    def __init__(self, path: Path, sectors: int, *, sector_size: int = SECTOR_BYTES) -> None:
         if sectors < 0 or sector_size <= 0:
             raise ValueError(f"bad geometry: {sectors} sectors of {sector_size} bytes")
         self.path = Path(path)
         self.sectors = sectors
         self.sector_size = sector_size
-        self.readonly = readonly
-        self._dirty = False
-        flags = (os.O_RDONLY if readonly else os.O_RDWR | os.O_CREAT) | os.O_CLOEXEC   # never O_TRUNC: resume
         try:
-            self._fd: int | None = os.open(self.path, flags, 0o644)
+            self._fd: int | None = os.open(self.path, self._flags | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise AcquireError(f"cannot open image {self.path} ({exc.strerror})",
                                hint="check the path and its permissions") from exc
@@ -40,6 +41,67 @@ class ImageWriter:
     def size_bytes(self) -> int:
         """The size the image has when complete."""
         return self.sectors * self.sector_size
+
+    def read(self, lba: int, count: int) -> bytes:
+        """`count` sectors from `lba` as the file holds them (shorter only where the file ends)."""
+        fd = self._require_fd()
+        self._check_range(lba, count)
+        offset, wanted = lba * self.sector_size, count * self.sector_size
+        parts = []
+        got = 0
+        while got < wanted:
+            part = self._translate(os.pread, fd, wanted - got, offset + got, what="read")
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        """Close; safe to call twice."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _require_fd(self) -> int:
+        if self._fd is None:
+            raise ValueError(f"image {self.path} is closed")
+        return self._fd
+
+    def _check_range(self, lba: int, count: int) -> None:
+        if lba < 0 or count < 0 or lba + count > self.sectors:
+            raise ValueError(f"sectors {lba}..{lba + count - 1} are outside the image's 0..{self.sectors - 1}")
+
+    def _translate(self, call, *args, what: str):
+        """Run one system call; a full disk becomes OutOfSpace, any other failure AcquireError."""
+        try:
+            return call(*args)
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise _out_of_space(self.path, self.size_bytes, _allocated_bytes(self.path),
+                                    _free_bytes(self.path)) from exc
+            raise AcquireError(f"cannot {what} image {self.path} ({exc.strerror})",
+                               hint="check the disk holding it, then run the same command to resume") from exc
+
+
+class IsoReader(_SectorFile):
+    """An image opened read-only (O_RDONLY): what verify, analyze and the volume label read."""
+
+
+class IsoWriter(_SectorFile):
+    """Writes sectors at their offsets; data reaches the disk (fdatasync) before the map may call it finished."""
+
+    _flags = os.O_RDWR | os.O_CREAT          # never O_TRUNC: an existing image is a run to resume
+
+    def __init__(self, path: Path, sectors: int, *, sector_size: int = SECTOR_BYTES) -> None:
+        super().__init__(path, sectors, sector_size=sector_size)
+        self._dirty = False
 
     # -- space -------------------------------------------------------------------------------------
     @staticmethod
@@ -108,26 +170,9 @@ class ImageWriter:
             lba += n
             count -= n
 
-    def read(self, lba: int, count: int) -> bytes:
-        """`count` sectors from `lba` as the file holds them (shorter only where the file ends)."""
-        fd = self._require_fd()
-        self._check_range(lba, count)
-        offset, wanted = lba * self.sector_size, count * self.sector_size
-        parts = []
-        got = 0
-        while got < wanted:
-            part = self._translate(os.pread, fd, wanted - got, offset + got, what="read")
-            if not part:
-                break
-            parts.append(part)
-            got += len(part)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
     def sync(self) -> None:
         """fdatasync: everything written so far is on the disk when this returns."""
-        fd = self._require_fd()
-        if not self.readonly:
-            self._translate(os.fdatasync, fd, what="flush")
+        self._translate(os.fdatasync, self._require_fd(), what="flush")
         self._dirty = False
 
     def close(self) -> None:
@@ -138,35 +183,7 @@ class ImageWriter:
             if self._dirty:
                 self.sync()
         finally:
-            fd, self._fd = self._fd, None
-            os.close(fd)
-
-    def __enter__(self) -> ImageWriter:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    # -- helpers -------------------------------------------------------------------------------------
-    def _require_fd(self) -> int:
-        if self._fd is None:
-            raise ValueError(f"image {self.path} is closed")
-        return self._fd
-
-    def _check_range(self, lba: int, count: int) -> None:
-        if lba < 0 or count < 0 or lba + count > self.sectors:
-            raise ValueError(f"sectors {lba}..{lba + count - 1} are outside the image's 0..{self.sectors - 1}")
-
-    def _translate(self, call, *args, what: str):
-        """Run one system call; a full disk becomes OutOfSpace, any other failure AcquireError."""
-        try:
-            return call(*args)
-        except OSError as exc:
-            if exc.errno in _NO_SPACE:
-                raise _out_of_space(self.path, self.size_bytes, _allocated_bytes(self.path),
-                                    _free_bytes(self.path)) from exc
-            raise AcquireError(f"cannot {what} image {self.path} ({exc.strerror})",
-                               hint="check the disk holding it, then run the same command to resume") from exc
+            super().close()
 
 
 def _allocated_bytes(path: Path) -> int:

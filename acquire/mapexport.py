@@ -9,7 +9,7 @@ from .rescue.sectormap import SectorMap
 
 
 def export_ddrescue(record_path: Path, out: Path) -> None:
-    record = Record.open(record_path)
+    record = Record.open_readonly(record_path)
     try:
         medium = record.medium()
         runs = record.load_map()

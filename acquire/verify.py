@@ -1,7 +1,9 @@
 """`acquire verify`: the record against itself, the image against the record, and both against the disc.
 
-Verify never changes the image. With --source it appends one 'verification' event (and a seal)
-to the record, and only to a record that checked intact: sealing an edited record would bless it.
+Verify never changes the image. It appends its result to the record as one chained
+'verification' event (and a seal), and only to a record that checked intact: sealing an edited
+record would bless it. With record_result=False (`--no-record`) the record is opened read-only and
+its file's bytes stay exactly as they were.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 from .drive.device import SECTOR_BYTES, open_drive
 from .errors import RecordError
 from .hashing import Window, compare_windows, hash_file
-from .image import ImageWriter
+from .isowriter import IsoReader
 from .record import Record
 from .rescue.sectormap import SectorMap, State
 
@@ -36,6 +38,7 @@ class Verification:
     record: Path
     image: Path | None
     checks: list[Check]
+    recorded: str = ""               # what became of the result in the record, said on its own line
 
     @property
     def ok(self) -> bool:
@@ -47,24 +50,41 @@ class Verification:
 
     def as_json(self) -> dict:
         return {"record": str(self.record), "image": str(self.image) if self.image else None, "ok": self.ok,
-                "checks": [c.as_json() for c in self.checks]}
+                "checks": [c.as_json() for c in self.checks], "recorded": self.recorded}
 
 
-def verify(record_path: Path, *, source: str | None = None, image: Path | None = None) -> Verification:
-    record = Record.open(record_path)
+def verify(record_path: Path, *, source: str | None = None, image: Path | None = None,
+           record_result: bool = True) -> Verification:
+    """Every check, then (unless `record_result` is False) the result appended to an intact record."""
+    record = Record.open_readonly(record_path)
     try:
+        head = record.head_hash()
         image_path = image or image_of(record_path)
         checks = [_check_record(record), _check_image(record, image_path), _provenance(record)]
         if source is not None:
-            source_check = _check_source(record, image_path, source)
-            checks.append(source_check)
-            if checks[0].ok:
-                record.log_event(None, "verification", source=source, ok=all(c.ok for c in checks),
+            checks.append(_check_source(record, image_path, source))
+    finally:
+        record.close()
+    result = Verification(record_path, image_path, checks)
+    if not record_result:
+        result.recorded = "not recorded (--no-record): the record file is unchanged"
+    elif not checks[0].ok:
+        result.recorded = "not recorded: the record itself did not verify, so nothing is added to it"
+    else:
+        result.recorded = _append_result(record_path, head, source, checks)
+    return result
+
+
+def _append_result(record_path: Path, head: str | None, source: str | None, checks: list[Check]) -> str:
+    """The verification as a chained event and a new seal, if the record is still the one checked."""
+    record = Record.open(record_path)
+    try:
+        if record.head_hash() != head:
+            return "not recorded: the record changed while it was being verified; run verify again"
+        record.log_event(None, "verification", source=source, ok=all(c.ok for c in checks),
                                  checks={c.name: c.summary for c in checks})
-                record.seal(None)
-            else:
-                source_check.details.append("not appended to the record: the record itself did not verify")
-        return Verification(record_path, image_path, checks)
+        record.seal(None)
+        return f"recorded: a chained 'verification' event and a new seal (chain head {record.head_hash()})"
     finally:
         record.close()
 
@@ -131,7 +151,7 @@ def _check_source(record: Record, image_path: Path, source: str) -> Check:
             return Check("source", False, f"the disc in {source} is not the disc of this record "
                          f"(capacity {now.capacity} vs {identity['capacity']}, profile {now.profile_name})")
         differing, now_unreadable, now_readable = [], [], []
-        with ImageWriter(image_path, medium["capacity"], readonly=True) as image:
+        with IsoReader(image_path, medium["capacity"]) as image:
             for run in smap.runs_of(State.FINISHED):
                 for lba in range(run.start, run.end, SOURCE_READ_SECTORS):
                     count = min(SOURCE_READ_SECTORS, run.end - lba)

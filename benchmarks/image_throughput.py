@@ -42,7 +42,8 @@ DEFAULT_SIZES = "1,5,25"
 # Runs in the child: wraps a few of the tool's functions with timers, then runs the CLI unchanged.
 CHILD = r"""
 import atexit, json, os, sys, time
-from acquire import acquisition, cli, hashing, image
+from acquire import cli, hashing, imaging, isowriter
+import acquire.imaging.checkpoint, acquire.imaging.sink, acquire.imaging.run
 from acquire.drive import device
 T = {"t0": float(os.environ["BENCH_T0"]), "imported": time.monotonic()}
 SUM = {}
@@ -59,22 +60,22 @@ def total(owner, name, key):
             T.setdefault(key + ":first", start); T[key + ":last"] = end
     setattr(owner, name, timed)
 total(device.Drive, "read", "drive.read")
-total(image.ImageWriter, "write", "image.write")
-total(image.ImageWriter, "preallocate", "image.preallocate")
-total(image.ImageWriter, "sync", "image.sync")
-total(acquisition._Run, "_feed_hasher", "hasher.feed")
+total(isowriter.IsoWriter, "write", "image.write")
+total(isowriter.IsoWriter, "preallocate", "image.preallocate")
+total(isowriter.IsoWriter, "sync", "image.sync")
+total(imaging.sink.RunSink, "_feed_hasher", "hasher.feed")
 total(hashing.StreamHasher, "_take_buffer", "hasher.wait_buffer")
-total(acquisition._Run, "checkpoint", "checkpoint")
-total(acquisition._Run, "_hashes", "hashes.finish")
-total(acquisition._Run, "_note_volume", "volume")
-total(acquisition._Run, "execute", "execute")
-total(acquisition, "write_sum_files", "sum_files")
-total(acquisition.Record, "end_run", "record.end_run")
-inner_hashes = acquisition._Run._hashes
+total(imaging.checkpoint.Checkpointer, "checkpoint", "checkpoint")
+total(imaging.run.Run, "_hashes", "hashes.finish")
+total(imaging.run.Run, "_note_volume", "volume")
+total(imaging.run.Run, "execute", "execute")
+total(imaging.run, "write_sum_files", "sum_files")
+total(imaging.run.Record, "end_run", "record.end_run")
+inner_hashes = imaging.run.Run._hashes
 def hashes(self):
-    T["streamed"] = self.hasher is not None and self.hashed_upto == self.medium.capacity
+    T["streamed"] = self.sink.hasher is not None and self.sink.hashed_upto == self.medium.capacity
     return inner_hashes(self)
-acquisition._Run._hashes = hashes
+imaging.run.Run._hashes = hashes
 def dump():
     T["exit"] = time.monotonic()
     with open(os.environ["BENCH_TIMINGS"], "w") as f:

@@ -157,14 +157,14 @@ def test_a_run_stopped_after_its_record_but_before_its_image_resumes(tmp_path):
 
 
 def test_a_run_killed_after_making_its_record_but_before_its_image_resumes(tmp_path, monkeypatch):
-    from acquire import acquisition
+    from acquire.imaging import run as acquisition
 
     source = make_disc(tmp_path / "disc.iso", 300)
     profile = write_profile(tmp_path / "a.toml", "disc.iso")
 
     def killed(self, identity):
         raise SystemExit(137)                               # as if kill -9 landed here
-    monkeypatch.setattr(acquisition._Run, "execute", killed)
+    monkeypatch.setattr(acquisition.Run, "execute", killed)
     with pytest.raises(SystemExit):
         acquisition.acquire_image(f"sim:{profile}", tmp_path / "out.iso", acquisition.ImageOptions())
     assert (tmp_path / "out.iso.custody.sqlite").exists() and not (tmp_path / "out.iso").exists()

@@ -14,7 +14,7 @@ import pytest
 from acquire.drive.device import open_drive
 from acquire.rescue import STRATEGIES, SectorMap, Settings, State
 from acquire.rescue.geometry import Geometry
-from acquire.rescue.scheduler import AdaptiveEngine
+from acquire.rescue.adaptive import AdaptiveEngine
 from conftest import ROOT, run_acquire, write_profile
 
 from test_acquire_image import UNREADABLE, every_kind_of_damage

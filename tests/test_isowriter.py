@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from acquire.errors import AcquireError, OutOfSpace
-from acquire.image import SECTOR_BYTES, ImageWriter
+from acquire.isowriter import SECTOR_BYTES, IsoReader, IsoWriter
 
 
 def sector(fill: int) -> bytes:
@@ -14,7 +14,7 @@ def sector(fill: int) -> bytes:
 
 def test_write_puts_each_run_at_lba_times_2048(tmp_path):
     path = tmp_path / "disc.iso"
-    with ImageWriter(path, 10) as image:
+    with IsoWriter(path, 10) as image:
         image.preallocate()
         image.write(7, sector(7) + sector(8))
         image.write(2, memoryview(sector(2)))
@@ -30,7 +30,7 @@ def test_write_puts_each_run_at_lba_times_2048(tmp_path):
 def test_zero_fills_the_sectors_explicitly_across_several_bounded_writes(tmp_path):
     path = tmp_path / "disc.iso"
     count = 1200                                    # more than one 1 MiB zero chunk
-    with ImageWriter(path, count + 2) as image:
+    with IsoWriter(path, count + 2) as image:
         image.write(0, sector(0xFF) * (count + 2))
         image.zero(1, count)
         assert image.read(0, 1) == sector(0xFF)
@@ -40,10 +40,10 @@ def test_zero_fills_the_sectors_explicitly_across_several_bounded_writes(tmp_pat
 
 def test_reopening_an_image_never_truncates_it_resume(tmp_path):
     path = tmp_path / "disc.iso"
-    with ImageWriter(path, 4) as image:
+    with IsoWriter(path, 4) as image:
         image.preallocate()
         image.write(3, sector(3))
-    with ImageWriter(path, 4) as image:
+    with IsoWriter(path, 4) as image:
         assert image.read(3, 1) == sector(3)
         image.preallocate()
         assert image.read(3, 1) == sector(3)
@@ -52,7 +52,7 @@ def test_reopening_an_image_never_truncates_it_resume(tmp_path):
 
 def test_preallocate_sets_the_size_and_allocates_the_blocks(tmp_path):
     path = tmp_path / "disc.iso"
-    with ImageWriter(path, 513) as image:
+    with IsoWriter(path, 513) as image:
         image.preallocate()
     assert path.stat().st_size == 513 * SECTOR_BYTES
     assert path.stat().st_blocks * 512 >= 513 * SECTOR_BYTES
@@ -61,20 +61,20 @@ def test_preallocate_sets_the_size_and_allocates_the_blocks(tmp_path):
 def test_preallocate_refuses_an_image_larger_than_the_disc(tmp_path):
     path = tmp_path / "disc.iso"
     path.write_bytes(bytes(5 * SECTOR_BYTES))
-    with ImageWriter(path, 4) as image, pytest.raises(AcquireError, match="more than the disc"):
+    with IsoWriter(path, 4) as image, pytest.raises(AcquireError, match="more than the disc"):
         image.preallocate()
     assert path.stat().st_size == 5 * SECTOR_BYTES
 
 
 def test_read_at_the_end_of_a_short_file_returns_what_is_there(tmp_path):
     path = tmp_path / "disc.iso"
-    with ImageWriter(path, 4) as image:
+    with IsoWriter(path, 4) as image:
         image.write(0, sector(1))
         assert image.read(0, 4) == sector(1)
 
 
 def test_writes_outside_the_disc_or_of_partial_sectors_are_bugs(tmp_path):
-    with ImageWriter(tmp_path / "disc.iso", 4) as image:
+    with IsoWriter(tmp_path / "disc.iso", 4) as image:
         with pytest.raises(ValueError):
             image.write(4, sector(0))
         with pytest.raises(ValueError):
@@ -85,20 +85,20 @@ def test_writes_outside_the_disc_or_of_partial_sectors_are_bugs(tmp_path):
 
 def test_an_image_in_a_missing_directory_is_one_clear_error(tmp_path):
     with pytest.raises(AcquireError, match=r"cannot open image .*No such file or directory"):
-        ImageWriter(tmp_path / "nowhere" / "disc.iso", 4)
+        IsoWriter(tmp_path / "nowhere" / "disc.iso", 4)
 
 
 def test_a_readonly_image_is_never_created(tmp_path):
     with pytest.raises(AcquireError):
-        ImageWriter(tmp_path / "disc.iso", 4, readonly=True)
+        IsoReader(tmp_path / "disc.iso", 4)
     assert not (tmp_path / "disc.iso").exists()
 
 
 def test_check_space_passes_when_it_fits_and_counts_blocks_already_allocated(tmp_path):
     free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
-    ImageWriter.check_space(tmp_path / "disc.iso", 1 << 20)
+    IsoWriter.check_space(tmp_path / "disc.iso", 1 << 20)
     with pytest.raises(OutOfSpace) as caught:
-        ImageWriter.check_space(tmp_path / "disc.iso", free + (1 << 30))
+        IsoWriter.check_space(tmp_path / "disc.iso", free + (1 << 30))
     message = str(caught.value)
     assert "\n" not in message and "needs" in message and "free on" in message
     assert "run the same command to resume" in message
@@ -125,7 +125,7 @@ def tiny_fs(tmp_path):
 
 def test_preallocate_beyond_a_full_tmpfs_raises_out_of_space_with_the_numbers(tiny_fs):
     sectors = 1024                                      # 2 MiB into 1 MiB
-    with ImageWriter(tiny_fs / "disc.iso", sectors) as image:
+    with IsoWriter(tiny_fs / "disc.iso", sectors) as image:
         with pytest.raises(OutOfSpace) as caught:
             image.preallocate()
     assert str(caught.value) == (
@@ -137,14 +137,14 @@ def test_preallocate_beyond_a_full_tmpfs_raises_out_of_space_with_the_numbers(ti
 def test_writing_past_a_full_tmpfs_raises_out_of_space(tiny_fs):
     sectors = 1024
     with pytest.raises(OutOfSpace, match=r"^not enough space for .*: needs 2\.1 MB, .* free on "):
-        with ImageWriter(tiny_fs / "disc.iso", sectors) as image:   # no preallocate: a sparse file fills up
+        with IsoWriter(tiny_fs / "disc.iso", sectors) as image:   # no preallocate: a sparse file fills up
             for lba in range(0, sectors, 64):
                 image.write(lba, bytes(64 * SECTOR_BYTES))
 
 
 def test_check_space_on_a_tiny_tmpfs_says_how_much_is_needed_and_free(tiny_fs):
     with pytest.raises(OutOfSpace) as caught:
-        ImageWriter.check_space(tiny_fs / "disc.iso", 4_700_000_000)
+        IsoWriter.check_space(tiny_fs / "disc.iso", 4_700_000_000)
     message = str(caught.value)
     assert "needs 4.7 GB" in message and f"1.0 MB free on {tiny_fs}" in message
     assert "4700000000 bytes still to allocate, 1048576 bytes available" in message
@@ -153,6 +153,6 @@ def test_check_space_on_a_tiny_tmpfs_says_how_much_is_needed_and_free(tiny_fs):
 def test_check_space_counts_what_a_partial_image_already_holds(tiny_fs):
     path = tiny_fs / "disc.iso"
     path.write_bytes(bytes(768 * 1024))               # a resumed image already holds 768 KiB
-    ImageWriter.check_space(path, 1 << 20)            # 1 MiB in all: 256 KiB more fits
+    IsoWriter.check_space(path, 1 << 20)            # 1 MiB in all: 256 KiB more fits
     with pytest.raises(OutOfSpace):
-        ImageWriter.check_space(Path(tiny_fs / "other.iso"), 1 << 20)
+        IsoWriter.check_space(Path(tiny_fs / "other.iso"), 1 << 20)

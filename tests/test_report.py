@@ -281,18 +281,26 @@ def test_a_100_gb_disc_draws_in_a_small_svg_quickly():
 
 
 
-def test_report_adds_the_file_system_analysis_to_a_record_that_lacks_it_and_seals_it(tmp_path, monkeypatch,
-                                                                                      fixtures_made):
-    from acquire import acquisition
+def test_analyze_adds_the_analysis_a_record_lacks_and_report_never_does(tmp_path, monkeypatch, fixtures_made):
+    import hashlib
+    from acquire.imaging import run as acquisition
     from conftest import run_acquire as _run
-    monkeypatch.setattr(acquisition._Run, "_analyse", lambda self: None)   # a record from before analysis
+    monkeypatch.setattr(acquisition.Run, "_analyse", lambda self: None)   # a record from before analysis
     outcome = acquisition.acquire_image("sim:" + str(ROOT / "fixtures" / "damaged.toml"), tmp_path / "old.iso",
                                         acquisition.ImageOptions(strategy="linear"))
     record = tmp_path / "old.iso.custody.sqlite"
     assert outcome.status == "partial"
-    with sqlite3.connect(record) as db:
-        assert db.execute("SELECT count(*) FROM events WHERE kind = 'fs-analysis'").fetchone() == (0,)
+    before = hashlib.sha256(record.read_bytes()).hexdigest()
     done = _run("report", record)
-    files = json.loads(done.stdout)["filesystem"]["files"]
+    assert json.loads(done.stdout)["filesystem"]["analysed"] is False
+    assert "acquire analyze" in json.loads(done.stdout)["filesystem"]["summary"]
+    assert hashlib.sha256(record.read_bytes()).hexdigest() == before         # reading is not writing
+    added = _run("analyze", record)
+    assert added.returncode == 0 and "sealed" in added.stdout
+    with sqlite3.connect(record) as db:
+        assert db.execute("SELECT count(*) FROM events WHERE kind = 'fs-analysis'").fetchone() == (1,)
+    files = json.loads(_run("report", record).stdout)["filesystem"]["files"]
     assert [f["path"] for f in files if not f["is_dir"]] == ["/RANDOM.BIN"]
     assert _run("verify", record).returncode == 0          # stored and sealed
+    again = _run("analyze", record)
+    assert again.returncode == 0 and "nothing changed" in again.stdout

@@ -66,6 +66,38 @@ def _set_pragmas(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA foreign_keys=ON")
 
 
+def _existing(path: Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise RecordError(f"{path} does not exist", hint="give the record written by `acquire image`")
+    if not path.is_file():
+        raise RecordError(f"{path} is not an acquire record (not a file)")
+    return path
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
+    """Close `conn` and raise unless it is an acquire record of a schema this tool reads."""
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.Error:
+        meta = {}
+    problem, hint = None, ""
+    if meta.get("tool") != TOOL_NAME:
+        problem, hint = f"{path} is not an acquire record", "give the record written by `acquire image`"
+    else:
+        try:
+            version = int(meta.get("schema_version", ""))
+        except ValueError:
+            problem = f"{path} has an unreadable schema_version {meta.get('schema_version')!r}"
+        else:
+            if version > SCHEMA_VERSION:
+                problem = f"{path} has record schema {version}, newer than this tool's {SCHEMA_VERSION}"
+                hint = "use a newer acquire"
+    if problem is not None:
+        conn.close()
+        raise RecordError(problem, hint=hint or "")
+
+
 class Record:
     """The chain-of-custody record of one image. Create it once; open it for every later run."""
 
@@ -75,6 +107,7 @@ class Record:
         self._map: list[tuple[int, int, int]] | None = None
         self._provenance: list[tuple] = []
         self._damage: list[tuple] = []
+        self.readonly = False            # open_readonly(): every write raises, the file stays as it was
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -125,35 +158,14 @@ class Record:
 
     @classmethod
     def open(cls, path: Path) -> Record:
-        """An existing record; RecordError (one line) if it is not one, or is newer than this tool."""
-        path = Path(path)
-        if not path.exists():
-            raise RecordError(f"{path} does not exist", hint="give the record written by `acquire image`")
-        if not path.is_file():
-            raise RecordError(f"{path} is not an acquire record (not a file)")
+        """An existing record, to write to; RecordError (one line) if it is not one, or is newer than this tool."""
+        path = _existing(path)
         try:
             conn = _connect(path)
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open {path} ({exc})") from exc
         # look before setting any PRAGMA: a file that is not ours must be left exactly as it was
-        try:
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.Error:
-            meta = {}
-        if meta.get("tool") != TOOL_NAME:
-            conn.close()
-            raise RecordError(f"{path} is not an acquire record", hint="give the record written by `acquire image`")
-        try:
-            version = int(meta.get("schema_version", ""))
-        except ValueError:
-            conn.close()
-            raise RecordError(f"{path} has an unreadable schema_version {meta.get('schema_version')!r}") from None
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise RecordError(
-                f"{path} has record schema {version}, newer than this tool's {SCHEMA_VERSION}",
-                hint="use a newer acquire",
-            )
+        _check_ours(conn, path)
         try:
             _set_pragmas(conn)
         except sqlite3.Error as exc:
@@ -161,9 +173,32 @@ class Record:
             raise RecordError(f"cannot open {path} for writing ({exc})") from exc
         return cls(path, conn)
 
+    @classmethod
+    def open_readonly(cls, path: Path) -> Record:
+        """An existing record, to read only: its file's bytes stay exactly as they were (same sha256).
+
+        SQLite's mode=ro never writes the database file; `immutable` also skips the locking files,
+        so a record on read-only media opens too. A record with a -wal beside it is being written (or
+        was stopped while it was): then it is opened mode=ro alone, so that the log is read as well."""
+        path = _existing(path)
+        wal = Path(f"{path}-wal")
+        flags = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
+        try:
+            conn = sqlite3.connect(f"{path.absolute().as_uri()}?{flags}", uri=True, isolation_level=None,
+                                   timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise RecordError(f"cannot open {path} read-only ({exc})") from exc
+        _check_ours(conn, path)
+        record = cls(path, conn)
+        record.readonly = True
+        return record
+
     def close(self) -> None:
         """Close; leave a single self-contained file (WAL checkpointed, rollback journal mode)."""
         conn = self.db.conn
+        if self.readonly:
+            conn.close()
+            return
         with contextlib.suppress(sqlite3.Error):
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             # so the archived record opens on read-only media without a -wal/-shm beside it;

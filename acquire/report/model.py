@@ -33,20 +33,8 @@ RECORD_SUFFIX = ".custody.sqlite"
 
 
 def open_record(path: Path) -> Record:
-    """The record, read-only. A record still in WAL mode with no -shm beside it cannot open
-    read-only; then it is opened as acquire opens it (which does not change its content)."""
-    path = Path(path)
-    if not path.is_file():
-        raise RecordError(f"{path} does not exist", hint="give the record written by `acquire image`")
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    except sqlite3.Error:
-        return Record.open(path)
-    if meta.get("tool") != "acquire":
-        conn.close()
-        raise RecordError(f"{path} is not an acquire record", hint="give the record written by `acquire image`")
-    return Record(path, conn)
+    """The record, read-only: a report never changes the evidence it reports on."""
+    return Record.open_readonly(path)
 
 
 def image_of(record_path: Path) -> Path | None:
@@ -227,7 +215,7 @@ def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int
     analysed = any(conn.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() for t in present) or bool(
         conn.execute("SELECT 1 FROM events WHERE kind = 'fs-analysis' LIMIT 1").fetchone())
     if not analysed:
-        return {"analysed": False, "summary": "no file-system analysis", "filesystems": [], "files": [],
+        return {"analysed": False, "summary": "no file-system analysis in this record (acquire analyze RECORD adds it)", "filesystems": [], "files": [],
                 "damaged_files": [], "boot_images": [], "unreadable_tree": []}
     unfinished = [(s, s + c) for s, c, st in runs if st != 4]
     filesystems = _rows(conn, "SELECT * FROM filesystems ORDER BY id") if "filesystems" in tables else []

@@ -143,7 +143,7 @@ def _damage(r: dict) -> Section:
 def _filesystem(r: dict) -> Section:
     fs = r["filesystem"]
     if not fs["analysed"]:
-        return ("Files", ["no file-system analysis"], [])
+        return ("Files", [fs["summary"]], [])
     tables: list[Table] = []
     tables.append(("File systems", ["id", "kind", "label", "problems"],
                    [[s(f.get("id")), s(f.get("kind")), s(f.get("label")),

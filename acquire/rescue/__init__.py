@@ -1,12 +1,13 @@
 """Rescue: the sector map and the strategies that decide which sectors to read next."""
 from __future__ import annotations
 
-from .engine import Engine, Reader, Settings, Sink
-from .scheduler import AdaptiveEngine
+from .adaptive import AdaptiveEngine
+from .engine import Reader, Settings, Sink
+from .linear import LinearEngine
 from .sectormap import SectorMap, State
 
-STRATEGIES = ("adaptive", "linear")  # "adaptive": damage-aware (scheduler.py), the default;
-                                     # "linear": ddrescue's phases (copy, trim, scrape, retry)
+STRATEGIES = ("adaptive", "linear")  # "adaptive": damage-aware (adaptive.py), the default;
+                                     # "linear": ddrescue's phases (linear.py: copy, trim, scrape, retry)
 
 
 def make_engine(strategy: str, reader: Reader, smap: SectorMap, sink: Sink, settings: Settings):
@@ -14,8 +15,9 @@ def make_engine(strategy: str, reader: Reader, smap: SectorMap, sink: Sink, sett
     if strategy == "adaptive":
         return AdaptiveEngine(reader, smap, sink, settings)
     if strategy == "linear":
-        return Engine(reader, smap, sink, settings)
+        return LinearEngine(reader, smap, sink, settings)
     raise ValueError(f"unknown strategy {strategy!r}")
 
 
-__all__ = ["AdaptiveEngine", "Engine", "Reader", "STRATEGIES", "SectorMap", "Settings", "Sink", "State", "make_engine"]
+__all__ = ["AdaptiveEngine", "LinearEngine", "Reader", "STRATEGIES", "SectorMap", "Settings", "Sink", "State",
+           "make_engine"]
