@@ -12,7 +12,7 @@ import pytest
 
 from acquire.errors import UsageError
 from acquire.report import build_report, write_report
-from acquire.report.geometry import Geometry
+from acquire.rescue.geometry import DiscLayout
 from acquire.report.svg import disc_cells, disc_map_svg, linear_map_svg
 from conftest import ROOT, SECTOR, make_disc, run_acquire, write_profile
 
@@ -232,22 +232,22 @@ def test_dfxml_of_a_record_without_files_validates(damaged, tmp_path):
 
 # --- the pictures ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("family, inner, outer", [("CD", 9, 21), ("DVD", 29, 71), ("BD", 67, 163)])
+@pytest.mark.parametrize("family, inner, outer", [("cd", 9, 21), ("dvd", 29, 71), ("bd", 67, 163)])
 def test_sectors_per_turn_are_those_of_the_mmc_field_guide(family, inner, outer):
-    g = Geometry.for_medium(family, 1000)
+    g = DiscLayout.for_medium(family, 1000)
     assert round(g.sectors_per_turn(g.r0_mm)) == inner and round(g.sectors_per_turn(58.0)) == outer
 
 
 def test_a_full_single_layer_disc_reaches_58_mm_and_a_dual_layer_dvd_has_two_layers():
-    dvd5 = Geometry.for_medium("DVD", 2_295_104)
+    dvd5 = DiscLayout.for_medium("dvd", 2_295_104)
     assert dvd5.layers == 1 and 57.5 < dvd5.outer_radius_mm <= 58.0
-    dvd9 = Geometry.for_medium("DVD", 4_173_824)
+    dvd9 = DiscLayout.for_medium("dvd", 4_173_824)
     assert dvd9.layers == 2 and 55.0 < dvd9.outer_radius_mm <= 58.0
 
 
 def test_edge_rot_is_an_outer_ring_of_the_disc_map():
     sectors = 300_000
-    g = Geometry.for_medium("CD", sectors)
+    g = DiscLayout.for_medium("cd", sectors)
     rot = sectors - 20_000                      # the last 20,000 sectors: the outermost ~1.4 mm
     cells = disc_cells([(0, rot, FINISHED), (rot, sectors - rot, BAD)], g)
     bad_rings = {ring for (ring, _), state in cells.worst.items() if state == BAD}
@@ -272,7 +272,7 @@ def test_a_100_gb_disc_draws_in_a_small_svg_quickly():
         smap.append((lba, 1, BAD))
         pos = lba + 1
     smap.append((pos, sectors - pos, FINISHED))
-    g = Geometry.for_medium("BD", sectors)
+    g = DiscLayout.for_medium("bd", sectors)
     start = time.monotonic()
     linear, disc = linear_map_svg(smap, sectors), disc_map_svg(smap, g)
     assert time.monotonic() - start < 5

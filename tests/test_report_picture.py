@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from acquire.report import write_report
-from acquire.report.geometry import Geometry
+from acquire.rescue.geometry import DiscLayout
 from conftest import run_acquire, write_profile
 
 SCRATCH_SECTORS = 40_000        # a CD's first 6 mm of spiral, 3,900 revolutions
@@ -18,7 +18,7 @@ SCRATCH_ANGLE = 0.25            # a quarter turn clockwise from 12 o'clock: 3 o'
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 
 
-def scratch_lbas(geometry: Geometry, sectors: int, angle: float) -> list[int]:
+def scratch_lbas(geometry: DiscLayout, sectors: int, angle: float) -> list[int]:
     """The sector under a radial scratch at `angle` on every revolution (reference/mmc.md's spiral)."""
     lbas = set()
     for turn in range(int(geometry.turns(sectors)) + 1):
@@ -31,7 +31,7 @@ def scratch_lbas(geometry: Geometry, sectors: int, angle: float) -> list[int]:
 @pytest.fixture(scope="module")
 def scratched(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scratch")
-    lbas = scratch_lbas(Geometry.for_medium("CD", SCRATCH_SECTORS), SCRATCH_SECTORS, SCRATCH_ANGLE)
+    lbas = scratch_lbas(DiscLayout.for_medium("cd", SCRATCH_SECTORS), SCRATCH_SECTORS, SCRATCH_ANGLE)
     profile = write_profile(tmp / "disc.toml", sectors=SCRATCH_SECTORS,
                             damage=[{"lbas": ", ".join(map(str, lbas)), "kind": "unreadable"}])
     run_acquire("image", f"sim:{profile}", tmp / "out.iso", "--retries", "0", "--strategy", "linear",
@@ -59,7 +59,7 @@ def test_a_radial_scratch_is_a_radial_line_in_the_disc_map_geometry(scratched):
     bins = 180
     rings = {ring for ring, _, _ in shapes}
     assert len(rings) == 40                     # it crosses every ring, inside to outside
-    g = Geometry.for_medium("CD", SCRATCH_SECTORS)
+    g = DiscLayout.for_medium("cd", SCRATCH_SECTORS)
     for ring, first, last in shapes:
         # the scratch kills the sector under it on each turn: the bad arc is within one sector's
         # length (40 degrees at 25 mm, 9 sectors a turn) either side of 3 o'clock, and narrows outwards

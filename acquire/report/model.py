@@ -23,7 +23,8 @@ from typing import Any
 from .. import __version__
 from ..errors import RecordError
 from ..record import Record
-from .geometry import Geometry, family_of
+from ..drive.profiles import medium_family
+from ..rescue.geometry import DiscLayout
 from .svg import STATE_NAMES
 
 REPORT_FORMAT = 1           # bump when a key changes meaning or goes away (docs/reports.md)
@@ -155,11 +156,11 @@ def _provenance(conn: sqlite3.Connection) -> list[dict]:
 def _medium(medium: dict, capacity: int, sector_size: int) -> dict:
     if not medium:
         return {"known": False}
-    family, assumed = family_of(medium.get("profile"), medium.get("profile_name"), capacity)
-    geometry = Geometry.for_medium(family, capacity, assumed=assumed) if capacity else None
+    family, assumed = medium_family(medium.get("profile"), capacity)
+    geometry = DiscLayout.for_medium(family, capacity, assumed=assumed) if capacity else None
     return {
         "known": True,
-        "profile": medium.get("profile"), "profile_name": medium.get("profile_name"), "family": family,
+        "profile": medium.get("profile"), "profile_name": medium.get("profile_name"), "family": family.upper(),
         "capacity": capacity, "sector_size": sector_size, "capacity_bytes": capacity * sector_size,
         "toc": medium.get("toc"), "disc_information": medium.get("disc_information"),
         "identity": _json(medium.get("identity")),

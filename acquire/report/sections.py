@@ -92,7 +92,7 @@ def _medium(r: dict) -> Section:
             rows.append([f"volume {key}", s(vol[key])])
     g = m.get("geometry")
     if g:
-        rows.append(["map geometry", f"{g['family']}{' (assumed)' if g['assumed'] else ''}: r0 {g['r0_mm']} mm, "
+        rows.append(["map geometry", f"{g['family'].upper()}{' (assumed)' if g['assumed'] else ''}: r0 {g['r0_mm']} mm, "
                      f"pitch {g['pitch_mm'] * 1000:.2f} um, {g['layers']} layer(s), data to "
                      f"{g['outer_radius_mm']:.1f} mm, {g['total_turns']:.0f} turns"])
     toc = [[s(t.get("track")), s(t.get("start_lba")), s(t.get("control")), s(t.get("adr"))] for t in (m.get("toc") or [])]

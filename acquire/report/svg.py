@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 
-from .geometry import DISC_RADIUS_MM, HUB_RADIUS_MM, Geometry
+from ..rescue.geometry import DISC_RADIUS_MM, HUB_RADIUS_MM, DiscLayout
 
 # sector_map.state (docs/record.md) -> name, colour, severity (larger is worse)
 UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = range(5)
@@ -113,7 +113,7 @@ def linear_map_svg(runs: Iterable[Run], sectors: int, *, title: str = "Sector ma
 
 @dataclass(frozen=True, slots=True)
 class DiscCells:
-    geometry: Geometry
+    geometry: DiscLayout
     rings: int
     bins: int
     turns_per_ring: float
@@ -125,7 +125,7 @@ class DiscCells:
                 g.r0_mm + (ring + 1) * self.turns_per_ring * g.pitch_mm)
 
 
-def disc_cells(runs: Iterable[Run], geometry: Geometry, *, rings: int = DISC_RINGS,
+def disc_cells(runs: Iterable[Run], geometry: DiscLayout, *, rings: int = DISC_RINGS,
                bins: int = DISC_BINS) -> DiscCells:
     """Polar cells: `rings` rings of equal width from the start radius to where the data ends,
     each cut into `bins` equal angles. A sector marks the cells its arc of the spiral crosses."""
@@ -166,7 +166,7 @@ def disc_cells(runs: Iterable[Run], geometry: Geometry, *, rings: int = DISC_RIN
     return DiscCells(g, rings, bins, per_ring, {k: _BY_SEVERITY[v] for k, v in worst.items()})
 
 
-def disc_map_svg(runs: Iterable[Run], geometry: Geometry, *, title: str = "Disc map") -> str:
+def disc_map_svg(runs: Iterable[Run], geometry: DiscLayout, *, title: str = "Disc map") -> str:
     """The disc seen face on: each sector at its radius and angle on the nominal spiral (angle 0
     at 12 o'clock, the spiral turning clockwise). Finished data is the green annulus; other
     states are drawn over it cell by cell."""
@@ -178,7 +178,7 @@ def disc_map_svg(runs: Iterable[Run], geometry: Geometry, *, title: str = "Disc 
     out = [_svg_open(size_px, round(size_px * (2 * half + legend_mm) / (2 * half)), "disc-map", title,
                      view_box=f"{_fmt(-half)} {_fmt(-half - legend_mm)} {_fmt(2 * half)} {_fmt(2 * half + legend_mm)}")]
     out.append(f'<text x="{_fmt(-half)}" y="{_fmt(-half - legend_mm + 4.5)}" style="font-size:4px">'
-               f'{escape(title)}: {g.family}{" (assumed)" if g.assumed else ""}, {g.layers} layer'
+               f'{escape(title)}: {g.family.upper()}{" (assumed)" if g.assumed else ""}, {g.layers} layer'
                f'{"s" if g.layers > 1 else ""}, {cells.rings} rings x {cells.bins} angles</text>')
     out.append(f'<circle cx="0" cy="0" r="{_fmt(DISC_RADIUS_MM)}" fill="#eef0f3" stroke="#777" stroke-width="0.3"/>')
     inner, outer = g.r0_mm, g.outer_radius_mm
@@ -254,7 +254,7 @@ def report_maps(report: dict) -> tuple[str, str] | None:
     if not medium.get("known") or not smap["runs"] or not medium.get("capacity"):
         return None
     g = medium["geometry"]
-    geometry = Geometry.for_medium(g["family"], medium["capacity"], assumed=g["assumed"])
+    geometry = DiscLayout.for_medium(g["family"], medium["capacity"], assumed=g["assumed"])
     runs = [tuple(r) for r in smap["runs"]]
     return (linear_map_svg(runs, medium["capacity"], title="Sector map"),
             disc_map_svg(runs, geometry, title="Disc map"))

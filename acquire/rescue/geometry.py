@@ -1,4 +1,6 @@
-"""Where an LBA lies on the disc: radius and angle on the spiral, and the spiral fitted from damage.
+"""Where an LBA lies on the disc: radius and angle on the spiral, the layers of a disc, and the
+spiral fitted from damage. The one spiral model: the adaptive engine predicts with it and the
+reports draw with it.
 
 The spiral (reference/mmc.md "Geometry and speeds"): the area swept from the start radius r0 to r
 is pitch x length, so r(L) = sqrt(r0^2 + p.v.L / (pi.S)) with p the track pitch, v the 1x linear
@@ -21,12 +23,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# family -> (start radius m, track pitch m, 1x linear velocity m/s, 1x sectors/s); reference/mmc.md
+# family (acquire.drive.profiles) -> (start radius m, track pitch m, 1x linear velocity m/s,
+# 1x sectors/s); docs/reference/mmc.md "Geometry and speeds": CD 25 mm, 1.6 um, 1.2-1.4 m/s (1.3
+# gives its "about 9 at 25 mm and 21 at 58 mm" sectors per revolution), 75 sectors/s (ECMA-130);
+# DVD 24 mm, 0.74 um, 3.49 m/s, 1,385,000 B/s (ECMA-267); BD 24 mm, 0.32 um, 4.92 m/s, 4,495,500 B/s.
 NOMINAL: dict[str, tuple[float, float, float, float]] = {
     "cd": (25e-3, 1.6e-6, 1.3, 75.0),
     "dvd": (24e-3, 0.74e-6, 3.49, 1_385_000 / 2048),
     "bd": (24e-3, 0.32e-6, 4.92, 4_495_500 / 2048),
 }
+R_MAX_M = 58e-3          # outer edge of the data area, CD, DVD and BD alike
+DISC_RADIUS_MM = 60.0    # a 120 mm disc
+HUB_RADIUS_MM = 7.5      # the centre hole (15 mm)
+LAYER_SLACK = 1.1        # a pressed layer holds up to ~10% more than the nominal figures give (DVD-5: 2,295,104)
+BDXL_LAYER_SECTORS = 16_320_000   # 33.4 GB: BDXL layers are denser than BD's 25 GB
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +96,102 @@ class Geometry:
     def same_angle(self, lba: float, turns: int) -> float:
         """The (fractional) LBA at the same angle `turns` revolutions away (negative: inwards)."""
         return self.lba_at(self.revs(lba) + turns)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscLayout:
+    """A whole disc: its layers, each a nominal spiral (Geometry) squeezed to hold its share.
+
+    A capacity beyond one nominal layer means more layers (DVD-9, BD-50/100, BDXL) or, on a CD, a
+    longer disc (80 minutes: slower v). Layers are split evenly and each fills r0..58 mm by lowering
+    v; the pitch, and so the revolutions per mm, stays nominal. Odd layers run back from the outside
+    (opposite track path, as DVD-9 and BD-50 do). Only relative angles mean anything: where the
+    spiral starts on the real disc is unknown."""
+
+    family: str
+    assumed: bool                 # the family was guessed from the capacity, not read from the profile
+    capacity: int
+    layers: int
+    layer_sectors: int            # sectors per layer (the last may hold fewer)
+    spiral: Geometry
+
+    @classmethod
+    def for_medium(cls, family: str, capacity: int, *, assumed: bool = False) -> DiscLayout:
+        r0, pitch, velocity, rate = NOMINAL[family]
+        nominal = Geometry.nominal(family)
+        nominal_layer = int((R_MAX_M ** 2 - r0 ** 2) * math.pi * rate / (pitch * velocity))
+        capacity = max(int(capacity), 1)
+        layers = 1 if family == "cd" else max(1, math.ceil(capacity / (nominal_layer * LAYER_SLACK)))
+        if family == "bd" and layers > 2:      # BDXL: 33.4 GB (16.3 M sectors) a layer, 3 or 4 layers
+            layers = math.ceil(capacity / BDXL_LAYER_SECTORS)
+        layer_sectors = math.ceil(capacity / layers)
+        spiral = nominal
+        if layer_sectors > nominal_layer:      # fill r0..58 mm: area per sector = p.v/(pi.S)
+            area_m2 = (R_MAX_M ** 2 - r0 ** 2) / layer_sectors
+            spiral = Geometry.from_physical(family, r0, area_m2 * math.pi * rate)
+        return cls(family, assumed, capacity, layers, layer_sectors, spiral)
+
+    # -- the physical view, in mm for drawing ------------------------------------------------------
+    @property
+    def r0_mm(self) -> float:
+        return self.spiral.r0_m * 1e3
+
+    @property
+    def pitch_mm(self) -> float:
+        return self.spiral.pitch_m * 1e3
+
+    @property
+    def sectors_per_s(self) -> float:
+        return NOMINAL[self.family][3]
+
+    @property
+    def velocity_mm_s(self) -> float:
+        """After any scaling to fit the capacity (for_medium)."""
+        return self.spiral.pv_m2_s / self.spiral.pitch_m * 1e3
+
+    @property
+    def area_mm2(self) -> float:
+        """mm^2 swept per sector: p.v / (pi.S)."""
+        return self.pitch_mm * self.velocity_mm_s / (math.pi * self.sectors_per_s)
+
+    # -- where a sector is -----------------------------------------------------------------------------
+    def layer_position(self, lba: float) -> tuple[int, float]:
+        """(layer, j): j counts sectors from the layer's inner start radius (odd layers count down)."""
+        layer = min(int(lba // self.layer_sectors), self.layers - 1)
+        j = lba - layer * self.layer_sectors
+        if layer % 2:
+            j = self.layer_sectors - j
+        return layer, j
+
+    def radius_mm(self, j: float) -> float:
+        # rounded to a nanometre: a layer squeezed to end at 58 mm must not end a float's ulp beyond it
+        return round(math.sqrt(self.r0_mm ** 2 + self.area_mm2 * max(j, 0.0)), 6)
+
+    def turns(self, j: float) -> float:
+        """Revolutions from the start radius to position j."""
+        return self.spiral.revs(max(j, 0.0))
+
+    def j_at_turns(self, turns: float) -> float:
+        return self.spiral.lba_at(turns)
+
+    def angle(self, lba: float) -> float:
+        """The angle of `lba` as a fraction of a revolution, 0 <= angle < 1."""
+        return self.turns(self.layer_position(lba)[1]) % 1.0
+
+    def sectors_per_turn(self, radius_mm: float) -> float:
+        return 2 * math.pi * radius_mm * self.sectors_per_s / self.velocity_mm_s
+
+    @property
+    def outer_radius_mm(self) -> float:
+        """Where the data ends (the first layer's outermost sector)."""
+        return self.radius_mm(min(self.capacity, self.layer_sectors))
+
+    def as_dict(self) -> dict:
+        return {"family": self.family, "assumed": self.assumed, "r0_mm": self.r0_mm, "pitch_mm": self.pitch_mm,
+                "velocity_mm_s": self.velocity_mm_s, "sectors_per_s": self.sectors_per_s,
+                "capacity": self.capacity, "layers": self.layers, "layer_sectors": self.layer_sectors,
+                "area_mm2": self.area_mm2, "outer_radius_mm": self.outer_radius_mm,
+                "total_turns": self.turns(min(self.capacity, self.layer_sectors))}
 
 
 # -- the fit --------------------------------------------------------------------------------------
