@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from ..rescue.sectormap import State
+
 SCHEMA_VERSION = 1
 TOOL_NAME = "acquire"
 
-# sector_map.state, as in ddrescue's map file; must stay 0 first: a zero-filled map reads as "untried"
-UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = range(5)
-STATE_CHARS = "?*/-+"
+# sector_map.state is rescue.sectormap.State as an integer (0 untried ... 4 finished, as in
+# ddrescue's map file); re-exported here for readers of the record
+UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = (int(s) for s in State)
+STATE_CHARS = "".join(s.char for s in State)
 
 RUN_STATUSES = ("running", "complete", "partial", "interrupted", "failed")
 DAMAGE_OUTCOMES = ("failed", "marginal")

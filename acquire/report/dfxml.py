@@ -15,6 +15,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
+from ..rescue.sectormap import State
+
 DFXML_NS = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 ACQ_NS = "urn:acquire-disc:dfxml:1"
@@ -126,7 +128,7 @@ def _diskimage(root: ET.Element, report: dict) -> None:
         _hash(run, "xxh128", w["xxh128"])
     state_names = {0: "untried", 1: "non-trimmed", 2: "non-scraped", 3: "bad"}
     for start, count, state in smap["runs"]:
-        if state == 4:
+        if state == State.FINISHED:
             continue
         run = _sub(runs, _d("byte_run"), img_offset=start * sector_size, len=count * sector_size, fill="0x00")
         run.set(_a("scope"), "unreadable")

@@ -25,6 +25,7 @@ from ..errors import RecordError
 from ..record import Record
 from ..drive.profiles import medium_family
 from ..rescue.geometry import DiscLayout
+from ..rescue.sectormap import State
 from .svg import STATE_NAMES
 
 REPORT_FORMAT = 1           # bump when a key changes meaning or goes away (docs/reports.md)
@@ -173,7 +174,7 @@ def _map(runs: list[tuple[int, int, int]], capacity: int, sector_size: int) -> d
     counts = Counter()
     for _, count, state in runs:
         counts[state] += count
-    unreadable = [[s, s + c - 1] for s, c, st in runs if st != 4]
+    unreadable = [[s, s + c - 1] for s, c, st in runs if st != State.FINISHED]
     bad = [[s, s + c - 1] for s, c, st in runs if st == 3]
     return {
         "sectors": capacity,
@@ -218,7 +219,7 @@ def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int
     if not analysed:
         return {"analysed": False, "summary": "no file-system analysis in this record (acquire analyze RECORD adds it)", "filesystems": [], "files": [],
                 "damaged_files": [], "boot_images": [], "unreadable_tree": []}
-    unfinished = [(s, s + c) for s, c, st in runs if st != 4]
+    unfinished = [(s, s + c) for s, c, st in runs if st != State.FINISHED]
     filesystems = _rows(conn, "SELECT * FROM filesystems ORDER BY id") if "filesystems" in tables else []
     for fs in filesystems:
         fs["details"] = _json(fs.pop("details_json", None))

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from html import escape
 
 from ..rescue.geometry import DISC_RADIUS_MM, HUB_RADIUS_MM, DiscLayout
+from ..rescue.sectormap import State
 
 # sector_map.state (docs/record.md) -> name, colour, severity (larger is worse)
-UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = range(5)
+UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = (int(s) for s in State)
 STATE_NAMES = {UNTRIED: "untried", NON_TRIMMED: "non-trimmed", NON_SCRAPED: "non-scraped", BAD: "bad",
                FINISHED: "finished"}
 # ddrescueview's palette, darkened a little for print
