@@ -8,12 +8,8 @@ one transaction, which the engine calls only after fdatasync of the image: the m
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
-import os
-import socket
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -22,80 +18,15 @@ import sqlite_utils
 from ..errors import OutOfSpace, RecordError
 from . import chain
 from .chain import Finding
+from . import connection
+from .connection import check_ours, connect, connect_readonly, existing, host, set_pragmas, user, utc_now
 from .schema import DAMAGE_OUTCOMES, RUN_STATUSES, SCHEMA_VERSION, TABLES, TOOL_NAME, create_tables
 
 SQLITE_FULL = 13                     # sqlite3.h: insertion failed because the database is full
 
-BUSY_TIMEOUT_S = 30.0
 _DAMAGE_COLUMNS = [c for c in TABLES["damage"][0] if c != "id"]
 _MEDIUM_COLUMNS = [c for c in TABLES["medium"][0] if c != "id"]
 _PASS_FIGURES = ("ended_utc", "reads", "failed_reads", "sectors_finished", "sectors_bad", "drive_time_s")
-
-
-def utc_now() -> str:
-    """The one timestamp format of the record: UTC, ISO 8601, microseconds, 'Z'."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _host() -> str:
-    return socket.gethostname()
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        return f"uid {os.getuid()}"
-
-
-def _tool_version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: no implicit transactions; every write below says where it begins and ends
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_S)
-    return conn
-
-
-def _set_pragmas(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")  # a committed batch survives a power cut, not just a crash
-    conn.execute("PRAGMA foreign_keys=ON")
-
-
-def _existing(path: Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise RecordError(f"{path} does not exist", hint="give the record written by `acquire image`")
-    if not path.is_file():
-        raise RecordError(f"{path} is not an acquire record (not a file)")
-    return path
-
-
-def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
-    """Close `conn` and raise unless it is an acquire record of a schema this tool reads."""
-    try:
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    except sqlite3.Error:
-        meta = {}
-    problem, hint = None, ""
-    if meta.get("tool") != TOOL_NAME:
-        problem, hint = f"{path} is not an acquire record", "give the record written by `acquire image`"
-    else:
-        try:
-            version = int(meta.get("schema_version", ""))
-        except ValueError:
-            problem = f"{path} has an unreadable schema_version {meta.get('schema_version')!r}"
-        else:
-            if version > SCHEMA_VERSION:
-                problem = f"{path} has record schema {version}, newer than this tool's {SCHEMA_VERSION}"
-                hint = "use a newer acquire"
-    if problem is not None:
-        conn.close()
-        raise RecordError(problem, hint=hint or "")
 
 
 class Record:
@@ -129,14 +60,14 @@ class Record:
         if not path.parent.is_dir():
             raise RecordError(f"cannot create {path}: no directory {path.parent}")
         try:
-            conn = _connect(path)
-            _set_pragmas(conn)
+            conn = connect(path)
+            set_pragmas(conn)
         except sqlite3.Error as exc:
             raise RecordError(f"cannot create {path} ({exc})") from exc
         record = cls(path, conn)
         case = {
             "id": 1, "case_id": case_id, "evidence_id": evidence_id, "examiner": examiner, "notes": notes,
-            "created_utc": utc_now(), "host": _host(), "user": _user(), "tool_version": tool_version,
+            "created_utc": utc_now(), "host": host(), "user": user(), "tool_version": tool_version,
         }
         try:
             with record._write():  # all or nothing
@@ -159,15 +90,15 @@ class Record:
     @classmethod
     def open(cls, path: Path) -> Record:
         """An existing record, to write to; RecordError (one line) if it is not one, or is newer than this tool."""
-        path = _existing(path)
+        path = existing(path)
         try:
-            conn = _connect(path)
+            conn = connect(path)
         except sqlite3.Error as exc:
             raise RecordError(f"cannot open {path} ({exc})") from exc
         # look before setting any PRAGMA: a file that is not ours must be left exactly as it was
-        _check_ours(conn, path)
+        check_ours(conn, path)
         try:
-            _set_pragmas(conn)
+            set_pragmas(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise RecordError(f"cannot open {path} for writing ({exc})") from exc
@@ -180,15 +111,9 @@ class Record:
         SQLite's mode=ro never writes the database file; `immutable` also skips the locking files,
         so a record on read-only media opens too. A record with a -wal beside it is being written (or
         was stopped while it was): then it is opened mode=ro alone, so that the log is read as well."""
-        path = _existing(path)
-        wal = Path(f"{path}-wal")
-        flags = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
-        try:
-            conn = sqlite3.connect(f"{path.absolute().as_uri()}?{flags}", uri=True, isolation_level=None,
-                                   timeout=BUSY_TIMEOUT_S)
-        except sqlite3.Error as exc:
-            raise RecordError(f"cannot open {path} read-only ({exc})") from exc
-        _check_ours(conn, path)
+        path = existing(path)
+        conn = connect_readonly(path)
+        check_ours(conn, path)
         record = cls(path, conn)
         record.readonly = True
         return record
@@ -246,7 +171,7 @@ class Record:
         """A new run; logs 'run-start', or 'resume' when earlier runs exist."""
         row = {
             "started_utc": utc_now(), "status": "running", "command": command, "device": device,
-            "host": _host(), "user": _user(), "tool_version": tool_version or _tool_version(),
+            "host": host(), "user": user(), "tool_version": tool_version or connection.tool_version(),
         }
         with self._write() as conn:
             earlier = conn.execute("SELECT count(*) FROM runs").fetchone()[0]

@@ -7,10 +7,8 @@ unreadable_tree) are read with plain SQL when present.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import math
-import os
 import platform
 import socket
 import sqlite3
@@ -21,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import RecordError
 from ..record import Record
+from ..record.connection import user
 from ..drive.profiles import medium_family
 from ..rescue.geometry import DiscLayout
 from ..rescue.sectormap import State
@@ -69,7 +67,7 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
             "format": REPORT_FORMAT,
             "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "generator": {"tool": "acquire", "version": __version__, "host": socket.gethostname(),
-                          "user": _user(), "os": f"{platform.system()} {platform.release()}",
+                          "user": user(), "os": f"{platform.system()} {platform.release()}",
                           "arch": platform.machine()},
         },
         "record": _record_status(record, record_path, tables),
@@ -296,8 +294,3 @@ def _int(text: str | None) -> int | None:
         return None
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid {os.getuid()}"
