@@ -88,24 +88,36 @@ class SectorMap:
             return
         if state.__class__ is not State:
             state = State(state)
+        i = bisect_right(self._starts, start) - 1          # the run holding `start`
+        if not self._grow_neighbour(i, start, end, state):
+            self._replace(i, start, end, state)
+
+    def _grow_neighbour(self, i: int, start: int, end: int, state: State) -> bool:
+        """The fast paths, when [start, end) lies inside run i: nothing to do, or a neighbour of
+        `state` grows over it (the usual copy step forward or reverse). False when neither fits."""
         starts, states, counts = self._starts, self._states, self._counts
         n = len(starts)
-        i = bisect_right(starts, start) - 1                 # the run holding `start`
         i_end = starts[i + 1] if i + 1 < n else self.sectors
         old = states[i]
-        if end <= i_end:                                    # fast paths: inside one run
-            if old is state:
-                return
-            if start == starts[i] and i and states[i - 1] is state and end < i_end:
-                starts[i] = end                             # grow the run before: the usual copy step
-                counts[old] -= count
-                counts[state] += count
-                return
-            if end == i_end and start > starts[i] and i + 1 < n and states[i + 1] is state:
-                starts[i + 1] = start                       # grow the run after: a reverse copy step
-                counts[old] -= count
-                counts[state] += count
-                return
+        if end > i_end:
+            return False
+        if old is state:
+            return True
+        if start == starts[i] and i and states[i - 1] is state and end < i_end:
+            starts[i] = end                                 # grow the run before
+        elif end == i_end and start > starts[i] and i + 1 < n and states[i + 1] is state:
+            starts[i + 1] = start                           # grow the run after
+        else:
+            return False
+        counts[old] -= end - start
+        counts[state] += end - start
+        return True
+
+    def _replace(self, i: int, start: int, end: int, state: State) -> None:
+        """Replace runs i..j (j holds end - 1) with what is left of them around one run of `state`."""
+        starts, states, counts = self._starts, self._states, self._counts
+        n = len(starts)
+        old, count = states[i], end - start
         j = bisect_right(starts, end - 1, i) - 1            # the run holding `end - 1`
         j_end = starts[j + 1] if j + 1 < n else self.sectors
         # take the old sectors out of the totals
@@ -311,24 +323,12 @@ class SectorMap:
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
-            fields = line.split()
             where = f"mapfile line {number}"
             if not status_seen:
-                # current_pos  current_status  [current_pass]; before ddrescue 1.20 there was no pass
-                if len(fields) not in (2, 3) or len(fields[1]) != 1 or fields[1] not in _CURRENT_STATUS_CHARS:
-                    raise ValueError(f"{where}: expected the status line 'current_pos current_status "
-                                     f"current_pass', found {line!r}")
-                _number(fields[0], where)
-                if len(fields) == 3:
-                    _number(fields[2], where)
+                _status_line(line, where)
                 status_seen = True
                 continue
-            if len(fields) != 3 or len(fields[2]) != 1:
-                raise ValueError(f"{where}: expected 'pos size status', found {line!r}")
-            block_pos, size = _number(fields[0], where), _number(fields[1], where)
-            state = _FROM_CHAR.get(fields[2])
-            if state is None:
-                raise ValueError(f"{where}: {fields[2]!r} is not a block status (one of {''.join(_CHARS)!r})")
+            block_pos, size, state = _block_line(line, where)
             if block_pos != pos:
                 what = "overlaps the block before" if block_pos < pos else f"leaves a gap from byte {pos:#x}"
                 raise ValueError(f"{where}: the block at byte {block_pos:#x} {what}")
@@ -351,6 +351,29 @@ class SectorMap:
             if covered < sectors:
                 triples.append((covered, sectors - covered, State.UNTRIED))
         return cls.from_runs(sectors, triples)
+
+
+def _status_line(line: str, where: str) -> None:
+    """current_pos  current_status  [current_pass]; before ddrescue 1.20 there was no pass."""
+    fields = line.split()
+    if len(fields) not in (2, 3) or len(fields[1]) != 1 or fields[1] not in _CURRENT_STATUS_CHARS:
+        raise ValueError(f"{where}: expected the status line 'current_pos current_status "
+                         f"current_pass', found {line!r}")
+    _number(fields[0], where)
+    if len(fields) == 3:
+        _number(fields[2], where)
+
+
+def _block_line(line: str, where: str) -> tuple[int, int, State]:
+    """pos  size  status: one block, in bytes."""
+    fields = line.split()
+    if len(fields) != 3 or len(fields[2]) != 1:
+        raise ValueError(f"{where}: expected 'pos size status', found {line!r}")
+    block_pos, size = _number(fields[0], where), _number(fields[1], where)
+    state = _FROM_CHAR.get(fields[2])
+    if state is None:
+        raise ValueError(f"{where}: {fields[2]!r} is not a block status (one of {''.join(_CHARS)!r})")
+    return block_pos, size, state
 
 
 def _number(field: str, where: str) -> int:
