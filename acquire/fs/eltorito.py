@@ -3,14 +3,17 @@ each boot image's extent, hash, and extraction."""
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..record.fs_tables import BootImage, FileEntry, Unreadable
 from .reader import SECTOR, SectorReader
+from .volume import BootRecord
 
-EL_TORITO_ID = b"EL TORITO SPECIFICATION"
+EL_TORITO_ID = "EL TORITO SPECIFICATION"
 PLATFORMS = {0x00: "x86", 0x01: "ppc", 0x02: "mac", 0xEF: "efi"}
 EMULATIONS = {0: "none", 1: "1.2m", 2: "1.44m", 3: "2.88m", 4: "hdd"}
 FLOPPY_BYTES = {"1.2m": 1_228_800, "1.44m": 1_474_560, "2.88m": 2_949_120}
@@ -29,12 +32,13 @@ class Catalog:
     entries: tuple[tuple[int, str, dict], ...]        # (entry_no, platform, fields)
 
 
-def catalog_lba(boot_record: bytes) -> int | None:
+def catalog_lba(boot_record: BootRecord) -> int | None:
     """The catalog's LBA from a boot record volume descriptor, or None if it is not El Torito's."""
-    # byte 0 type 0, 1-5 "CD001", 6 version, 7-38 boot system identifier, 0x47-0x4A catalog LBA (LE)
-    if boot_record[7:7 + len(EL_TORITO_ID)] != EL_TORITO_ID:
+    # boot system identifier "EL TORITO SPECIFICATION" (padded with zeros); the first 4 bytes of the
+    # boot system use (descriptor byte 47h) hold the catalog's LBA, little-endian (El Torito 2.0)
+    if not boot_record.boot_system_id.startswith(EL_TORITO_ID):
         return None
-    return struct.unpack_from("<I", boot_record, 0x47)[0]
+    return struct.unpack_from("<I", boot_record.boot_system_use, 0)[0]
 
 
 def _platform(code: int) -> str:
@@ -132,10 +136,11 @@ def boot_images(reader: SectorReader, catalog: Catalog, files: list[FileEntry]) 
     return out
 
 
-def read_catalog(reader: SectorReader, boot_record: bytes) -> tuple[Catalog | None, list[Unreadable], list[str]]:
+def read_catalog(reader: SectorReader, boot_record: BootRecord) -> tuple[Catalog | None, list[Unreadable], list[str]]:
+    """The boot catalog a boot record points to, what of it is unreadable, and problems."""
     lba = catalog_lba(boot_record)
     if lba is None:
-        return None, [], ["a boot record that is not El Torito's: " + boot_record[7:39].decode("ascii", "replace").strip()]
+        return None, [], [f"a boot record that is not El Torito's: {boot_record.boot_system_id.strip()}"]
     if not reader.readable(lba):
         return None, [Unreadable(None, None, lba, 1, "boot catalog")], [f"the El Torito boot catalog at LBA {lba} is unreadable"]
     sectors = 1
