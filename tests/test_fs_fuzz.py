@@ -49,7 +49,8 @@ def disc_images(draw) -> tuple[bytes, list[tuple[int, int]]]:
     sectors[18][88:91] = b"%/E"
     for vd in (16, 18):   # the root record and path tables point inside the image
         sectors[vd][156] = 34
-        struct.pack_into("<II", sectors[vd], 158, draw(_small_lba()), draw(st.integers(0, 8 * SECTOR)))
+        struct.pack_into("<I", sectors[vd], 158, draw(_small_lba()))               # root extent
+        struct.pack_into("<I", sectors[vd], 166, draw(st.integers(0, (1 << 32) - 1)))  # root data length
         struct.pack_into("<II", sectors[vd], 132, draw(st.integers(0, 3 * SECTOR)), 0)
         struct.pack_into("<I", sectors[vd], 140, draw(_small_lba()))
     catalog = draw(st.integers(20, IMAGE_SECTORS - 1))
@@ -116,3 +117,18 @@ def test_any_sector_decodes_as_udf_descriptors(d, ad_type):
     list(udf_descriptors.file_identifiers(d))
     udf_descriptors.path_components(d)
     udf_descriptors.allocation_extent(d)
+
+
+def test_a_directory_claiming_4_gb_past_the_image_end_is_one_finding(tmp_path):
+    image = bytearray(20 * SECTOR)
+    pvd = 16 * SECTOR
+    image[pvd:pvd + 7] = b"\x01CD001\x01"
+    image[pvd + 156] = 34                                               # the root's record (ECMA-119 9.1)
+    struct.pack_into("<I", image, pvd + 158, 18)                        # extent at 18 (bytes 2-5) ...
+    struct.pack_into("<I", image, pvd + 166, 0xFFFF_F800)               # ... of ~4 GiB (bytes 10-13)
+    image[pvd + 156 + 32] = 1                                           # name length 1, name 00h
+    image[17 * SECTOR:17 * SECTOR + 7] = b"\xffCD001\x01"               # set terminator
+    (tmp_path / "big.iso").write_bytes(image)
+    iso = next(fs for fs in analyze_image(tmp_path / "big.iso", None).filesystems if fs.kind == "iso9660")
+    assert [p for p in iso.problems if "past the image" in p] == [
+        "directory /: sectors 20..2097168 are past the image's end; their entries are lost"]

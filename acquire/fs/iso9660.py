@@ -115,7 +115,9 @@ class _Walk:
         self.visited.add(lba)
         self.dirs_by_lba[lba] = path
         pending: list[DirectoryRecord] = []             # the parts of a multi-extent file so far
-        for sector_lba in range(lba, lba + max(1, _sectors(size))):
+        end = lba + max(1, _sectors(size))
+        inside = min(end, max(lba, self.reader.sectors))   # a size past the image: one finding, not one a sector
+        for sector_lba in range(lba, inside):
             if not self.reader.readable(sector_lba):
                 self.unreadable.append(Unreadable(self.fs_id, path, sector_lba, 1, "directory"))
                 self.problems.append(f"directory {path}: sector {sector_lba} is unreadable; its entries are lost")
@@ -127,6 +129,11 @@ class _Walk:
                     continue
                 self._add_entry(pending, path)
                 pending = []
+        if end > inside:
+            self.unreadable.append(Unreadable(self.fs_id, path, inside, end - inside, "directory"))
+            self.problems.append(f"directory {path}: sectors {inside}..{end - 1} are past the image's end; "
+                                 "their entries are lost")
+            pending = []
         if pending:
             self._add_entry(pending, path)
 
