@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from acquire.fs.analyze import analyze_image, extract_boot_images
+from acquire.fs.eltorito import boot_image_name
 from acquire.rescue.sectormap import SectorMap, State
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,10 +249,19 @@ def test_boot_images_are_hashed_and_extracted_byte_for_byte(images, tmp_path):
     for b in analysis.boot_images:
         source = (tree / b.path.lstrip("/")).read_bytes()
         assert (b.size_bytes, b.sha256) == (len(source), hashlib.sha256(source).hexdigest())
-    written = extract_boot_images(images["xorriso"], analysis, tmp_path / "boot")
-    assert [p.name for p in written] == ["boot-01-x86-none.img", "boot-02-x86-1.44m.img", "boot-03-x86-hdd.img",
-                                         "boot-04-efi-none.img"]
-    assert written[3].read_bytes() == (tree / "boot" / "efi.img").read_bytes()
+    written = extract_boot_images(images["xorriso"], analysis.boot_images, tmp_path / "boot")
+    lbas = [b.lba for b in analysis.boot_images]
+    assert [w.path.name for w in written] == [
+        f"boot-01-x86-noemul-lba{lbas[0]}.img", f"boot-02-x86-floppy1.44m-lba{lbas[1]}.img",
+        f"boot-03-x86-hdd-lba{lbas[2]}.img", f"boot-04-efi-noemul-lba{lbas[3]}.img"]
+    assert all(w.matches_record for w in written)
+    assert written[3].path.read_bytes() == (tree / "boot" / "efi.img").read_bytes()
+
+
+def test_a_boot_image_copy_is_named_by_entry_platform_emulation_and_lba():
+    assert boot_image_name(1, "x86", "none", 1234) == "boot-01-x86-noemul-lba1234.img"
+    assert boot_image_name(12, "efi", "1.44m", 7) == "boot-12-efi-floppy1.44m-lba7.img"
+    assert boot_image_name(3, "a/b c", "9", 0) == "boot-03-a_b_c-emul9-lba0.img"   # never a path from a record
 
 
 def test_an_unreadable_sector_in_a_boot_image_is_counted(images, tmp_path):

@@ -2,7 +2,7 @@
 
     analysis = analyze_image(image_path, smap)      # smap: the record's SectorMap (None: all read)
     save_analysis(record, analysis)                 # acquire.record.fs_tables
-    extract_boot_images(image_path, analysis, out_dir)
+    extract_boot_images(image_path, analysis.boot_images, out_dir)
 
 Order of the filesystems found: system area (MBR, GPT, APM, HFS/HFS+), ISO 9660 (with Rock Ridge),
 Joliet, El Torito, UDF. Joliet and the UDF side of a bridge disc are `alternate_of` the ISO 9660
@@ -11,11 +11,12 @@ tree: the same files under other names, not counted twice in the damaged-file li
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
-from ..record.fs_tables import Analysis, Filesystem, Unreadable
+from ..record.fs_tables import Analysis, FileEntry, Filesystem, Unreadable
 from ..rescue.sectormap import SectorMap
-from . import eltorito, iso9660, systemarea, udf
+from . import eltorito, iso9660, systemarea, udf, volume
 from .eltorito import extract_boot_images
 from .reader import SectorReader
 
@@ -30,13 +31,27 @@ def analyze_image(image_path: Path, smap: SectorMap | None) -> Analysis:
 
 def _analyze(reader: SectorReader) -> Analysis:
     analysis = Analysis(image_sectors=reader.sectors)
-    ids = itertools.count(1)
-    descriptors = iso9660.read_descriptors(reader)
-    primary_space = None
-    if descriptors.primary is not None:
-        primary_space = iso9660.parse_primary_volume(descriptors.primary[1]).volume_space_size
+    ids = itertools.count(1)                 # filesystem ids, in the order of the module docstring
+    descriptors = volume.read_descriptors(reader)
+    primary_space = descriptors.primary[1].volume_space_size if descriptors.primary is not None else None
+    _system_area(analysis, reader, ids, primary_space)
+    analysis.unreadable.extend(Unreadable(None, None, lba, 1, "descriptor") for lba in descriptors.unreadable)
+    primary_id, primary_files = _iso9660_and_joliet(analysis, reader, ids, descriptors)
+    if descriptors.boot_record is not None:
+        _el_torito(analysis, reader, next(ids), descriptors.boot_record[1], primary_files)
+    # UDF: a bridge beside ISO 9660, or alone (BD-ROM)
+    if any(v.startswith("NSR") for v in descriptors.udf_vrs) or descriptors.primary is None:
+        result = udf.read_udf(reader, next(ids), alternate_of=primary_id)
+        if result is not None:
+            fs, files, unreadable = result
+            analysis.filesystems.append(fs)
+            analysis.files.extend(files)
+            analysis.unreadable.extend(unreadable)
+    return analysis
 
-    # the system area: hybrid MBR / GPT, Apple partition map, HFS(+)
+
+def _system_area(analysis: Analysis, reader: SectorReader, ids: Iterator[int], primary_space: int | None) -> None:
+    """The system area: hybrid MBR / GPT, Apple partition map, HFS(+)."""
     found, problems = systemarea.system_area(reader, primary_space)
     for kind, label, details in found:
         analysis.filesystems.append(Filesystem(next(ids), kind, label, details, tuple(problems)))
@@ -45,12 +60,13 @@ def _analyze(reader: SectorReader) -> Analysis:
         analysis.unreadable.extend(Unreadable(None, None, a, n, "system area")
                                    for a, n in reader.bad_runs(0, min(16, reader.sectors)))
 
-    for lba in descriptors.unreadable:
-        analysis.unreadable.append(Unreadable(None, None, lba, 1, "descriptor"))
 
-    # ISO 9660 and Joliet
+def _iso9660_and_joliet(analysis: Analysis, reader: SectorReader, ids: Iterator[int],
+                        descriptors: volume.Descriptors) -> tuple[int | None, list[FileEntry]]:
+    """The primary tree (and its Rock Ridge) and each Joliet tree; (primary filesystem id, the
+    files El Torito's images are looked up in)."""
     primary_id = None
-    primary_files = []
+    primary_files: list[FileEntry] = []
     if descriptors.primary is not None:
         lba, vd = descriptors.primary
         primary_id = next(ids)
@@ -60,10 +76,10 @@ def _analyze(reader: SectorReader) -> Analysis:
         if tree.rock_ridge is not None:
             analysis.filesystems.append(Filesystem(next(ids), "rockridge", tree.filesystem.label,
                                                    {**tree.rock_ridge, "names_in": primary_id}))
-    for lba, vd in descriptors.supplementary:
-        if iso9660.joliet_level(vd) is None:
+    for lba, svd in descriptors.supplementary:
+        if svd.joliet_level is None:
             continue
-        tree = iso9660.walk(reader, lba, vd, fs_id=next(ids), kind="joliet", alternate_of=primary_id)
+        tree = iso9660.walk(reader, lba, svd, fs_id=next(ids), kind="joliet", alternate_of=primary_id)
         _add_tree(analysis, tree)
         if not primary_files:
             primary_files = tree.files
@@ -72,29 +88,19 @@ def _analyze(reader: SectorReader) -> Analysis:
             next(ids), "iso9660", None, {"image_sectors": reader.sectors},
             (f"volume descriptor sectors {', '.join(map(str, descriptors.unreadable))} are unreadable: "
              "no primary volume descriptor could be read",), None))
+    return primary_id, primary_files
 
-    # El Torito
-    if descriptors.boot_record is not None:
-        catalog, lost, problems = eltorito.read_catalog(reader, descriptors.boot_record[1])
-        fs_id = next(ids)
-        details = {}
-        if catalog is not None:
-            details = {"catalog_lba": catalog.lba, "platform": catalog.validation_platform,
-                       "id_string": catalog.id_string, "entries": len(catalog.entries)}
-            analysis.boot_images.extend(eltorito.boot_images(reader, catalog, primary_files))
-        analysis.filesystems.append(Filesystem(fs_id, "eltorito", None, details, tuple(problems)))
-        analysis.unreadable.extend(Unreadable(fs_id, u.path, u.lba, u.count, u.what) for u in lost)
 
-    # UDF: a bridge beside ISO 9660, or alone (BD-ROM)
-    nsr = any(v.startswith("NSR") for v in descriptors.udf_vrs)
-    if nsr or descriptors.primary is None:
-        result = udf.read_udf(reader, next(ids), alternate_of=primary_id)
-        if result is not None:
-            fs, files, unreadable = result
-            analysis.filesystems.append(fs)
-            analysis.files.extend(files)
-            analysis.unreadable.extend(unreadable)
-    return analysis
+def _el_torito(analysis: Analysis, reader: SectorReader, fs_id: int, boot_record: volume.BootRecord,
+               files: list[FileEntry]) -> None:
+    catalog, lost, problems = eltorito.read_catalog(reader, boot_record)
+    details = {}
+    if catalog is not None:
+        details = {"catalog_lba": catalog.lba, "platform": catalog.validation_platform,
+                   "id_string": catalog.id_string, "entries": len(catalog.entries)}
+        analysis.boot_images.extend(eltorito.boot_images(reader, catalog, files))
+    analysis.filesystems.append(Filesystem(fs_id, "eltorito", None, details, tuple(problems)))
+    analysis.unreadable.extend(Unreadable(fs_id, u.path, u.lba, u.count, u.what) for u in lost)
 
 
 def _add_tree(analysis: Analysis, tree: iso9660.Tree) -> None:

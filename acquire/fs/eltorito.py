@@ -3,14 +3,17 @@ each boot image's extent, hash, and extraction."""
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..record.fs_tables import BootImage, FileEntry, Unreadable
 from .reader import SECTOR, SectorReader
+from .volume import BootRecord
 
-EL_TORITO_ID = b"EL TORITO SPECIFICATION"
+EL_TORITO_ID = "EL TORITO SPECIFICATION"
 PLATFORMS = {0x00: "x86", 0x01: "ppc", 0x02: "mac", 0xEF: "efi"}
 EMULATIONS = {0: "none", 1: "1.2m", 2: "1.44m", 3: "2.88m", 4: "hdd"}
 FLOPPY_BYTES = {"1.2m": 1_228_800, "1.44m": 1_474_560, "2.88m": 2_949_120}
@@ -18,6 +21,7 @@ BOOTABLE, NOT_BOOTABLE = 0x88, 0x00
 SECTION_HEADER, FINAL_SECTION_HEADER, EXTENSION = 0x90, 0x91, 0x44
 MAX_CATALOG_SECTORS = 8
 VIRTUAL_SECTOR = 512
+CHUNK_SECTORS = 512                   # 1 MiB read at a time when hashing or copying a boot image
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +33,13 @@ class Catalog:
     entries: tuple[tuple[int, str, dict], ...]        # (entry_no, platform, fields)
 
 
-def catalog_lba(boot_record: bytes) -> int | None:
+def catalog_lba(boot_record: BootRecord) -> int | None:
     """The catalog's LBA from a boot record volume descriptor, or None if it is not El Torito's."""
-    # byte 0 type 0, 1-5 "CD001", 6 version, 7-38 boot system identifier, 0x47-0x4A catalog LBA (LE)
-    if boot_record[7:7 + len(EL_TORITO_ID)] != EL_TORITO_ID:
+    # boot system identifier "EL TORITO SPECIFICATION" (padded with zeros); the first 4 bytes of the
+    # boot system use (descriptor byte 47h) hold the catalog's LBA, little-endian (El Torito 2.0)
+    if not boot_record.boot_system_id.startswith(EL_TORITO_ID):
         return None
-    return struct.unpack_from("<I", boot_record, 0x47)[0]
+    return struct.unpack_from("<I", boot_record.boot_system_use, 0)[0]
 
 
 def _platform(code: int) -> str:
@@ -126,16 +131,35 @@ def boot_images(reader: SectorReader, catalog: Catalog, files: list[FileEntry]) 
         bad = reader.unreadable_count(lba, sectors) if size else 0
         digest = None
         if size and bad < sectors:
-            digest = hashlib.sha256(reader.read(lba, sectors)[:size]).hexdigest()
+            digest = _sha256(reader, lba, size)
         out.append(BootImage(entry_no, platform, emulation, e["load_segment"], e["sector_count"], lba, size, digest,
                              e["bootable"], bad, e["system_type"], source, file.path if file else None))
     return out
 
 
-def read_catalog(reader: SectorReader, boot_record: bytes) -> tuple[Catalog | None, list[Unreadable], list[str]]:
+def _chunks(reader: SectorReader, lba: int, size: int):
+    """The image's bytes lba .. lba + size, a bounded piece at a time (a boot image may be a 4 GB file)."""
+    done = 0
+    while done < size:
+        sectors = min(CHUNK_SECTORS, (size - done + SECTOR - 1) // SECTOR)
+        piece = reader.read(lba, sectors)[:size - done]
+        yield piece
+        done += len(piece)
+        lba += sectors
+
+
+def _sha256(reader: SectorReader, lba: int, size: int) -> str:
+    digest = hashlib.sha256()
+    for piece in _chunks(reader, lba, size):
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+def read_catalog(reader: SectorReader, boot_record: BootRecord) -> tuple[Catalog | None, list[Unreadable], list[str]]:
+    """The boot catalog a boot record points to, what of it is unreadable, and problems."""
     lba = catalog_lba(boot_record)
     if lba is None:
-        return None, [], ["a boot record that is not El Torito's: " + boot_record[7:39].decode("ascii", "replace").strip()]
+        return None, [], [f"a boot record that is not El Torito's: {boot_record.boot_system_id.strip()}"]
     if not reader.readable(lba):
         return None, [Unreadable(None, None, lba, 1, "boot catalog")], [f"the El Torito boot catalog at LBA {lba} is unreadable"]
     sectors = 1
@@ -148,15 +172,47 @@ def read_catalog(reader: SectorReader, boot_record: bytes) -> tuple[Catalog | No
     return catalog, [], problems
 
 
-def extract_boot_images(image_path: Path, analysis, out_dir: Path) -> list[Path]:
-    """Write each boot image to out_dir as boot-NN-PLATFORM-EMULATION.img (zeros where unreadable)."""
+# the emulation as a file name says it; the platform names are PLATFORMS'
+EMULATION_NAMES = {"none": "noemul", "1.2m": "floppy1.2m", "1.44m": "floppy1.44m", "2.88m": "floppy2.88m",
+                   "hdd": "hdd"}
+
+
+def boot_image_name(entry_no: int, platform: str, emulation: str, lba: int) -> str:
+    """boot-ENTRY-PLATFORM-EMULATION-lbaLBA.img, e.g. boot-01-x86-noemul-lba1234.img: the catalog entry
+    (two digits, so a listing sorts in catalog order), what it boots, how, and where its bytes start."""
+    emulation = EMULATION_NAMES.get(emulation, f"emul{emulation}")
+    safe = lambda text: re.sub(r"[^A-Za-z0-9.]+", "_", str(text)) or "_"  # noqa: E731 - names come from a record
+    return f"boot-{int(entry_no):02d}-{safe(platform)}-{safe(emulation)}-lba{int(lba)}.img"
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedBootImage:
+    entry_no: int
+    path: Path
+    size_bytes: int
+    sha256: str
+    matches_record: bool | None      # the copy's SHA-256 against the analysis's; None: none recorded
+
+    def as_dict(self) -> dict:
+        return {"entry_no": self.entry_no, "path": str(self.path), "size_bytes": self.size_bytes,
+                "sha256": self.sha256, "matches_record": self.matches_record}
+
+
+def extract_boot_images(image_path: Path, boot_images: Iterable[BootImage], out_dir: Path) -> list[ExtractedBootImage]:
+    """Copy each boot image (its lba and size_bytes) out of the image into out_dir, named by
+    boot_image_name, zeros where the image holds none; hash each copy against the recorded hash."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with SectorReader(image_path, None) as reader:
-        for b in analysis.boot_images:
-            target = out_dir / f"boot-{b.entry_no:02d}-{b.platform}-{b.emulation}.img"
-            sectors = (b.size_bytes + SECTOR - 1) // SECTOR
-            target.write_bytes(reader.read(b.lba, sectors)[:b.size_bytes])
-            written.append(target)
+        for b in boot_images:
+            lba, size = max(0, b.lba or 0), max(0, b.size_bytes or 0)      # a hand-edited record may hold NULLs
+            target = out_dir / boot_image_name(b.entry_no or 0, b.platform, b.emulation, lba)
+            digest = hashlib.sha256()
+            with open(target, "wb") as out:
+                for piece in _chunks(reader, lba, size):
+                    out.write(piece)
+                    digest.update(piece)
+            sha = digest.hexdigest()
+            written.append(ExtractedBootImage(b.entry_no, target, size, sha, sha == b.sha256 if b.sha256 else None))
     return written

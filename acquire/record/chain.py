@@ -21,7 +21,7 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 GENESIS = "0" * 64
 EVENTS = "events"
@@ -204,8 +204,20 @@ def _verify(conn: sqlite3.Connection, expected_head: str | None) -> list[Finding
     except sqlite3.Error as exc:
         tampered(EVENTS, None, f"cannot read the events table ({exc})")
         return findings
+    _check_chain(events, expected_head, tampered)
+    seal = _latest_seal(events, tampered)
+    if seal is None:
+        return findings
+    unsealed = _check_since_seal(events, seal, findings, tampered)
+    _check_tables(conn, seal, unsealed, findings, tampered)
+    return findings
 
-    # 1. The chain: contiguous ids from 1, each hash recomputes, each prev_hash links.
+
+Tampered = Callable[[str, str | None, str], None]     # (table, row, message): note an edit
+
+
+def _check_chain(events: list[tuple], expected_head: str | None, tampered: Tampered) -> None:
+    """1. The chain: contiguous ids from 1, each hash recomputes, each prev_hash links."""
     prev, prev_id = GENESIS, 0
     for id, time_utc, run_id, kind, details, prev_hash, hash_ in events:
         row = f"id={id}"
@@ -224,11 +236,24 @@ def _verify(conn: sqlite3.Connection, expected_head: str | None) -> list[Finding
     if expected_head is not None and expected_head not in {e[6] for e in events}:
         tampered(EVENTS, None, f"the noted head hash {expected_head} is not in the chain: events were rewritten or cut")
 
-    # 2. The latest seal, and what happened after it.
+
+@dataclass(frozen=True)
+class _Seal:
+    """What the latest seal event commits to (see seal_details)."""
+
+    id: int
+    digests: dict[str, str]
+    counts: dict[str, int]
+    chunk: dict[str, int]
+    chunks: dict[str, list[str]]
+
+
+def _latest_seal(events: list[tuple], tampered: Tampered) -> _Seal | None:
+    """2a. The latest seal, if there is one and its details can be read."""
     seals = [e for e in events if e[3] == SEAL]
     if not seals:
         tampered(EVENTS, None, "no seal event: nothing commits to the tables' content")
-        return findings
+        return None
     seal = seals[-1]
     try:
         sealed = json.loads(seal[4])
@@ -242,10 +267,15 @@ def _verify(conn: sqlite3.Connection, expected_head: str | None) -> list[Finding
             raise ValueError("malformed seal")
     except (TypeError, ValueError, KeyError):
         tampered(EVENTS, f"id={seal[0]}", "the seal's details cannot be read")
-        return findings
+        return None
     if overall_digest(digests) != sealed.get("digest"):
         tampered(EVENTS, f"id={seal[0]}", "the seal's overall digest does not match its table digests")
-    after = [e for e in events if e[0] > seal[0]]
+    return _Seal(seal[0], digests, counts, chunk, chunks)
+
+
+def _check_since_seal(events: list[tuple], seal: _Seal, findings: list[Finding], tampered: Tampered) -> bool:
+    """2b. What happened after the seal; True when a run has changed the record since (unsealed)."""
+    after = [e for e in events if e[0] > seal.id]
     ended_unsealed = [e for e in after if e[3] == RUN_END]
     for e in ended_unsealed:
         tampered(EVENTS, f"id={e[0]}", f"run {e[2]} ended but its seal is missing")
@@ -255,49 +285,61 @@ def _verify(conn: sqlite3.Connection, expected_head: str | None) -> list[Finding
         if not started:
             findings.append(Finding(
                 "interrupted", EVENTS, f"id={after[0][0]}",
-                f"{len(after)} events since the seal of event {seal[0]} and no run: changes since are "
+                f"{len(after)} events since the seal of event {seal.id} and no run: changes since are "
                 "not sealed yet (the next run's end seals them)",
             ))
         for e in started:
             findings.append(Finding(
                 "interrupted", "runs", f"id={e[2]}" if e[2] is not None else None,
                 f"run {e[2]} started {e[1]} and never ended (killed?); the record is consistent up to "
-                f"the seal of event {seal[0]} and unsealed since: resume to finish and seal it",
+                f"the seal of event {seal.id} and unsealed since: resume to finish and seal it",
             ))
+    return unsealed
 
-    # 3. Every table against the seal.
+
+def _check_tables(conn: sqlite3.Connection, seal: _Seal, unsealed: bool, findings: list[Finding],
+                  tampered: Tampered) -> None:
+    """3. Every table against the seal."""
     current = sealed_tables(conn)
-    for table in sorted(set(digests) - set(current)):
-        tampered(table, None, f"table was sealed by event {seal[0]} and is gone")
+    for table in sorted(set(seal.digests) - set(current)):
+        tampered(table, None, f"table was sealed by event {seal.id} and is gone")
     for table in current:
-        if table not in digests:
+        if table not in seal.digests:
             if unsealed and table not in FIXED_TABLES:
                 findings.append(Finding("interrupted", table, None, "table created since the last seal"))
             else:
-                tampered(table, None, f"table is not covered by the seal of event {seal[0]}: it was added")
+                tampered(table, None, f"table is not covered by the seal of event {seal.id}: it was added")
             continue
         try:
-            now = table_digest(conn, table, chunk=chunk.get(table))
+            now = table_digest(conn, table, chunk=seal.chunk.get(table))
         except sqlite3.Error as exc:
             tampered(table, None, f"cannot read the table ({exc})")
             continue
-        if now.digest == digests[table]:
+        if now.digest == seal.digests[table]:
             continue
         if unsealed and table not in FIXED_TABLES:
-            if table not in APPEND_ONLY_TABLES:
-                findings.append(Finding("interrupted", table, None, "changed since the last seal by the unsealed run"))
+            now = _unsealed_change(conn, table, now, seal, findings)
+            if now is None:
                 continue
-            prefix = table_digest(conn, table, chunk=chunk.get(table), limit=counts.get(table, 0))
-            if prefix.rows == counts.get(table) and prefix.digest == digests[table]:
-                findings.append(Finding(
-                    "interrupted", table, None,
-                    f"{now.rows - prefix.rows} rows added since the last seal by the unsealed run",
-                ))
-                continue
-            now = prefix if prefix.rows == counts.get(table) else now
-        row, message = _locate(conn, table, now, counts.get(table, -1), chunks.get(table, []))
-        tampered(table, row, f"{message}; the seal of event {seal[0]} does not match")
-    return findings
+        row, message = _locate(conn, table, now, seal.counts.get(table, -1), seal.chunks.get(table, []))
+        tampered(table, row, f"{message}; the seal of event {seal.id} does not match")
+
+
+def _unsealed_change(conn: sqlite3.Connection, table: str, now: TableDigest, seal: _Seal,
+                     findings: list[Finding]) -> TableDigest | None:
+    """A change the unsealed run may have made: None when it is one (noted as interrupted), else the
+    digest to locate the edit in."""
+    if table not in APPEND_ONLY_TABLES:
+        findings.append(Finding("interrupted", table, None, "changed since the last seal by the unsealed run"))
+        return None
+    prefix = table_digest(conn, table, chunk=seal.chunk.get(table), limit=seal.counts.get(table, 0))
+    if prefix.rows == seal.counts.get(table) and prefix.digest == seal.digests[table]:
+        findings.append(Finding(
+            "interrupted", table, None,
+            f"{now.rows - prefix.rows} rows added since the last seal by the unsealed run",
+        ))
+        return None
+    return prefix if prefix.rows == seal.counts.get(table) else now
 
 
 def _locate(conn: sqlite3.Connection, table: str, now: TableDigest, sealed_rows: int, sealed_chunks: list[str]) -> tuple[str | None, str]:

@@ -6,13 +6,15 @@ Reports only read the record (opened read-only) and, for --extract-boot, the ima
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import AcquireError, UsageError
+from ..fs.eltorito import extract_boot_images as extract_boot
+from ..record.fs_tables import BootImage
 from . import model
 
 __all__ = ["FORMATS", "build_report", "render", "write_report"]
@@ -84,25 +86,14 @@ def _write(path: Path, text: str) -> None:
 
 
 def extract_boot_images(report: dict[str, Any], directory: Path, image: Path | None) -> list[dict]:
-    """Copy each boot image's bytes (lba, size_bytes) out of the image; check its recorded SHA-256."""
-    boot = report["filesystem"]["boot_images"]
-    if not boot:
+    """Copy each recorded boot image out of the image and check it against its recorded SHA-256
+    (acquire.fs.eltorito.extract_boot_images, which names the copies)."""
+    rows = report["filesystem"]["boot_images"]
+    if not rows:
         return []
     if image is None or not image.is_file():
         raise AcquireError(f"cannot extract boot images: no image at {image}",
                            hint="keep the record beside its image (IMAGE.custody.sqlite)")
-    sector_size = report["medium"].get("sector_size") or 2048
-    directory.mkdir(parents=True, exist_ok=True)
-    done = []
-    with open(image, "rb") as src:
-        for b in boot:
-            size = b.get("size_bytes") or (b.get("sector_count") or 0) * 512   # El Torito counts 512-byte sectors
-            src.seek((b.get("lba") or 0) * sector_size)
-            data = src.read(size)
-            name = f"boot-{b.get('entry_no', len(done) + 1)}-{(b.get('platform') or 'unknown').lower()}.img"
-            target = directory / name.replace("/", "_").replace(" ", "_")
-            target.write_bytes(data)
-            sha = hashlib.sha256(data).hexdigest()
-            done.append({"entry_no": b.get("entry_no"), "path": str(target), "size_bytes": len(data),
-                         "sha256": sha, "matches_record": sha == b.get("sha256") if b.get("sha256") else None})
-    return done
+    known = {f.name for f in fields(BootImage)}
+    boot = [BootImage(**{k: v for k, v in row.items() if k in known}) for row in rows]
+    return [done.as_dict() for done in extract_boot(image, boot, directory)]
