@@ -34,7 +34,7 @@ def open_transport(device: str) -> GuardedTransport:
             raise UsageError("sim: needs a profile path", hint="e.g. sim:fixtures/clean.toml")
         inner: Transport = SimulatedDrive.from_profile(path, name=device)
     elif device.startswith("/"):
-        from .transport import SgTransport
+        from .sg import SgTransport
 
         inner = SgTransport(device)
     else:

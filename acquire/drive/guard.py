@@ -87,5 +87,8 @@ class GuardedTransport:
     def clock_s(self) -> float:
         return self.inner.clock_s
 
+    def wait(self, seconds: float) -> None:
+        self.inner.wait(seconds)          # no CDB: nothing to check
+
     def close(self) -> None:
         self.inner.close()

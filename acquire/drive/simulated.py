@@ -158,6 +158,10 @@ class SimulatedDrive(CommandAnswers):
         """The current read speed (times 1x)."""
         return self._speed_x
 
+    def wait(self, seconds: float) -> None:
+        """Time passing with no command (the host waiting for the drive): charged to the clock."""
+        self._charge(max(seconds, 0.0))
+
     def close(self) -> None:
         self._closed = True
         if self._fd is not None:
