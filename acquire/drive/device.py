@@ -16,7 +16,7 @@ from .guard import GuardedTransport
 from .sense import Action, Sense, parse_sense
 from .transport import Completion, Transport
 
-SECTOR_BYTES = 2048
+SECTOR_BYTES = mmc.USER_DATA_BYTES   # the one sector size of the real side; re-exported for the layers above
 # the error-correction unit each family reads best in (reference/mmc.md "Geometry")
 ECC_SECTORS = {"cd": 1, "dvd": 16, "bd": 32}
 READY_ATTEMPTS = 20          # TEST UNIT READY tries while the drive says "becoming ready"
