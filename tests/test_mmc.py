@@ -630,7 +630,7 @@ def test_mode_page_decoders_on_any_page_return_or_raise_malformed_response(code,
 
 @pytest.fixture
 def simulated(tmp_path):
-    from acquire.drive.simulated import SimulatedDrive
+    from acquire.drive.sim import SimulatedDrive
 
     profile = tmp_path / "p.toml"
     profile.write_text('[drive]\nvendor = "ACME"\nproduct = "SIM"\nrevision = "0.1"\nserial = "S-42"\n'

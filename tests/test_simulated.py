@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acquire.drive.simulated import SimulatedDrive, generated_sector
-from acquire.drive.simulated_profile import Damage, DamageMap, load_profile
+from acquire.drive.sim import SimulatedDrive, generated_sector
+from acquire.drive.sim import Damage, DamageMap, load_profile
 from acquire.drive.transport import Transport
 from acquire.errors import DriveGone, ProfileError
 
@@ -741,3 +741,67 @@ def test_damaged_fixture_has_each_kind_of_damage(fixtures_made):
 def test_generated_fixtures_have_full_size_discs():
     assert load_profile(FIXTURES / "dvd-generated.toml").capacity == 2295104
     assert load_profile(FIXTURES / "bd-generated.toml").capacity == 12219392
+
+
+# -- the simulator's own spelling -------------------------------------------------------------
+
+def test_the_simulator_and_mmc_spell_every_opcode_alike():
+    """The duplication is deliberate: sim/codes.py spells the opcodes again so that the simulated
+    drive decodes CDBs without mmc and checks mmc instead of mirroring it (`duplicates` pairs the
+    two tables). This test is what keeps the two spellings from drifting apart."""
+    from acquire.drive import mmc
+    from acquire.drive.sim import codes
+    sim = {value for name, value in vars(codes).items() if name.isupper() and isinstance(value, int)
+           and name != "SECTOR_BYTES"}
+    assert sim == set(mmc.OPCODE_NAMES)
+    names = [name for name, value in vars(codes).items() if name.isupper() and isinstance(value, int)
+             and name != "SECTOR_BYTES"]
+    assert {name: getattr(codes, name) for name in names} == {name: getattr(mmc, name) for name in names}
+    assert set(codes.COMMANDS.values()) == set(mmc.OPCODE_NAMES)
+    assert codes.SECTOR_BYTES == mmc.USER_DATA_BYTES
+
+
+MODE2_TRACKS = """
+[[track]]
+number = 1
+start = 0
+[[track]]
+number = 2
+start = 40
+mode = "mode2-form1"
+"""
+
+
+def test_read10_on_a_mode2_form1_track_is_illegal_mode_and_read_cd_reads_it(make):
+    drive = make(MODE2_TRACKS)
+    assert sense_of(drive.execute(read10(39, 2), data_in_length=4096)) == "05/64/00"
+    assert ok(drive.execute(read10(39, 1), data_in_length=2048)) == drive.expected_sector(39)
+    any_type = bytes.fromhex("be 00 00 00 00 27 00 00 02 10 00 00")          # sector type 0, LBA 39, 2
+    assert ok(drive.execute(any_type, data_in_length=4096)) == drive.expected_sector(39) + drive.expected_sector(40)
+    form1 = bytes.fromhex("be 10 00 00 00 28 00 00 01 10 00 00")             # type 4 (mode 2 form 1), LBA 40
+    assert ok(drive.execute(form1, data_in_length=2048)) == drive.expected_sector(40)
+    mode1 = bytes.fromhex("be 08 00 00 00 28 00 00 01 10 00 00")             # type 2 (mode 1) on track 2
+    assert sense_of(drive.execute(mode1, data_in_length=2048)) == "05/64/00"
+    raw = ok(drive.execute(bytes.fromhex("be 10 00 00 00 28 00 00 01 f8 00 00"), data_in_length=2352))
+    assert len(raw) == 2352 and raw[15] == 0x02 and raw[16:24] == bytes([0, 0, 8, 0]) * 2
+
+
+def test_tracks_show_in_the_toc_and_in_track_information(make):
+    drive = make(MODE2_TRACKS)
+    toc = ok(drive.execute(bytes.fromhex("43 00 00 00 00 00 00 00 ff 00"), data_in_length=255))
+    assert toc[2:4] == bytes([1, 2]) and [toc[6], toc[14], toc[22]] == [1, 2, 0xAA]
+    assert toc[16:20] == (40).to_bytes(4, "big")
+    info = ok(drive.execute(bytes.fromhex("52 01 00 00 00 02 00 00 30 00"), data_in_length=48))
+    assert (info[2], info[6], info[8:12], info[24:28]) == (2, 0x02, (40).to_bytes(4, "big"),
+                                                           (drive.capacity - 40).to_bytes(4, "big"))
+
+
+@pytest.mark.parametrize("tracks,message", [
+    ("[[track]]\nnumber = 1\nstart = 5\n", "the first track starts at 0"),
+    ("[[track]]\nnumber = 2\nstart = 0\n", "number is 2, not 1"),
+    ("[[track]]\nnumber = 1\nstart = 0\nmode = \"audio\"\n", "mode 'audio' is not modelled"),
+    ("[[track]]\nnumber = 1\nstart = 0\nimage = \"x.iso\"\n", "unknown key 'image'"),
+])
+def test_a_track_layout_the_simulator_cannot_model_is_refused(make, tracks, message):
+    with pytest.raises(ProfileError, match=message):
+        make(tracks)

@@ -27,7 +27,7 @@ READ_TIMEOUT_S = 60.0        # a failed READ with the drive's own retries can ta
 def open_transport(device: str) -> GuardedTransport:
     """`/dev/srN`, `/dev/sgN` or `sim:PROFILE.toml` -> a guarded transport (the only way in)."""
     if device.startswith("sim:"):
-        from .simulated import SimulatedDrive  # the simulated drive only loads when asked for
+        from .sim import SimulatedDrive  # the simulated drive only loads when asked for
 
         path = device[4:]
         if not path:
