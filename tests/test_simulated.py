@@ -805,3 +805,114 @@ def test_tracks_show_in_the_toc_and_in_track_information(make):
 def test_a_track_layout_the_simulator_cannot_model_is_refused(make, tracks, message):
     with pytest.raises(ProfileError, match=message):
         make(tracks)
+
+
+# -- Drive.read over the simulated drive: what each sense Action makes a READ do ----------------
+
+def _drive(tmp_path, text: str = ""):
+    from acquire.drive.device import open_drive
+    (tmp_path / "disc.iso").write_bytes(image_bytes())
+    path = tmp_path / "drive.toml"
+    path.write_text('[disc]\nprofile = "cd-rom"\nimage = "disc.iso"\n' + TIMING + text)
+    return open_drive(f"sim:{path}")
+
+
+def _trace(tmp_path) -> list[str]:
+    return (tmp_path / "trace.log").read_text().splitlines()
+
+
+TRACE = '[drive]\ntrace = "trace.log"\n'
+
+
+def test_every_sense_action_has_a_handler_in_the_read_path():
+    from acquire.drive.device import Drive
+    from acquire.drive.sense import Action
+    assert set(Drive._READ_ACTIONS) == set(Action)
+
+
+def test_a_read_into_a_mode2_track_falls_back_to_read_cd_and_notes_it_once(tmp_path):
+    drive = _drive(tmp_path, TRACE + MODE2_TRACKS)
+    truth = SimulatedDrive.from_profile(tmp_path / "drive.toml")
+    first, again = drive.read(40, 2), drive.read(42, 1)
+    assert first.ok and first.data == truth.expected_sector(40) + truth.expected_sector(41)
+    assert again.ok and drive.read(0, 1).ok
+    assert drive.fallbacks == ["READ(10): 05/64/00 (ILLEGAL REQUEST: ILLEGAL MODE FOR THIS TRACK); "
+                               "read with READ CD (user data)"]
+    # READ(10) stays the first choice: only a refused command is given up for good
+    assert _trace(tmp_path) == ["40 2 err 05/64/00", "40 2 ok", "42 1 err 05/64/00", "42 1 ok", "0 1 ok"]
+    truth.close()
+    drive.close()
+
+
+def test_a_drive_that_refuses_read10_is_read_with_read_cd_from_then_on(tmp_path):
+    drive = _drive(tmp_path, '[drive]\ntrace = "trace.log"\nunsupported = ["READ(10)"]\n')
+    assert drive.read(16, 2).ok and drive.read(100, 1).ok
+    assert drive.fallbacks == ["READ(10): 05/20/00 (ILLEGAL REQUEST: INVALID COMMAND OPERATION CODE); "
+                               "READ CD (user data) from now on"]
+    assert _trace(tmp_path) == ["16 2 err 05/20/00", "16 2 ok", "100 1 ok"]
+    drive.close()
+
+
+def test_a_read_past_the_capacity_stops_naming_the_lba_and_the_capacity(tmp_path):
+    from acquire.errors import DriveError
+    drive = _drive(tmp_path)
+    drive.medium()
+    with pytest.raises(DriveError, match=rf"LBA {SECTORS - 1}\+2 .*05/21/00.*capacity is {SECTORS} sectors"):
+        drive.read(SECTORS - 1, 2)
+    drive.close()
+
+
+def test_out_of_range_inside_the_capacity_is_a_failed_read_as_qemu_ide_cd_reports_medium_errors(tmp_path):
+    drive = _drive(tmp_path, '[drive]\nmedium_error_sense = "05/21/00"\n[[damage]]\nlbas = "20"\nkind = "unreadable"\n')
+    result = drive.read(16, 8)          # the capacity is asked for on the spot: medium() never ran
+    assert not result.ok and str(result.sense) == "05/21/00" and not result.protected
+    drive.close()
+
+
+def test_a_protected_sector_is_a_failed_read_marked_protected(tmp_path):
+    drive = _drive(tmp_path, '[[damage]]\nlbas = "30"\nkind = "unreadable"\nsense = "05/6F/03"\n')
+    result = drive.read(30, 1)
+    assert (result.ok, result.protected, str(result.sense)) == (False, True, "05/6F/03")
+    drive.close()
+
+
+def test_an_aborted_read_is_sent_again_a_bounded_number_of_times(tmp_path):
+    drive = _drive(tmp_path, TRACE + '[[damage]]\nlbas = "30"\nkind = "flaky"\nfailures = 2\nsense = "0B/00/06"\n'
+                   '[[damage]]\nlbas = "50"\nkind = "flaky"\nfailures = 9\nsense = "0B/00/06"\n')
+    assert drive.read(30, 1).ok
+    stubborn = drive.read(50, 1)
+    assert not stubborn.ok and str(stubborn.sense) == "0B/00/06"
+    assert _trace(tmp_path) == ["30 1 err 0B/00/06"] * 2 + ["30 1 ok"] + ["50 1 err 0B/00/06"] * 4
+
+
+def test_an_unknown_sense_is_a_failed_read_with_its_sense_recorded(tmp_path):
+    drive = _drive(tmp_path, TRACE + '[[damage]]\nlbas = "30"\nkind = "unreadable"\nsense = "09/80/00"\n')
+    result = drive.read(30, 1)
+    assert (result.ok, str(result.sense), result.protected) == (False, "09/80/00", False)
+    assert _trace(tmp_path) == ["30 1 err 09/80/00"]     # tried once, as a bad sector is this pass
+
+
+def test_imaging_a_disc_that_is_becoming_ready_waits_on_the_simulated_clock_not_the_wall(tmp_path, monkeypatch):
+    try:
+        from acquire.imaging import ImageOptions, acquire_image
+    except ImportError:                 # before acquisition.py became the imaging package
+        from acquire.acquisition import ImageOptions, acquire_image
+
+    def no_real_sleep(seconds):
+        raise AssertionError(f"time.sleep({seconds}) under a simulated drive")
+
+    monkeypatch.setattr(time, "sleep", no_real_sleep)
+    (tmp_path / "disc.iso").write_bytes(image_bytes())
+    profile = tmp_path / "ready.toml"
+    profile.write_text('[disc]\nprofile = "cd-rom"\nimage = "disc.iso"\n' + TIMING
+                       + '[[event]]\nafter_commands = 0\nkind = "not-ready"\ncount = 15\n'
+                       + '[[event]]\nafter_commands = 30\nkind = "not-ready"\ncount = 5\n'
+                       + '[drive]\ntrace = "trace.log"\n')
+    started = time.monotonic()
+    outcome = acquire_image(f"sim:{profile}", tmp_path / "out.iso", ImageOptions())
+    assert time.monotonic() - started < 10
+    assert (tmp_path / "out.iso").read_bytes() == image_bytes()
+    # the first spell passes in wait_ready, before the run's clock starts; the second (after the
+    # setup commands: identity, medium, probe) mid-copy, on it
+    trace = (tmp_path / "trace.log").read_text()
+    assert trace.count("err 02/04/01") == 5 and outcome.elapsed_s >= 5 * 0.2
