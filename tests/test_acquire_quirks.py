@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from acquire.drive import mmc
-from acquire.drive.simulated import SimulatedDrive
+from acquire.drive.sim import SimulatedDrive
 from conftest import ROOT, SECTOR, run_acquire
 
 STICKY = {700, 701, 1200}

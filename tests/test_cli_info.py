@@ -70,7 +70,7 @@ def test_permission_denied_names_the_group(tmp_path):
     os.chmod(node, 0)
     os.chmod(tmp_path, 0o755)
     # import first: after setuid the interpreter's own files (under root's home) may be unreadable
-    code = ("import os,sys,grp,pwd,errno; from acquire.cli import main; import acquire.info, acquire.drive.transport; "
+    code = ("import os,sys,grp,pwd,errno; from acquire.cli import main; import acquire.info, acquire.drive.sg; "
             "os.setgid(65534); os.setuid(65534); "
             f"sys.argv=['acquire','info','{node}']; main()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

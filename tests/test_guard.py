@@ -23,6 +23,9 @@ class Recorder:
         self.seen.append(cdb[0])
         return Completion()
 
+    def wait(self, seconds):
+        self.seen.append(("wait", seconds))
+
     def close(self):
         pass
 
@@ -92,3 +95,9 @@ def test_set_streaming_with_a_performance_descriptor_passes():
 def test_set_streaming_of_any_other_descriptor_type_is_refused():
     with pytest.raises(CommandRefused, match="SET STREAMING"):
         check(bytes.fromhex("b6 00 00 00 00 00 00 00 05 00 1c 00"), bytes(28))
+
+
+def test_a_wait_passes_through_the_guard_to_the_transport():
+    inner = Recorder()
+    GuardedTransport(inner).wait(0.2)
+    assert inner.seen == [("wait", 0.2)]

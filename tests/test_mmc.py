@@ -630,7 +630,7 @@ def test_mode_page_decoders_on_any_page_return_or_raise_malformed_response(code,
 
 @pytest.fixture
 def simulated(tmp_path):
-    from acquire.drive.simulated import SimulatedDrive
+    from acquire.drive.sim import SimulatedDrive
 
     profile = tmp_path / "p.toml"
     profile.write_text('[drive]\nvendor = "ACME"\nproduct = "SIM"\nrevision = "0.1"\nserial = "S-42"\n'
@@ -672,3 +672,23 @@ def test_error_recovery_page_survives_mode_sense_and_mode_select_on_the_simulate
     assert simulated.execute(mmc.mode_select_10(len(params)), data_out=params).ok
     again = mmc.ErrorRecoveryPage.from_page(mmc.parse_mode_sense_10(_data(simulated, mmc.mode_sense_10(0x01), 256)))
     assert again == dataclasses.replace(current, per=not current.per)
+
+
+# -- the package ---------------------------------------------------------------------------------
+
+def test_every_name_of_the_package_is_reachable_as_mmc_dot_name():
+    assert all(hasattr(mmc, name) for name in mmc.__all__)
+    assert mmc.read_10 is __import__("acquire.drive.mmc.read", fromlist=["read_10"]).read_10
+
+
+def test_every_opcode_constant_has_its_name_in_the_one_table():
+    from acquire.drive.mmc import opcodes
+    constants = {value for name, value in vars(opcodes).items() if name.isupper() and isinstance(value, int)
+                 and name not in ("USER_DATA_BYTES", "SECTOR_BYTES", "MAX_LBA")}
+    assert constants == set(mmc.OPCODE_NAMES)
+    assert (mmc.opcode_name(0x28), mmc.opcode_name(0x2A)) == ("READ(10)", "opcode 2Ah")
+
+
+def test_the_real_side_has_one_sector_size_and_device_re_exports_it():
+    from acquire.drive import device
+    assert device.SECTOR_BYTES == mmc.USER_DATA_BYTES == mmc.SECTOR_BYTES == 2048

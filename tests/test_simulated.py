@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acquire.drive.simulated import SimulatedDrive, generated_sector
-from acquire.drive.simulated_profile import Damage, DamageMap, load_profile
+from acquire.drive.sim import SimulatedDrive, generated_sector
+from acquire.drive.sim import Damage, DamageMap, load_profile
 from acquire.drive.transport import Transport
 from acquire.errors import DriveGone, ProfileError
 
@@ -741,3 +741,178 @@ def test_damaged_fixture_has_each_kind_of_damage(fixtures_made):
 def test_generated_fixtures_have_full_size_discs():
     assert load_profile(FIXTURES / "dvd-generated.toml").capacity == 2295104
     assert load_profile(FIXTURES / "bd-generated.toml").capacity == 12219392
+
+
+# -- the simulator's own spelling -------------------------------------------------------------
+
+def test_the_simulator_and_mmc_spell_every_opcode_alike():
+    """The duplication is deliberate: sim/codes.py spells the opcodes again so that the simulated
+    drive decodes CDBs without mmc and checks mmc instead of mirroring it (`duplicates` pairs the
+    two tables). This test is what keeps the two spellings from drifting apart."""
+    from acquire.drive import mmc
+    from acquire.drive.sim import codes
+    sim = {value for name, value in vars(codes).items() if name.isupper() and isinstance(value, int)
+           and name != "SECTOR_BYTES"}
+    assert sim == set(mmc.OPCODE_NAMES)
+    names = [name for name, value in vars(codes).items() if name.isupper() and isinstance(value, int)
+             and name != "SECTOR_BYTES"]
+    assert {name: getattr(codes, name) for name in names} == {name: getattr(mmc, name) for name in names}
+    assert set(codes.COMMANDS.values()) == set(mmc.OPCODE_NAMES)
+    assert codes.SECTOR_BYTES == mmc.USER_DATA_BYTES
+
+
+MODE2_TRACKS = """
+[[track]]
+number = 1
+start = 0
+[[track]]
+number = 2
+start = 40
+mode = "mode2-form1"
+"""
+
+
+def test_read10_on_a_mode2_form1_track_is_illegal_mode_and_read_cd_reads_it(make):
+    drive = make(MODE2_TRACKS)
+    assert sense_of(drive.execute(read10(39, 2), data_in_length=4096)) == "05/64/00"
+    assert ok(drive.execute(read10(39, 1), data_in_length=2048)) == drive.expected_sector(39)
+    any_type = bytes.fromhex("be 00 00 00 00 27 00 00 02 10 00 00")          # sector type 0, LBA 39, 2
+    assert ok(drive.execute(any_type, data_in_length=4096)) == drive.expected_sector(39) + drive.expected_sector(40)
+    form1 = bytes.fromhex("be 10 00 00 00 28 00 00 01 10 00 00")             # type 4 (mode 2 form 1), LBA 40
+    assert ok(drive.execute(form1, data_in_length=2048)) == drive.expected_sector(40)
+    mode1 = bytes.fromhex("be 08 00 00 00 28 00 00 01 10 00 00")             # type 2 (mode 1) on track 2
+    assert sense_of(drive.execute(mode1, data_in_length=2048)) == "05/64/00"
+    raw = ok(drive.execute(bytes.fromhex("be 10 00 00 00 28 00 00 01 f8 00 00"), data_in_length=2352))
+    assert len(raw) == 2352 and raw[15] == 0x02 and raw[16:24] == bytes([0, 0, 8, 0]) * 2
+
+
+def test_tracks_show_in_the_toc_and_in_track_information(make):
+    drive = make(MODE2_TRACKS)
+    toc = ok(drive.execute(bytes.fromhex("43 00 00 00 00 00 00 00 ff 00"), data_in_length=255))
+    assert toc[2:4] == bytes([1, 2]) and [toc[6], toc[14], toc[22]] == [1, 2, 0xAA]
+    assert toc[16:20] == (40).to_bytes(4, "big")
+    info = ok(drive.execute(bytes.fromhex("52 01 00 00 00 02 00 00 30 00"), data_in_length=48))
+    assert (info[2], info[6], info[8:12], info[24:28]) == (2, 0x02, (40).to_bytes(4, "big"),
+                                                           (drive.capacity - 40).to_bytes(4, "big"))
+
+
+@pytest.mark.parametrize("tracks,message", [
+    ("[[track]]\nnumber = 1\nstart = 5\n", "the first track starts at 0"),
+    ("[[track]]\nnumber = 2\nstart = 0\n", "number is 2, not 1"),
+    ("[[track]]\nnumber = 1\nstart = 0\nmode = \"audio\"\n", "mode 'audio' is not modelled"),
+    ("[[track]]\nnumber = 1\nstart = 0\nimage = \"x.iso\"\n", "unknown key 'image'"),
+])
+def test_a_track_layout_the_simulator_cannot_model_is_refused(make, tracks, message):
+    with pytest.raises(ProfileError, match=message):
+        make(tracks)
+
+
+# -- Drive.read over the simulated drive: what each sense Action makes a READ do ----------------
+
+def _drive(tmp_path, text: str = ""):
+    from acquire.drive.device import open_drive
+    (tmp_path / "disc.iso").write_bytes(image_bytes())
+    path = tmp_path / "drive.toml"
+    path.write_text('[disc]\nprofile = "cd-rom"\nimage = "disc.iso"\n' + TIMING + text)
+    return open_drive(f"sim:{path}")
+
+
+def _trace(tmp_path) -> list[str]:
+    return (tmp_path / "trace.log").read_text().splitlines()
+
+
+TRACE = '[drive]\ntrace = "trace.log"\n'
+
+
+def test_every_sense_action_has_a_handler_in_the_read_path():
+    from acquire.drive.device import Drive
+    from acquire.drive.sense import Action
+    assert set(Drive._READ_ACTIONS) == set(Action)
+
+
+def test_a_read_into_a_mode2_track_falls_back_to_read_cd_and_notes_it_once(tmp_path):
+    drive = _drive(tmp_path, TRACE + MODE2_TRACKS)
+    truth = SimulatedDrive.from_profile(tmp_path / "drive.toml")
+    first, again = drive.read(40, 2), drive.read(42, 1)
+    assert first.ok and first.data == truth.expected_sector(40) + truth.expected_sector(41)
+    assert again.ok and drive.read(0, 1).ok
+    assert drive.fallbacks == ["READ(10): 05/64/00 (ILLEGAL REQUEST: ILLEGAL MODE FOR THIS TRACK); "
+                               "read with READ CD (user data)"]
+    # READ(10) stays the first choice: only a refused command is given up for good
+    assert _trace(tmp_path) == ["40 2 err 05/64/00", "40 2 ok", "42 1 err 05/64/00", "42 1 ok", "0 1 ok"]
+    truth.close()
+    drive.close()
+
+
+def test_a_drive_that_refuses_read10_is_read_with_read_cd_from_then_on(tmp_path):
+    drive = _drive(tmp_path, '[drive]\ntrace = "trace.log"\nunsupported = ["READ(10)"]\n')
+    assert drive.read(16, 2).ok and drive.read(100, 1).ok
+    assert drive.fallbacks == ["READ(10): 05/20/00 (ILLEGAL REQUEST: INVALID COMMAND OPERATION CODE); "
+                               "READ CD (user data) from now on"]
+    assert _trace(tmp_path) == ["16 2 err 05/20/00", "16 2 ok", "100 1 ok"]
+    drive.close()
+
+
+def test_a_read_past_the_capacity_stops_naming_the_lba_and_the_capacity(tmp_path):
+    from acquire.errors import DriveError
+    drive = _drive(tmp_path)
+    drive.medium()
+    with pytest.raises(DriveError, match=rf"LBA {SECTORS - 1}\+2 .*05/21/00.*capacity is {SECTORS} sectors"):
+        drive.read(SECTORS - 1, 2)
+    drive.close()
+
+
+def test_out_of_range_inside_the_capacity_is_a_failed_read_as_qemu_ide_cd_reports_medium_errors(tmp_path):
+    drive = _drive(tmp_path, '[drive]\nmedium_error_sense = "05/21/00"\n[[damage]]\nlbas = "20"\nkind = "unreadable"\n')
+    result = drive.read(16, 8)          # the capacity is asked for on the spot: medium() never ran
+    assert not result.ok and str(result.sense) == "05/21/00" and not result.protected
+    drive.close()
+
+
+def test_a_protected_sector_is_a_failed_read_marked_protected(tmp_path):
+    drive = _drive(tmp_path, '[[damage]]\nlbas = "30"\nkind = "unreadable"\nsense = "05/6F/03"\n')
+    result = drive.read(30, 1)
+    assert (result.ok, result.protected, str(result.sense)) == (False, True, "05/6F/03")
+    drive.close()
+
+
+def test_an_aborted_read_is_sent_again_a_bounded_number_of_times(tmp_path):
+    drive = _drive(tmp_path, TRACE + '[[damage]]\nlbas = "30"\nkind = "flaky"\nfailures = 2\nsense = "0B/00/06"\n'
+                   '[[damage]]\nlbas = "50"\nkind = "flaky"\nfailures = 9\nsense = "0B/00/06"\n')
+    assert drive.read(30, 1).ok
+    stubborn = drive.read(50, 1)
+    assert not stubborn.ok and str(stubborn.sense) == "0B/00/06"
+    assert _trace(tmp_path) == ["30 1 err 0B/00/06"] * 2 + ["30 1 ok"] + ["50 1 err 0B/00/06"] * 4
+
+
+def test_an_unknown_sense_is_a_failed_read_with_its_sense_recorded(tmp_path):
+    drive = _drive(tmp_path, TRACE + '[[damage]]\nlbas = "30"\nkind = "unreadable"\nsense = "09/80/00"\n')
+    result = drive.read(30, 1)
+    assert (result.ok, str(result.sense), result.protected) == (False, "09/80/00", False)
+    assert _trace(tmp_path) == ["30 1 err 09/80/00"]     # tried once, as a bad sector is this pass
+
+
+def test_imaging_a_disc_that_is_becoming_ready_waits_on_the_simulated_clock_not_the_wall(tmp_path, monkeypatch):
+    try:
+        from acquire.imaging import ImageOptions, acquire_image
+    except ImportError:                 # before acquisition.py became the imaging package
+        from acquire.acquisition import ImageOptions, acquire_image
+
+    def no_real_sleep(seconds):
+        raise AssertionError(f"time.sleep({seconds}) under a simulated drive")
+
+    monkeypatch.setattr(time, "sleep", no_real_sleep)
+    (tmp_path / "disc.iso").write_bytes(image_bytes())
+    profile = tmp_path / "ready.toml"
+    profile.write_text('[disc]\nprofile = "cd-rom"\nimage = "disc.iso"\n' + TIMING
+                       + '[[event]]\nafter_commands = 0\nkind = "not-ready"\ncount = 15\n'
+                       + '[[event]]\nafter_commands = 30\nkind = "not-ready"\ncount = 5\n'
+                       + '[drive]\ntrace = "trace.log"\n')
+    started = time.monotonic()
+    outcome = acquire_image(f"sim:{profile}", tmp_path / "out.iso", ImageOptions())
+    assert time.monotonic() - started < 10
+    assert (tmp_path / "out.iso").read_bytes() == image_bytes()
+    # the first spell passes in wait_ready, before the run's clock starts; the second (after the
+    # setup commands: identity, medium, probe) mid-copy, on it
+    trace = (tmp_path / "trace.log").read_text()
+    assert trace.count("err 02/04/01") == 5 and outcome.elapsed_s >= 5 * 0.2

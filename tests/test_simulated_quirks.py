@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from acquire.drive.simulated import SimulatedDrive
-from acquire.drive.simulated_profile import load_profile
+from acquire.drive.sim import SimulatedDrive
+from acquire.drive.sim import load_profile
 from acquire.errors import ProfileError
 
 SECTORS = 200

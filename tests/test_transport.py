@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from acquire.drive import transport as t
-from acquire.drive.transport import (
-    CHECK_CONDITION, DID_NO_CONNECT, GOOD, SG_GET_VERSION_NUM, SG_IO, Completion, SgIoHdr, SgTransport,
-    Transport, _build_header, max_transfer_bytes,
-)
+from acquire.drive import sg as t
+from acquire.drive.sg import SG_GET_VERSION_NUM, SG_IO, SgIoHdr, SgTransport, _build_header, max_transfer_bytes
+from acquire.drive.transport import CHECK_CONDITION, DID_NO_CONNECT, GOOD, Completion, Transport
 from acquire.errors import DriveError, DriveGone, NoDrive
 
 # reference/mmc.md "Linux SG_IO", x86-64 (the kernel's <scsi/sg.h> struct sg_io_hdr)
@@ -339,3 +337,11 @@ def test_max_transfer_bytes_is_none_when_unknown(tmp_path):
     assert max_transfer_bytes("/dev/sr9") is None
     assert max_transfer_bytes("/dev/sg7", sysfs_root=str(tmp_path)) is None
     assert max_transfer_bytes("/dev/null") is None
+
+
+def test_wait_on_a_real_drive_sleeps_on_the_wall_clock(drive, monkeypatch):
+    slept = []
+    monkeypatch.setattr(t.time, "sleep", slept.append)
+    drive.wait(0.2)
+    drive.wait(-1)                      # a negative wait is no wait, not an error from time.sleep
+    assert slept == [0.2, 0.0]

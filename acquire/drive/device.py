@@ -7,8 +7,8 @@ only what stops a run raises.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
+from typing import Callable, ClassVar
 
 from ..errors import DriveError, DriveGone, MalformedResponse, MediumChanged, NoDisc, UsageError
 from . import mmc
@@ -16,25 +16,26 @@ from .guard import GuardedTransport
 from .sense import Action, Sense, parse_sense
 from .transport import Completion, Transport
 
-SECTOR_BYTES = 2048
+SECTOR_BYTES = mmc.USER_DATA_BYTES   # the one sector size of the real side; re-exported for the layers above
 # the error-correction unit each family reads best in (reference/mmc.md "Geometry")
 ECC_SECTORS = {"cd": 1, "dvd": 16, "bd": 32}
 READY_ATTEMPTS = 20          # TEST UNIT READY tries while the drive says "becoming ready"
-READY_WAIT_S = 0.2
+READY_WAIT_S = 0.2          # drive time between them, through Transport.wait (no real sleep on sim:)
+ABORTED_RETRIES = 3          # a READ the drive aborted (0B/xx/xx) is sent again this many times
 READ_TIMEOUT_S = 60.0        # a failed READ with the drive's own retries can take tens of seconds
 
 
 def open_transport(device: str) -> GuardedTransport:
     """`/dev/srN`, `/dev/sgN` or `sim:PROFILE.toml` -> a guarded transport (the only way in)."""
     if device.startswith("sim:"):
-        from .simulated import SimulatedDrive  # the simulated drive only loads when asked for
+        from .sim import SimulatedDrive  # the simulated drive only loads when asked for
 
         path = device[4:]
         if not path:
             raise UsageError("sim: needs a profile path", hint="e.g. sim:fixtures/clean.toml")
         inner: Transport = SimulatedDrive.from_profile(path, name=device)
     elif device.startswith("/"):
-        from .transport import SgTransport
+        from .sg import SgTransport
 
         inner = SgTransport(device)
     else:
@@ -90,6 +91,7 @@ class ReadResult:
     sense: Sense | None              # set on CHECK CONDITION
     duration_s: float
     marginal: bool = False           # recovered error (SK 1): data good, sector marginal
+    protected: bool = False          # 05/6F/xx copy protection: record it, never retry it
 
     @property
     def ok(self) -> bool:
@@ -102,7 +104,8 @@ class Drive:
 
     transport: GuardedTransport
     fallbacks: list[str] = field(default_factory=list)   # what the drive refused and what we did instead
-    _read_opcode: int = mmc.READ_10
+    _read_opcode: int = mmc.READ_10      # READ_CD once the drive refused READ(10) as a command
+    _capacity: int | None = None          # from medium(): what a 05/21/00 READ is judged against
 
     @property
     def name(self) -> str:
@@ -178,7 +181,7 @@ class Drive:
                 # a unit attention after a disc change clears by being reported; a drive becoming
                 # ready needs time
                 if action is Action.WAIT_AND_RETRY:
-                    time.sleep(READY_WAIT_S)
+                    self.transport.wait(READY_WAIT_S)
                 continue
             raise DriveError(f"{self.name} is not ready ({sense.name if sense else _status_text(done)})",
                              hint="check the disc and the drive")
@@ -205,38 +208,114 @@ class Drive:
         di_raw = self.data(mmc.read_disc_information(), 34, what="READ DISC INFORMATION")
         di = _parse_or_none(mmc.parse_disc_information, di_raw)
         family = mmc.PROFILE_FAMILY.get(profile, "cd")
+        self._capacity = capacity.sectors
         return Medium(profile, mmc.profile_name(profile), family, capacity.sectors, SECTOR_BYTES,
                       toc, di, features)
 
     # -- reading ------------------------------------------------------------------------
     def read(self, lba: int, count: int, *, fua: bool = False) -> ReadResult:
-        """READ(10) of `count` sectors. On failure, never trust resid: the data is all or nothing."""
-        cdb = mmc.read_10(lba, count, fua=fua)
-        done = self.command(cdb, count * SECTOR_BYTES, timeout_s=READ_TIMEOUT_S)
-        for _ in range(READY_ATTEMPTS):
-            # a drive that is becoming ready again (02/04/01) has not tried the sector yet
-            sense = self._sense(done) if not done.ok else None
-            if sense is None or sense.action is not Action.WAIT_AND_RETRY:
-                break
-            time.sleep(READY_WAIT_S)
-            done = self.command(cdb, count * SECTOR_BYTES, timeout_s=READ_TIMEOUT_S)
-        if done.ok and len(done.data) == count * SECTOR_BYTES:
-            return ReadResult(lba, count, done.data, None, done.duration_s)
-        sense = self._sense(done)
-        if sense is not None:
-            action = sense.action
-            if action is Action.GOOD_BUT_MARGINAL and len(done.data) == count * SECTOR_BYTES:
-                return ReadResult(lba, count, done.data, sense, done.duration_s, marginal=True)
-            if action is Action.STOP_NO_DISC:
-                raise NoDisc(f"the disc left {self.name} ({sense.name})",
-                             hint="insert the same disc and run the same command to resume")
-            if action is Action.STOP_MEDIUM_CHANGED:
-                raise MediumChanged(f"{self.name} reports the medium may have changed ({sense})",
-                                    hint="run the same command again: the disc identity is checked on resume")
-            if action is Action.STOP_HARDWARE:
-                raise DriveError(f"{self.name} reports a hardware error ({sense}: {sense.name})",
-                                 hint="the drive may be failing: try another drive and resume")
-        return ReadResult(lba, count, b"", sense, done.duration_s)
+        """`count` sectors of user data: READ(10), or READ CD where the drive needs it.
+
+        A failed read is a ReadResult; what a failure means is _READ_ACTIONS's handler for its
+        sense. On failure, never trust resid: the data is all or nothing.
+        """
+        attempt = _ReadAttempt(lba, count, fua, self._read_opcode)
+        while True:
+            done = self.command(self._read_cdb(attempt), count * SECTOR_BYTES, timeout_s=READ_TIMEOUT_S)
+            if done.ok and len(done.data) == count * SECTOR_BYTES:
+                return ReadResult(lba, count, done.data, None, done.duration_s)
+            sense = self._sense(done)
+            if sense is None:            # a transport failure, or sense we cannot decode
+                return ReadResult(lba, count, b"", None, done.duration_s)
+            result = self._READ_ACTIONS[sense.action](self, attempt, done, sense)
+            if result is not None:
+                return result
+
+    def _read_cdb(self, attempt: "_ReadAttempt") -> bytes:
+        if attempt.opcode == mmc.READ_CD:
+            # sector type 0 (any) with user data only: 2048 bytes of a mode 1 or mode 2 form 1
+            # sector; a form 2 sector (2324) fails the length check instead of passing as data
+            return mmc.read_cd(attempt.lba, attempt.count, sector_type=0, main_channel=mmc.READ_CD_USER_DATA)
+        return mmc.read_10(attempt.lba, attempt.count, fua=attempt.fua)
+
+    # Each handler returns the ReadResult, or None to send the (possibly changed) read again.
+    def _failed(self, attempt: "_ReadAttempt", done: Completion, sense: Sense, **flags) -> ReadResult:
+        return ReadResult(attempt.lba, attempt.count, b"", sense, done.duration_s, **flags)
+
+    def _on_marginal(self, attempt, done, sense) -> ReadResult:
+        if len(done.data) == attempt.count * SECTOR_BYTES:     # recovered: the data is good
+            return ReadResult(attempt.lba, attempt.count, done.data, sense, done.duration_s, marginal=True)
+        return self._failed(attempt, done, sense)
+
+    def _on_wait(self, attempt, done, sense) -> ReadResult | None:
+        # a drive that is becoming ready again (02/04/01) has not tried the sector yet
+        if attempt.waits >= READY_ATTEMPTS:
+            return self._failed(attempt, done, sense)
+        attempt.waits += 1
+        self.transport.wait(READY_WAIT_S)
+        return None
+
+    def _on_aborted(self, attempt, done, sense) -> ReadResult | None:
+        if attempt.aborts >= ABORTED_RETRIES:
+            return self._failed(attempt, done, sense)
+        attempt.aborts += 1
+        return None
+
+    def _on_fall_back(self, attempt, done, sense) -> ReadResult | None:
+        """05/64/00 (a mode 2 track) or 05/20/00 (READ(10) refused): the same sectors by READ CD."""
+        if attempt.opcode == mmc.READ_CD:          # READ CD refused too: nothing left to fall back to
+            return self._failed(attempt, done, sense)
+        note = f"READ(10): {sense} ({sense.name}); read with READ CD (user data)"
+        if (sense.asc, sense.ascq) == (0x20, 0x00):  # the command itself is refused: for good
+            self._read_opcode = mmc.READ_CD
+            note = f"READ(10): {sense} ({sense.name}); READ CD (user data) from now on"
+        if note not in self.fallbacks:
+            self.fallbacks.append(note)
+        attempt.opcode = mmc.READ_CD
+        return None
+
+    def _on_out_of_range(self, attempt, done, sense) -> ReadResult:
+        """05/21/00: past the capacity it is a wrong capacity or our bug; inside it, a failed read
+        (QEMU's ide-cd reports every medium error so: docs/simulated-drive.md)."""
+        if self._capacity is None:
+            raw = self.data(mmc.read_capacity_10(), 8, what="READ CAPACITY(10)")
+            capacity = _parse_or_none(mmc.parse_read_capacity_10, raw)
+            self._capacity = capacity.sectors if capacity is not None else None
+        if self._capacity is not None and attempt.lba + attempt.count > self._capacity:
+            raise DriveError(f"{self.name} refused LBA {attempt.lba}+{attempt.count} as out of range ({sense}): "
+                             f"the disc's capacity is {self._capacity} sectors",
+                             hint="the capacity is wrong or this is a bug in acquire: please report it")
+        return self._failed(attempt, done, sense)
+
+    def _on_protected(self, attempt, done, sense) -> ReadResult:
+        return self._failed(attempt, done, sense, protected=True)
+
+    def _on_no_disc(self, attempt, done, sense) -> ReadResult:
+        raise NoDisc(f"the disc left {self.name} ({sense.name})",
+                     hint="insert the same disc and run the same command to resume")
+
+    def _on_medium_changed(self, attempt, done, sense) -> ReadResult:
+        raise MediumChanged(f"{self.name} reports the medium may have changed ({sense})",
+                            hint="run the same command again: the disc identity is checked on resume")
+
+    def _on_hardware(self, attempt, done, sense) -> ReadResult:
+        raise DriveError(f"{self.name} reports a hardware error ({sense}: {sense.name})",
+                         hint="the drive may be failing: try another drive and resume")
+
+    # sense.Action -> what a READ does about it; every Action has a row (tests/test_simulated.py)
+    _READ_ACTIONS: ClassVar[dict[Action, Callable[..., ReadResult | None]]] = {
+        Action.GOOD_BUT_MARGINAL: _on_marginal,
+        Action.BAD_SECTOR: _failed,               # later phases retry it
+        Action.WAIT_AND_RETRY: _on_wait,
+        Action.STOP_NO_DISC: _on_no_disc,
+        Action.STOP_MEDIUM_CHANGED: _on_medium_changed,
+        Action.FALL_BACK: _on_fall_back,
+        Action.STOP_BUG: _on_out_of_range,
+        Action.STOP_HARDWARE: _on_hardware,
+        Action.RETRY_ABORTED: _on_aborted,
+        Action.PROTECTED: _on_protected,
+        Action.UNKNOWN: _failed,                  # a failed read with its sense recorded, like a bad sector
+    }
 
     def identity_probe(self, capacity: int) -> tuple[int, int, str] | None:
         """(lba, count, sha256) of the first of a few small areas near the start that reads whole."""
@@ -247,6 +326,18 @@ class Drive:
             if result.ok:
                 return lba, 16, hashlib.sha256(result.data).hexdigest()
         return None
+
+
+@dataclass(slots=True)
+class _ReadAttempt:
+    """One Drive.read: its sectors, the command it is sent with now, and its retries so far."""
+
+    lba: int
+    count: int
+    fua: bool
+    opcode: int
+    waits: int = 0
+    aborts: int = 0
 
 
 def _parse_or_none(parser, raw: bytes | None):

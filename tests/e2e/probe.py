@@ -12,7 +12,7 @@ import json
 import sys
 
 from acquire.drive.guard import GuardedTransport
-from acquire.drive.transport import SgTransport
+from acquire.drive.sg import SgTransport
 
 
 def _sense(raw: bytes) -> str | None:

@@ -11,15 +11,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-# command name -> operation code; the names the profile's lists accept (reference/mmc.md)
-COMMANDS: dict[str, int] = {
-    "TEST UNIT READY": 0x00, "REQUEST SENSE": 0x03, "INQUIRY": 0x12, "START STOP UNIT": 0x1B,
-    "PREVENT ALLOW MEDIUM REMOVAL": 0x1E, "READ CAPACITY(10)": 0x25, "READ(10)": 0x28, "READ TOC": 0x43,
-    "GET CONFIGURATION": 0x46, "GET EVENT STATUS NOTIFICATION": 0x4A, "READ DISC INFORMATION": 0x51,
-    "READ TRACK INFORMATION": 0x52, "MODE SELECT(10)": 0x55, "MODE SENSE(10)": 0x5A, "READ(12)": 0xA8,
-    "GET PERFORMANCE": 0xAC, "READ DISC STRUCTURE": 0xAD, "SET STREAMING": 0xB6, "SET CD SPEED": 0xBB,
-    "READ CD": 0xBE,
-}
+from .codes import COMMANDS
+
 INFORMATION = ("first-bad-lba", "none", "zero")
 TOC_FORMAT_FROM = ("either", "byte 2", "byte 9")
 _SENSE_RE = re.compile(r"^([0-9A-Fa-f]{1,2})/([0-9A-Fa-f]{2})/([0-9A-Fa-f]{2})$")

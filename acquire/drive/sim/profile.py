@@ -11,8 +11,12 @@ Decisions where DESIGN.md is silent (keep docs/ in step):
   slow only (and required there); anything else is a ProfileError rather than silently ignored.
 - `[disc] profile` is required; exactly one of `image` and `sectors` must be given.
 - [timing] defaults are DESIGN.md's example values; `speed_x` defaults per profile (24/8/6).
-- The [drive] quirk keys and `emulate` presets are checked in simulated_quirks.py; a preset's
+- The [drive] quirk keys and `emulate` presets are checked in quirks.py; a preset's
   INQUIRY strings apply unless the profile gives its own. docs/simulated-drive.md lists them all.
+- [[track]] (DESIGN.md's keys, a first part of them): number, session (1 only), mode (mode1 |
+  mode2-form1) and start. The tracks partition the [disc] image or generated sectors: the first
+  starts at LBA 0, numbers run 1, 2, ... in LBA order, and each runs to the next one's start.
+  Per-track images, audio, write and open are refused until they are modelled.
 """
 from __future__ import annotations
 
@@ -24,10 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProfileError
-from .simulated_quirks import KEYS as _QUIRK_KEYS, Quirks, parse_quirks
-
-SECTOR_BYTES = 2048
+from ...errors import ProfileError
+from .codes import SECTOR_BYTES
+from .quirks import KEYS as _QUIRK_KEYS, Quirks, parse_quirks
 
 # profile name -> (GET CONFIGURATION profile number, family); reference/mmc.md "Profiles"
 DISC_PROFILES: dict[str, tuple[int, str]] = {
@@ -39,6 +42,9 @@ DEFAULT_SPEED_X = {"cd": 24, "dvd": 8, "bd": 6}
 # bytes/s at 1x (DESIGN.md "The clock"): CD 75 sectors/s x 2048
 RATE_1X = {"cd": 153_600, "dvd": 1_385_000, "bd": 4_495_500}
 
+MODE1 = "mode1"
+MODE2_FORM1 = "mode2-form1"
+TRACK_MODES = (MODE1, MODE2_FORM1)
 DAMAGE_KINDS = ("unreadable", "flaky", "slow", "unstable")
 EVENT_KINDS = ("disconnect", "media-change", "not-ready")
 DEFAULT_SENSE = (0x03, 0x11, 0x00)       # MEDIUM ERROR, unrecovered read error
@@ -46,12 +52,13 @@ DEFAULT_NOT_READY_COUNT = 3
 MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture images are made by "
                       "`python fixtures/make_fixtures.py`")
 
-_SECTIONS = {"drive", "disc", "timing", "damage", "event"}
+_SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s"}
 _EVENT_KEYS = {"after_commands", "kind", "count"}
+_TRACK_KEYS = {"number", "session", "mode", "start"}
 _TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005,
                     "sleep_scale": 0.0}
 # INQUIRY field widths (reference/mmc.md: bytes 8-15 vendor, 16-31 product, 32-35 revision)
@@ -84,6 +91,13 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Track:
+    number: int
+    start: int                           # first LBA; the track runs to the next one's start
+    mode: str = MODE1                    # mode1 | mode2-form1
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     path: Path
     disc_profile: str                    # cd-rom | dvd-rom | bd-rom
@@ -95,7 +109,7 @@ class Profile:
     revision: str = "1.00"
     serial: str | None = None
     trace: Path | None = None            # absolute
-    quirks: Quirks = Quirks()             # simulated_quirks.py; docs/simulated-drive.md
+    quirks: Quirks = Quirks()             # quirks.py; docs/simulated-drive.md
     speed_x: float = 24
     error_delay_s: float = 8.0
     seek_base_s: float = 0.08
@@ -104,6 +118,7 @@ class Profile:
     sleep_scale: float = 0.0             # really sleep cost x this (0: never): lets tests interrupt a run mid-way
     damage: tuple[Damage, ...] = ()
     events: tuple[Event, ...] = ()
+    tracks: tuple[Track, ...] = ()       # empty: one mode 1 track over the whole disc
 
     @property
     def report_information(self) -> bool:
@@ -237,6 +252,7 @@ def _build(path: Path, doc: dict[str, Any]) -> Profile:
 
     fields["damage"] = _damage(fail, doc.get("damage", []), capacity)
     fields["events"] = _events(fail, doc.get("event", []))
+    fields["tracks"] = _tracks(fail, doc.get("track", []), capacity, family)
     return Profile(path=path, disc_profile=disc_profile, capacity=capacity, **fields)
 
 
@@ -337,6 +353,34 @@ def _events(fail, entries: Any) -> tuple[Event, ...]:
                 raise fail(f"{label} count must be at least 1, not {count}")
         out.append(Event(after, kind, count))
     return tuple(sorted(out, key=lambda e: e.after_commands))
+
+
+def _tracks(fail, entries: Any, capacity: int, family: str) -> tuple[Track, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise fail("track must be a list of [[track]] tables")
+    out = []
+    for position, entry in enumerate(entries, 1):
+        label = f"[[track]] #{position}"
+        _no_unknown(fail, entry, _TRACK_KEYS, label)
+        for key in ("number", "start"):
+            if key not in entry:
+                raise fail(f"{label} has no {key}")
+        number, start = _get(fail, entry, "number", int, label), _get(fail, entry, "start", int, label)
+        if number != position:
+            raise fail(f"{label} number is {number}, not {position}", hint="number the tracks 1, 2, ... in LBA order")
+        if "session" in entry and _get(fail, entry, "session", int, label) != 1:
+            raise fail(f"{label} session: only one session is modelled yet", hint="give session = 1")
+        mode = _get(fail, entry, "mode", str, label) if "mode" in entry else MODE1
+        if mode not in TRACK_MODES:
+            raise fail(f"{label} mode {mode!r} is not modelled", hint="give mode1 or mode2-form1")
+        if mode != MODE1 and family != "cd":
+            raise fail(f"{label} mode {mode} exists on a CD only")
+        previous = out[-1].start if out else -1
+        if (position == 1 and start != 0) or start <= previous or start >= capacity:
+            raise fail(f"{label} start {start}: the first track starts at 0, each later one after the one "
+                       f"before, all before the disc's end ({capacity})")
+        out.append(Track(number, start, mode))
+    return tuple(out)
 
 
 def _table(fail, doc: dict, name: str) -> dict:

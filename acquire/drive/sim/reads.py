@@ -1,0 +1,224 @@
+"""The READ-type commands of the simulated drive: READ(10), READ(12), READ CD; damage; the clock.
+
+Each function takes the DriveState. `answer_read` raises Check for a READ refused before it
+touches the medium (target.py charges overhead_s for that) and returns a ReadAnswer otherwise.
+Decisions where MMC is silent (docs/simulated-drive.md, keep it in step):
+- A READ refused before touching the medium (05/2x, 05/64) leaves the head where it was and
+  counts no flaky attempt. A READ of 0 sectors is GOOD and costs overhead_s.
+- A slow sector's delay_s is charged whenever a READ touches it, also when that READ fails.
+- Tracks ([[track]]): READ(10)/(12) touching a mode2-form1 sector is 05/64/00, as drives answer
+  READ(10) on a mode 2 track; READ CD with sector type "any" (0) or the track's own type reads it.
+- READ CD raw sectors: sync, BCD MSF header (LBA + 150) with mode byte 1 or 2, the mode 2 form 1
+  subheader (data, twice), user data, EDC/ECC zero (as QEMU's ide-cd does, but QEMU's header MSF
+  is binary). C2 bits (294 or 296 bytes) are zero, all ones for an unstable sector (the drive saw
+  errors it could not correct but delivered). No subchannel (05/24/00). Sector types CD-DA,
+  Mode 2 formless and form 2 give 05/64/00, as does READ CD on dvd/bd.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .codes import (CDB_LENGTH, ILLEGAL_MODE_FOR_THIS_TRACK, INVALID_FIELD_IN_CDB, LBA_OUT_OF_RANGE, READ_10,
+                    READ_12, SECTOR_BYTES, Check, bcd, msf)
+from .profile import MODE1, MODE2_FORM1
+from .state import DriveState
+
+SYNC = b"\x00" + b"\xff" * 10 + b"\x00"
+C2_BYTES = 294
+# READ CD byte 1 bits 4-2, expected sector type -> the track mode it reads (None: any)
+SECTOR_TYPES: dict[int, str | None] = {0: None, 2: MODE1, 4: MODE2_FORM1}
+_NO_SUCH_SECTORS = (1, 3, 5)          # CD-DA, Mode 2 formless, Mode 2 form 2: none on these discs
+MODE_BYTE = {MODE1: 0x01, MODE2_FORM1: 0x02}
+SUBHEADER_FORM1 = bytes([0, 0, 0x08, 0]) * 2      # file, channel, submode (data), coding; twice
+EDC_ECC_BYTES = {MODE1: 288, MODE2_FORM1: 280}    # mode 1: EDC 4, zero 8, ECC 276; form 1: EDC 4, ECC 276
+
+_GENERATED_SEED = 0x5EED_AC0D_15C0_0001
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E37_79B9_7F4A_7C15
+
+def generated_sector(lba: int) -> bytes:
+    """The 2048 bytes of `lba` on a `sectors = N` disc: 16 bytes (LBA, mixed LBA) repeated.
+
+    Distinct per LBA, deterministic, about a microsecond. Byte 0..5 of any LBA below 2^40 are
+    zero, so no generated sector is an ISO 9660 or UDF descriptor ("CD001", "BEA01" at byte 1).
+    """
+    return struct.pack(">QQ", lba, ((lba ^ _GENERATED_SEED) * _GOLDEN) & _MASK64) * 128
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    lba: int
+    count: int
+    wants: str | None          # the track mode every sector must have; None: any
+    fields: int | None         # READ CD byte 9 when not plain user data; None: 2048-byte user data
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAnswer:
+    """What a READ that reached the medium did: its data or its failure, and what it cost."""
+
+    cost_s: float
+    data: bytes = b""
+    check: Check | None = None
+
+
+def read_extent(cdb: bytes) -> tuple[int, int]:
+    """LBA and length of a READ-type CDB, unchecked, for the trace (0, 0 when too short)."""
+    if len(cdb) < CDB_LENGTH[cdb[0] >> 5]:
+        return 0, 0
+    lba = struct.unpack_from(">I", cdb, 2)[0]
+    if cdb[0] == READ_10:
+        return lba, struct.unpack_from(">H", cdb, 7)[0]
+    if cdb[0] == READ_12:
+        return lba, struct.unpack_from(">I", cdb, 6)[0]
+    return lba, int.from_bytes(cdb[6:9], "big")
+
+
+def decode_read(state: DriveState, cdb: bytes) -> ReadRequest:
+    opcode = cdb[0]
+    if len(cdb) < CDB_LENGTH[opcode >> 5]:
+        raise Check(INVALID_FIELD_IN_CDB)
+    if opcode == READ_10:
+        # 28 | flags | LBA (4) | group | length (2) | control
+        return ReadRequest(struct.unpack_from(">I", cdb, 2)[0], struct.unpack_from(">H", cdb, 7)[0], MODE1, None)
+    if opcode == READ_12:
+        # A8 | flags | LBA (4) | length (4) | streaming/group | control
+        lba, count = struct.unpack_from(">II", cdb, 2)
+        return ReadRequest(lba, count, MODE1, None)
+    # READ CD: BE | sector type (bits 4-2) | LBA (4) | length (3) | fields | subchannel | control
+    if state.family != "cd":
+        raise Check(ILLEGAL_MODE_FOR_THIS_TRACK)
+    sector_type = (cdb[1] >> 2) & 0x07
+    if sector_type in _NO_SUCH_SECTORS:
+        raise Check(ILLEGAL_MODE_FOR_THIS_TRACK)
+    if sector_type not in SECTOR_TYPES:
+        raise Check(INVALID_FIELD_IN_CDB)
+    fields, subchannel = cdb[9], cdb[10] & 0x07
+    if subchannel or (fields >> 1) & 0x03 == 3 or fields & 0x01:
+        raise Check(INVALID_FIELD_IN_CDB)
+    return ReadRequest(struct.unpack_from(">I", cdb, 2)[0], int.from_bytes(cdb[6:9], "big"),
+                       SECTOR_TYPES[sector_type], None if fields == 0x10 else fields)
+
+
+def mode_at(state: DriveState, lba: int) -> str:
+    """The mode of the track holding `lba`."""
+    return next(mode for _n, first, end, mode in state.tracks() if first <= lba < end)
+
+
+def _check_modes(state: DriveState, request: ReadRequest) -> None:
+    """05/64/00 unless every sector's track mode is the one the command expects."""
+    if request.wants is None or not request.count:
+        return
+    last = request.lba + request.count
+    if any(mode != request.wants and first < last and end > request.lba for _n, first, end, mode in state.tracks()):
+        raise Check(ILLEGAL_MODE_FOR_THIS_TRACK)
+
+
+def answer_read(state: DriveState, cdb: bytes) -> ReadAnswer:
+    """Decode, check, charge and read one READ-type command (see the module docstring)."""
+    request = decode_read(state, cdb)
+    if request.lba + request.count > state.capacity:
+        raise Check(LBA_OUT_OF_RANGE)
+    _check_modes(state, request)
+    p = state.profile
+    if request.count == 0:
+        return ReadAnswer(p.overhead_s)
+    lba, count = request.lba, request.count
+    rate = state.speed_x * p.rate_1x
+    cost = p.overhead_s + seek_s(state, lba, rate) + count * SECTOR_BYTES / rate
+    delay_s, failing, unstable = touch_damage(state, lba, count)
+    cost += delay_s
+    if failing is not None:
+        first_bad, sense = failing
+        if state.quirks.medium_error_sense is not None:     # QEMU's ide-cd: every I/O error is 05/21/00
+            sense = state.quirks.medium_error_sense
+        state.head = None
+        return ReadAnswer(cost + p.error_delay_s, check=Check(sense, first_bad))
+    state.head = lba + count
+    return ReadAnswer(cost, deliver(state, request, unstable))
+
+
+def touch_damage(state: DriveState, lba: int, count: int
+                 ) -> tuple[float, tuple[int, tuple[int, int, int]] | None, list[tuple[int, int]]]:
+    """(slow delay, (first failing LBA, sense) or None, unstable spans) of a READ that reaches the medium."""
+    delay_s = 0.0
+    failing: tuple[int, tuple[int, int, int]] | None = None
+    unstable: list[tuple[int, int]] = []
+    for first, last, damage in state.damage.touched(lba, count):
+        if damage.kind == "slow":
+            delay_s += damage.delay_s * (last - first + 1)
+        elif damage.kind == "unstable":
+            unstable.append((first, last))
+        elif damage.kind == "unreadable":
+            if failing is None or first < failing[0]:
+                failing = (first, damage.sense)
+        else:   # flaky: every touched sector counts one attempt, whatever the READ's outcome
+            for sector in range(first, last + 1):
+                attempts = state.flaky_attempts.get(sector, 0) + 1
+                state.flaky_attempts[sector] = attempts
+                if attempts <= damage.failures and (failing is None or sector < failing[0]):
+                    failing = (sector, damage.sense)
+    return delay_s, failing, unstable
+
+
+def deliver(state: DriveState, request: ReadRequest, unstable: list[tuple[int, int]]) -> bytes:
+    """The bytes a successful READ returns: user data, garbled where unstable, formatted for READ CD."""
+    lba, count = request.lba, request.count
+    data = state.true_bytes(lba, count)
+    bad = {s for first, last in unstable for s in range(first, last + 1)}
+    if bad:
+        data = bytearray(data)
+        for sector in sorted(bad):
+            at = (sector - lba) * SECTOR_BYTES
+            data[at:at + SECTOR_BYTES] = garble(state, bytes(data[at:at + SECTOR_BYTES]))
+        data = bytes(data)
+    if request.fields is None:
+        return data
+    return b"".join(format_raw(request.fields, mode_at(state, lba + i), lba + i,
+                               data[i * SECTOR_BYTES:(i + 1) * SECTOR_BYTES], lba + i in bad)
+                    for i in range(count))
+
+
+def format_raw(fields: int, mode: str, lba: int, data: bytes, unstable: bool) -> bytes:
+    """One READ CD sector with the fields of byte 9: SYNC, header codes, user data, EDC/ECC, C2."""
+    headers = (fields >> 5) & 0x03            # 00 none, 01 header, 10 subheader, 11 both
+    c2 = (fields >> 1) & 0x03
+    parts = []
+    if fields & 0x80:
+        parts.append(SYNC)
+    if headers in (1, 3):
+        m, s, f = msf(lba)
+        parts.append(bytes([bcd(m), bcd(s), bcd(f), MODE_BYTE[mode]]))
+    if headers in (2, 3) and mode == MODE2_FORM1:    # mode 1 has no subheader
+        parts.append(SUBHEADER_FORM1)
+    if fields & 0x10:
+        parts.append(data)
+    if fields & 0x08:
+        parts.append(bytes(EDC_ECC_BYTES[mode]))     # left zero
+    if c2:
+        bits = b"\xff" * C2_BYTES if unstable else bytes(C2_BYTES)
+        parts.append(bits if c2 == 1 else bits + (b"\x01\x00" if unstable else b"\x00\x00"))
+    return b"".join(parts)
+
+
+def garble(state: DriveState, true: bytes) -> bytes:
+    """An unstable sector's bytes this time: XOR with a never-zero pattern unique to this read."""
+    state.unstable_reads += 1
+    pattern = struct.pack(">Q", (1 << 63) | state.unstable_reads) * (SECTOR_BYTES // 8)
+    return (int.from_bytes(true, "big") ^ int.from_bytes(pattern, "big")).to_bytes(SECTOR_BYTES, "big")
+
+
+def seek_s(state: DriveState, lba: int, rate: float) -> float:
+    """The seek of DESIGN.md "The clock": 0 in place, a short forward gap spun past, else a jump."""
+    p = state.profile
+    if state.head is None:
+        return p.seek_base_s + p.seek_full_s / 2
+    distance = lba - state.head
+    if distance == 0:
+        return 0.0
+    if distance > 0:
+        spin_s = distance * SECTOR_BYTES / rate     # the disc turns past a short forward gap
+        if spin_s < p.seek_base_s:
+            return spin_s
+    return p.seek_base_s + p.seek_full_s * abs(distance) / state.capacity

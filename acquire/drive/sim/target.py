@@ -1,0 +1,228 @@
+"""SimulatedDrive: the Transport of the simulated drive. CDB dispatch, events, the clock, the trace.
+
+It decodes the CDB bytes it is sent and answers with data, or CHECK CONDITION and 18 bytes of
+fixed-format sense, as a drive does. It deliberately shares no code with mmc or sense.py: its
+byte layouts come from reference/mmc.md, so tests through it are an independent check on them.
+Each command is charged to a simulated clock (DESIGN.md "The clock"); nothing sleeps unless
+[timing] sleep_scale asks it to. The READs are in reads.py, the other answers in answers.py, the
+drive's quirks (QEMU's emulated drives, as our e2e suite measured them) in quirks.py.
+
+Decisions where the spec is silent, and every quirk, are listed in docs/simulated-drive.md: keep
+it in step. The ones this module makes:
+- A READ refused before touching the medium (a unit attention, not ready, an unsupported
+  opcode, a bad field) costs overhead_s only and is still traced.
+- INQUIRY, GET CONFIGURATION and GET EVENT STATUS NOTIFICATION are answered as usual while a unit
+  attention or a not-ready spell is pending (MMC: they report no unit attention) and do not use
+  it up; REQUEST SENSE returns the pending sense as data and uses it up (SPC).
+- wait(seconds) charges the clock like a command, without counting as one.
+- timeout_s is ignored: a slow READ completes however long it is charged.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from ...errors import DriveGone, ProfileError
+from ..transport import CHECK_CONDITION, DEFAULT_TIMEOUT_S, GOOD, Completion
+from . import reads
+from .answers import ANSWERS
+from .codes import (CDB_LENGTH, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION, INQUIRY, INVALID_FIELD_IN_CDB,
+                    INVALID_OPCODE, MEDIUM_MAY_HAVE_CHANGED, NOT_READY_BECOMING_READY, READS, REQUEST_SENSE,
+                    SECTOR_BYTES, Check, sense_bytes, sense_text)
+from .profile import Profile, load_profile
+from .state import DriveState
+
+_NO_ATTENTION = {INQUIRY, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION}
+
+
+class SimulatedDrive:
+    """A Transport over a profile: see the module docstring and DESIGN.md."""
+
+    def __init__(self, profile: Profile, name: str | None = None) -> None:
+        self.profile = profile
+        self.name = name if name is not None else f"sim:{profile.path}"
+        self.capacity = profile.capacity
+        self.commands = 0
+        self._clock_s = 0.0
+        self._events = list(profile.events)
+        self._gone = False
+        self._unit_attention = False
+        self._not_ready_left = 0
+        self._closed = False
+        self._fd: int | None = None
+        self._trace = None
+        # unstable bytes differ on every read, also across processes (a re-read in `acquire verify`)
+        self.state = DriveState(profile, self._true_bytes, self._log,
+                                unstable_reads=int.from_bytes(os.urandom(4), "big") << 20)
+        if profile.image is not None:
+            try:
+                self._fd = os.open(profile.image, os.O_RDONLY)
+            except OSError as exc:
+                raise ProfileError(f"{profile.path}: [disc] image {profile.image} cannot be opened "
+                                   f"({exc.strerror})") from exc
+        if profile.trace is not None:
+            try:
+                profile.trace.parent.mkdir(parents=True, exist_ok=True)
+                self._trace = open(profile.trace, "a", buffering=1, encoding="ascii")
+            except OSError as exc:
+                self.close()
+                raise ProfileError(f"{profile.path}: [drive] trace {profile.trace} cannot be opened "
+                                   f"({exc.strerror})") from exc
+
+    @classmethod
+    def from_profile(cls, path: str | os.PathLike, name: str | None = None) -> "SimulatedDrive":
+        return cls(load_profile(path), name if name is not None else f"sim:{path}")
+
+    # -- Transport ------------------------------------------------------------------------
+    @property
+    def clock_s(self) -> float:
+        return self._clock_s
+
+    @property
+    def speed_x(self) -> float:
+        """The current read speed (times 1x)."""
+        return self.state.speed_x
+
+    def wait(self, seconds: float) -> None:
+        """Time passing with no command (the host waiting for the drive): charged to the clock."""
+        self._charge(max(seconds, 0.0))
+
+    def close(self) -> None:
+        self._closed = True
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._trace is not None:
+            self._trace.close()
+            self._trace = None
+
+    def __enter__(self) -> "SimulatedDrive":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute(self, cdb: bytes, *, data_in_length: int = 0, data_out: bytes = b"",
+                timeout_s: float = DEFAULT_TIMEOUT_S) -> Completion:
+        if self._closed:
+            raise DriveGone(f"{self.name} is closed", hint="open the drive again")
+        self._fire_events()
+        if self._gone:
+            raise DriveGone(f"{self.name} stopped answering (simulated disconnect)",
+                            hint="reconnect it and run the same command to resume")
+        self.commands += 1
+        cdb = bytes(cdb)
+        opcode = cdb[0] if cdb else None
+        if opcode in READS:
+            return self._read_command(cdb, data_in_length)
+        cost = self.profile.overhead_s
+        try:
+            data = self._dispatch(cdb, data_out)
+        except Check as check:
+            return self._fail(check, cost, data_in_length)
+        self._charge(cost)
+        self._good()
+        if opcode in self.state.quirks.pad_to_allocation:     # resid 0: the whole buffer counts as data
+            data = data.ljust(data_in_length, b"\x00")
+        return Completion(data=data[:max(data_in_length, 0)], status=GOOD, duration_s=cost)
+
+    def expected_sector(self, lba: int) -> bytes:
+        """The true 2048 bytes of `lba` (what a perfect read returns)."""
+        return self._true_bytes(lba, 1)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _fire_events(self) -> None:
+        while self._events and self._events[0].after_commands <= self.commands:
+            event = self._events.pop(0)
+            if event.kind == "disconnect":
+                self._gone = True
+            elif event.kind == "media-change":
+                self._unit_attention = True
+                self.state.media_event = True
+            else:
+                self._not_ready_left += event.count
+
+    def _pending_condition(self, opcode: int | None) -> tuple[int, int, int] | None:
+        """A unit attention or not-ready spell that answers this command instead, used up."""
+        if opcode in _NO_ATTENTION:
+            return None
+        if self._unit_attention:
+            self._unit_attention = False
+            return MEDIUM_MAY_HAVE_CHANGED
+        if self._not_ready_left:
+            self._not_ready_left -= 1
+            return NOT_READY_BECOMING_READY
+        return None
+
+    def _dispatch(self, cdb: bytes, data_out: bytes) -> bytes:
+        opcode = cdb[0] if cdb else None
+        pending = self._pending_condition(opcode)
+        if pending is not None:
+            if opcode == REQUEST_SENSE:      # SPC: the pending condition is reported as data
+                self.state.last_sense = self._sense_bytes(pending)
+            else:
+                raise Check(pending)
+        if opcode is None or opcode not in ANSWERS or opcode in self.state.quirks.unsupported:
+            raise Check(INVALID_OPCODE)
+        if len(cdb) < CDB_LENGTH.get(opcode >> 5, 12):
+            raise Check(INVALID_FIELD_IN_CDB)
+        return ANSWERS[opcode](self.state, cdb, data_out)
+
+    def _read_command(self, cdb: bytes, data_in_length: int) -> Completion:
+        lba, count = reads.read_extent(cdb)
+        try:
+            pending = self._pending_condition(cdb[0])
+            if pending is not None:
+                raise Check(pending)
+            if cdb[0] in self.state.quirks.unsupported:
+                raise Check(INVALID_OPCODE)
+            answer = reads.answer_read(self.state, cdb)
+        except Check as check:        # refused before touching the medium
+            answer = reads.ReadAnswer(self.profile.overhead_s, check=check)
+        if answer.check is not None:
+            self._log(f"{lba} {count} err {sense_text(answer.check.sense)}")
+            return self._fail(answer.check, answer.cost_s, data_in_length)
+        self._log(f"{lba} {count} ok")
+        self._charge(answer.cost_s)
+        self._good()
+        return Completion(data=answer.data[:max(data_in_length, 0)], status=GOOD, duration_s=answer.cost_s)
+
+    def _fail(self, check: Check, cost: float, data_in_length: int) -> Completion:
+        sense = self._sense_bytes(check.sense, check.information)
+        self.state.last_sense = sense
+        self._charge(cost)
+        # resid_zero_on_failure: what a transport that trusted resid would hand up (reference/qemu.md)
+        data = bytes(max(data_in_length, 0)) if self.state.quirks.resid_zero_on_failure else b""
+        return Completion(data=data, status=CHECK_CONDITION, sense=sense, duration_s=cost)
+
+    def _sense_bytes(self, key_asc_ascq: tuple[int, int, int], information: int | None = None) -> bytes:
+        """Fixed sense as this drive reports it: the `information` quirk decides VALID and INFORMATION."""
+        mode = self.state.quirks.information
+        return sense_bytes(key_asc_ascq, information if mode == "first-bad-lba" else 0 if mode == "zero" else None)
+
+    def _good(self) -> None:
+        if not self.state.quirks.request_sense_sticky:    # sticky: the last error's sense stays until the next
+            self.state.last_sense = b""
+
+    def _charge(self, cost: float) -> None:
+        self._clock_s += cost
+        if self.profile.sleep_scale:
+            time.sleep(cost * self.profile.sleep_scale)
+
+    def _log(self, line: str) -> None:
+        if self._trace is not None:
+            self._trace.write(line + "\n")
+
+    def _true_bytes(self, lba: int, count: int) -> bytes:
+        if lba < 0 or count < 0 or lba + count > self.capacity:
+            raise ValueError(f"LBA {lba}+{count} is outside the disc (capacity {self.capacity})")
+        if self._fd is None:
+            if self.profile.image is not None:
+                raise ValueError(f"{self.name} is closed")
+            return b"".join(map(reads.generated_sector, range(lba, lba + count)))
+        want = count * SECTOR_BYTES
+        data = os.pread(self._fd, want, lba * SECTOR_BYTES)
+        if len(data) != want:
+            raise ProfileError(f"{self.profile.path}: [disc] image {self.profile.image} shrank while in use "
+                               f"(LBA {lba} is past its end)")
+        return data
