@@ -24,7 +24,7 @@ _WHERE = {
     "AcquireError": "errors",
     "ImageOptions": "imaging",
     "Outcome": "imaging",
-    "acquire_image": "imaging",
+    "acquire_image": "api",
     "Verification": "verify",
     "verify": "verify",
     "disc_info": "info",

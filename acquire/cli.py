@@ -105,7 +105,7 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith"
     """
-    from .imaging import ImageOptions, acquire_image
+    from .api import ImageOptions, acquire_image
     from .progress import ProgressLine
 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,

@@ -1,5 +1,5 @@
 """The rescue race: acquire's adaptive engine, its linear engine, GNU ddrescue 1.27 and the oracle,
-on seeded damage patterns of full-size discs, all charged with DESIGN.md's clock.
+on seeded damage patterns of full-size discs, all charged with the clock of docs/reference/contracts.md "The clock".
 
     python benchmarks/rescue_race.py            # full-size discs (CD 359,844; DVD 2,295,104 sectors)
     python benchmarks/rescue_race.py --quick    # a tenth of the size, a few patterns
@@ -12,7 +12,7 @@ sectors once, in order). Everything it writes goes to a temporary directory that
 How each is timed:
 - acquire: `python -m acquire image sim:PROFILE --strategy S --json` with `[drive] trace`; the trace
   lists every READ in order and its outcome, and the clock is recomputed from it with the formula
-  of DESIGN.md "The clock" (the JSON's elapsed_s is checked against the recomputed total).
+  of docs/reference/contracts.md "The clock" (the JSON's elapsed_s is checked against the recomputed total).
 - ddrescue: `ddrescue -b 2048 -r1 --test-mode=BADMAP --log-reads=LOG` on /dev/zero; the reads
   it logs are charged with the same formula (error_delay_s per failed read). Flaky sectors are run
   in stages: a sector that fails f times is bad in the test map for the first stages, so that
@@ -189,7 +189,7 @@ def write_profile(path: Path, p: Pattern, trace: Path) -> None:
 
 # -- the clock -----------------------------------------------------------------------------------------
 class Clock:
-    """DESIGN.md "The clock", for one drive: feed it reads in order, it tells the time."""
+    """docs/reference/contracts.md "The clock", for one drive: feed it reads in order, it tells the time."""
 
     def __init__(self, family: str, sectors: int) -> None:
         self.rate = SPEED_X[family] * RATE_1X[family]

@@ -1,4 +1,4 @@
-"""`acquire image` on the simulated drive: the contract of DESIGN.md, checked from the outside."""
+"""`acquire image` on the simulated drive: the contract of docs/reference/contracts.md, checked from the outside."""
 import hashlib
 import json
 import sqlite3
@@ -178,3 +178,26 @@ def test_an_output_path_that_cannot_be_written_is_one_line_not_a_traceback(tmp_p
     done = run_acquire("map", tmp_path / "out.iso.custody.sqlite", "--export-ddrescue", tmp_path / "no" / "x.map")
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "check the path" in done.stderr
+
+
+def test_a_run_killed_while_its_record_is_being_made_leaves_no_record_and_runs_again(tmp_path, monkeypatch):
+    """A record is made whole under a temporary name and renamed: a kill before the rename leaves
+    no record (before, a kill between creating it and storing the medium left a record that no
+    resume could open: 'has no medium recorded')."""
+    from acquire.api import acquire_image
+    from acquire.imaging import ImageOptions
+    from acquire.record import store
+
+    source = make_disc(tmp_path / "disc.iso", 300)
+    profile = write_profile(tmp_path / "a.toml", "disc.iso")
+
+    def killed(*args):
+        raise SystemExit(137)                               # as if kill -9 landed before the rename
+    monkeypatch.setattr(store.os, "replace", killed)
+    with pytest.raises(SystemExit):
+        acquire_image(f"sim:{profile}", tmp_path / "out.iso", ImageOptions())
+    assert not (tmp_path / "out.iso.custody.sqlite").exists() and not (tmp_path / "out.iso").exists()
+    monkeypatch.undo()
+    _, out = image(tmp_path, profile, code=0)
+    assert not out["resumed"] and (tmp_path / "out.iso").read_bytes() == source
+    assert sorted(p.name for p in tmp_path.iterdir() if "custody" in p.name) == ["out.iso.custody.sqlite"]

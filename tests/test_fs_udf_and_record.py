@@ -35,7 +35,7 @@ def test_a_pure_udf_image_lists_every_file_with_extents_holding_its_bytes(pure):
     data = image.read_bytes()
     for path, f in files.items():
         source = (tree / path.lstrip("/")).read_bytes()
-        if f.embedded:                       # stored inside its file entry: no extent (test-images.md)
+        if f.embedded:                       # stored inside its file entry: no extent (docs/reference/test-images.md)
             assert f.extents == () and f.size < SECTOR
             continue
         body = b"".join(data[lba * SECTOR:(lba + n) * SECTOR] for lba, n in f.extents)[:f.size]

@@ -10,7 +10,7 @@ SECTORS = {"cd": 359_844, "dvd": 2_295_104, "bd": 12_219_392}
 
 @pytest.mark.parametrize("family, low, high", [("cd", 8.5, 22.5), ("dvd", 27, 72), ("bd", 65, 165)])
 def test_sectors_per_turn_at_the_data_radii_match_the_field_guide(family, low, high):
-    g = Geometry.nominal(family)            # reference/mmc.md: CD 9..21, DVD 29..71, BD 67..163
+    g = Geometry.nominal(family)            # docs/reference/mmc.md: CD 9..21, DVD 29..71, BD 67..163
     assert low < g.sectors_per_rev(0) < low * 1.15
     r58 = g.lba_at(58e-3 / g.pitch_m - g.a)
     assert high * 0.9 < g.sectors_per_rev(r58) < high

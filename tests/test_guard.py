@@ -1,11 +1,11 @@
-"""The read-only guarantee: only allowlisted opcodes reach a transport (DESIGN.md, Conventions)."""
+"""The read-only guarantee: only allowlisted opcodes reach a transport (docs/reference/contracts.md "Read-only by construction")."""
 import pytest
 
 from acquire.drive.guard import ALLOWED_OPCODES, GuardedTransport, check
 from acquire.drive.transport import Completion
 from acquire.errors import CommandRefused
 
-# reference/mmc.md: the allowlist, spelled out independently of guard.py
+# docs/reference/mmc.md: the allowlist, spelled out independently of guard.py
 EXPECTED_ALLOWED = {0x00, 0x03, 0x12, 0x1B, 0x1E, 0x25, 0x28, 0x43, 0x46, 0x4A, 0x51, 0x52, 0x55, 0x5A,
                     0xA8, 0xAC, 0xAD, 0xB6, 0xBB, 0xBE}
 # a MODE SELECT(10) parameter list for page 01h: header of 8 zero bytes, then the 12-byte page

@@ -1,4 +1,4 @@
-"""Imports go one way (DESIGN.md "The flow of data"): no module imports a layer above its own.
+"""Imports go one way (docs/reference/contracts.md "The flow of data"): no module imports a layer above its own.
 
 Every module under acquire/ is parsed with `ast` (imports inside functions count too) and each
 import is resolved to a module name. Layers by module-name prefix, the longest prefix wins; old
@@ -8,11 +8,12 @@ rescue/scheduler.py rescue/adaptive.py:
     0  acquire.errors
     1  acquire.drive
     2  acquire.rescue
-    3  acquire.imaging  acquire.acquisition  acquire.isowriter  acquire.image  acquire.hashing
-       acquire.record  acquire.verify  acquire.progress  acquire.mapexport
+    3  acquire.imaging  acquire.isowriter  acquire.hashing  acquire.record  acquire.verify
+       acquire.progress  acquire.mapexport
     4  acquire.fs
     5  acquire.report
-    6  acquire.cli  acquire.__main__  acquire.info  acquire (the package: it re-exports the API)
+    6  acquire.cli  acquire.__main__  acquire.info  acquire.api  acquire (the package: it re-exports
+       the API)
 
 Unlisted modules (a new verb such as validate/, export/, batch/) sit with the command line (6):
 above everything they call. Inside the drive layer: acquire.drive.sim imports nothing from mmc,
@@ -31,20 +32,19 @@ LAYERS: dict[str, int] = {
     "acquire.errors": 0,
     "acquire.drive": 1,
     "acquire.rescue": 2,
-    **dict.fromkeys(["acquire.imaging", "acquire.acquisition", "acquire.isowriter", "acquire.image",
-                     "acquire.hashing", "acquire.record", "acquire.verify", "acquire.progress",
-                     "acquire.mapexport"], 3),
+    **dict.fromkeys(["acquire.imaging", "acquire.isowriter", "acquire.hashing", "acquire.record",
+                     "acquire.verify", "acquire.progress", "acquire.mapexport"], 3),
     "acquire.fs": 4,
     "acquire.report": 5,
-    **dict.fromkeys(["acquire.cli", "acquire.__main__", "acquire.info", "acquire"], 6),
+    **dict.fromkeys(["acquire.cli", "acquire.__main__", "acquire.info", "acquire.api", "acquire"], 6),
 }
 TOP = 6
 SIM = "acquire.drive.sim"
 SIM_MAY_NOT_IMPORT = ("acquire.drive.mmc", "acquire.drive.sense", "acquire.drive.guard")
 SIM_OPENER = "acquire.drive.device"
-# (importer prefix, imported prefix): upward imports that exist today, each to be removed, not added to.
-# `acquire image` runs the file-system analysis after the copy (fs sits above imaging).
-KNOWN_UPWARD = {("acquire.acquisition", "acquire.fs"), ("acquire.imaging", "acquire.fs")}
+# (importer prefix, imported prefix): upward imports that exist, each to be removed, not added to.
+# None today: `acquire image`'s analysis after the copy is handed to imaging by acquire.api.
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
 def _modules() -> dict[str, Path]:

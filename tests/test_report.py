@@ -285,7 +285,7 @@ def test_analyze_adds_the_analysis_a_record_lacks_and_report_never_does(tmp_path
     import hashlib
     from acquire.imaging import run as acquisition
     from conftest import run_acquire as _run
-    monkeypatch.setattr(acquisition.Run, "_analyse", lambda self: None)   # a record from before analysis
+    # imaging alone, without the content step acquire.api adds: a record from before analysis
     outcome = acquisition.acquire_image("sim:" + str(ROOT / "fixtures" / "damaged.toml"), tmp_path / "old.iso",
                                         acquisition.ImageOptions(strategy="linear"))
     record = tmp_path / "old.iso.custody.sqlite"

@@ -19,7 +19,7 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
 
 
 def scratch_lbas(geometry: DiscLayout, sectors: int, angle: float) -> list[int]:
-    """The sector under a radial scratch at `angle` on every revolution (reference/mmc.md's spiral)."""
+    """The sector under a radial scratch at `angle` on every revolution (the spiral of docs/reference/mmc.md "Geometry and speeds")."""
     lbas = set()
     for turn in range(int(geometry.turns(sectors)) + 1):
         j = geometry.j_at_turns(turn + angle)

@@ -1,4 +1,4 @@
-"""Sense data: byte vectors written by hand from SPC-4 4.5 / reference/mmc.md, never built by us."""
+"""Sense data: byte vectors written by hand from SPC-4 4.5 / docs/reference/mmc.md, never built by us."""
 from __future__ import annotations
 
 import pytest
@@ -127,7 +127,7 @@ def test_parse_sense_on_any_bytes_returns_a_sense_or_raises_malformed_sense(data
     assert isinstance(sense.action, Action) and sense.name
 
 
-# -- classification: every row of reference/mmc.md's sense table --------------------------------
+# -- classification: every row of docs/reference/mmc.md "The sense table" --------------------------------
 
 @pytest.mark.parametrize("spec, action", [
     ("02/04/01", Action.WAIT_AND_RETRY),        # becoming ready

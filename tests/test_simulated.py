@@ -1,6 +1,6 @@
 """The simulated drive as an MMC target: hand-written CDBs in, bytes checked at spec offsets.
 
-Every CDB here is written out in hex from reference/mmc.md, never built by acquire.drive.mmc, so
+Every CDB here is written out in hex from docs/reference/mmc.md, never built by acquire.drive.mmc, so
 these tests check the simulation independently of the code it is used to test.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ from acquire.drive.sg import SG_GET_VERSION_NUM, SG_IO, SgIoHdr, SgTransport, _b
 from acquire.drive.transport import CHECK_CONDITION, DID_NO_CONNECT, GOOD, Completion, Transport
 from acquire.errors import DriveError, DriveGone, NoDrive
 
-# reference/mmc.md "Linux SG_IO", x86-64 (the kernel's <scsi/sg.h> struct sg_io_hdr)
+# docs/reference/mmc.md "Linux SG_IO", x86-64 (the kernel's <scsi/sg.h> struct sg_io_hdr)
 SG_IO_HDR_OFFSETS = {
     "interface_id": 0, "dxfer_direction": 4, "cmd_len": 8, "mx_sb_len": 9, "iovec_count": 10,
     "dxfer_len": 12, "dxferp": 16, "cmdp": 24, "sbp": 32, "timeout": 40, "flags": 44, "pack_id": 48,
@@ -249,7 +249,7 @@ def test_good_data_in_is_trimmed_by_resid_and_duration_comes_from_the_kernel(dri
 
 
 def test_a_failed_read_returns_no_data_even_with_resid_zero_and_the_written_sense(drive, kernel):
-    # QEMU scsi-cd with a blkdebug error: CHECK CONDITION, resid 0, nothing transferred (reference/qemu.md)
+    # QEMU scsi-cd with a blkdebug error: CHECK CONDITION, resid 0, nothing transferred (docs/reference/qemu.md)
     kernel.answer.update(status=CHECK_CONDITION, data=b"\x55" * 4096, resid=0, sense=MEDIUM_ERROR_03_11_00,
                          driver_status=0x08)
     done = drive.execute(READ_10_LBA_16_COUNT_2, data_in_length=4096)

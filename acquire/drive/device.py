@@ -12,13 +12,12 @@ from typing import Callable, ClassVar
 
 from ..errors import DriveError, DriveGone, MalformedResponse, MediumChanged, NoDisc, UsageError
 from . import mmc
+from .profiles import ECC_SECTORS, medium_family
 from .guard import GuardedTransport
 from .sense import Action, Sense, parse_sense
 from .transport import Completion, Transport
 
 SECTOR_BYTES = mmc.USER_DATA_BYTES   # the one sector size of the real side; re-exported for the layers above
-# the error-correction unit each family reads best in (reference/mmc.md "Geometry")
-ECC_SECTORS = {"cd": 1, "dvd": 16, "bd": 32}
 READY_ATTEMPTS = 20          # TEST UNIT READY tries while the drive says "becoming ready"
 READY_WAIT_S = 0.2          # drive time between them, through Transport.wait (no real sleep on sim:)
 ABORTED_RETRIES = 3          # a READ the drive aborted (0B/xx/xx) is sent again this many times
@@ -66,7 +65,7 @@ class Medium:
 
     @property
     def ecc_sectors(self) -> int:
-        return ECC_SECTORS.get(self.family, 1)
+        return ECC_SECTORS[self.family]
 
     def toc_summary(self) -> list[dict]:
         if self.toc is None:
@@ -207,7 +206,7 @@ class Drive:
         toc = _parse_or_none(mmc.parse_toc, toc_raw)
         di_raw = self.data(mmc.read_disc_information(), 34, what="READ DISC INFORMATION")
         di = _parse_or_none(mmc.parse_disc_information, di_raw)
-        family = mmc.PROFILE_FAMILY.get(profile, "cd")
+        family, _ = medium_family(profile, capacity.sectors)     # no profile: a guess from the size
         self._capacity = capacity.sectors
         return Medium(profile, mmc.profile_name(profile), family, capacity.sectors, SECTOR_BYTES,
                       toc, di, features)

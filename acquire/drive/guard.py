@@ -5,8 +5,8 @@ from ..errors import CommandRefused
 from .mmc.opcodes import MODE_SELECT_10, OPCODE_NAMES, SET_STREAMING
 from .transport import DEFAULT_TIMEOUT_S, Completion, Transport
 
-# opcode -> name: every command mmc builds is a read-only one (reference/mmc.md "Commands we send"),
-# and nothing else may pass. tests/test_guard.py pins this set against DESIGN.md's list, so a
+# opcode -> name: every command mmc builds is a read-only one (docs/reference/mmc.md "Commands we send"),
+# and nothing else may pass. tests/test_guard.py pins this set against the list of docs/reference/mmc.md "Commands we send", so a
 # command added to mmc/opcodes.py is a deliberate change to the allowlist.
 ALLOWED_OPCODES: dict[int, str] = dict(OPCODE_NAMES)
 PERFORMANCE_DESCRIPTOR = 0x00        # SET STREAMING type 0: read speed only

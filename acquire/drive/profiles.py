@@ -2,7 +2,7 @@
 
 The one home of the profile -> family fact: the imaging path (ECC unit, spiral, SET CD SPEED's 1x),
 the adaptive model and the reports all ask `family_of`. Profile numbers and names from MMC-6
-(T10/1836-D revision 2g) 5.3.1, table 87 "Profile List"; docs/reference/mmc.md "Profiles".
+(T10/1836-D revision 2g) 5.3.1, table 87 "Profile List"; docs/reference/mmc.md "Profiles and families".
 
 A family is what the physics needs: "cd" (CIRC, one sector fails alone; 75 sectors/s at 1x),
 "dvd" (16-sector ECC blocks, ECMA-267), "bd" (32-sector clusters, 64 KiB). HD DVD is read as a
@@ -23,7 +23,7 @@ NON_CONFORMING = 0xFFFF
 @dataclass(frozen=True, slots=True)
 class Profile:
     code: int
-    name: str                        # MMC-6's own wording, shortened where it is a sentence
+    name: str                        # MMC-6's wording, shortened ("DVD-R SL" for "DVD-R Sequential recording")
     family: str | None               # None: not an optical disc acquire reads (hard disks, MO)
     layers: int = 1                  # the layers the profile itself implies (DL profiles: 2)
 
@@ -38,14 +38,14 @@ PROFILES: dict[int, Profile] = {p.code: p for p in (
     Profile(0x0009, "CD-R", "cd"),
     Profile(0x000A, "CD-RW", "cd"),
     Profile(0x0010, "DVD-ROM", "dvd"),
-    Profile(0x0011, "DVD-R sequential recording", "dvd"),
+    Profile(0x0011, "DVD-R SL", "dvd"),
     Profile(0x0012, "DVD-RAM", "dvd"),
     Profile(0x0013, "DVD-RW restricted overwrite", "dvd"),
-    Profile(0x0014, "DVD-RW sequential recording", "dvd"),
-    Profile(0x0015, "DVD-R DL sequential recording", "dvd", 2),
-    Profile(0x0016, "DVD-R DL layer jump recording", "dvd", 2),
+    Profile(0x0014, "DVD-RW sequential", "dvd"),
+    Profile(0x0015, "DVD-R DL", "dvd", 2),
+    Profile(0x0016, "DVD-R DL layer jump", "dvd", 2),
     Profile(0x0017, "DVD-RW DL", "dvd", 2),
-    Profile(0x0018, "DVD-Download disc recording", "dvd"),
+    Profile(0x0018, "DVD-Download", "dvd"),
     Profile(0x001A, "DVD+RW", "dvd"),
     Profile(0x001B, "DVD+R", "dvd"),
     Profile(0x0020, "DDCD-ROM", "cd"),

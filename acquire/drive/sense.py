@@ -1,7 +1,7 @@
 """Sense bytes -> Sense -> Action: what the engine does after a CHECK CONDITION.
 
 Fixed (70h/71h) and descriptor (72h/73h) sense data as SPC-4 4.5 lays them out
-(reference/mmc.md "Sense data"); names from pyscsi's ASC/ASCQ table, with our own spelling
+(docs/reference/mmc.md "Sense data"); names from pyscsi's ASC/ASCQ table, with our own spelling
 where it lacks an MMC code or spells one oddly.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Action(enum.Enum):
     UNKNOWN = "unknown"
 
 
-# CHECK CONDITION -> what the engine does (reference/mmc.md sense table). (SK, ASC, ASCQ);
+# CHECK CONDITION -> what the engine does (docs/reference/mmc.md "The sense table"). (SK, ASC, ASCQ);
 # None = any; most specific wins (see `classify`).
 SENSE_ACTIONS: dict[tuple[int, int | None, int | None], Action] = {
     (0x01, None, None): Action.GOOD_BUT_MARGINAL,   # 01/17/xx recovered with retries, 01/18/xx with ECC
@@ -65,7 +65,7 @@ SENSE_ACTIONS: dict[tuple[int, int | None, int | None], Action] = {
     (0x06, 0x28, 0x00): Action.STOP_MEDIUM_CHANGED, # not ready to ready change, medium may have changed
     (0x06, 0x29, None): Action.STOP_MEDIUM_CHANGED, # 06/29/0x power on / reset: re-check identity
     (0x0B, None, None): Action.RETRY_ABORTED,       # aborted command: retry a bounded number of times
-    (0x0B, 0x00, 0x06): Action.RETRY_ABORTED,       # QEMU's emulated drive on a backend I/O error (qemu.md)
+    (0x0B, 0x00, 0x06): Action.RETRY_ABORTED,       # QEMU's emulated drive on a backend I/O error (docs/reference/qemu.md)
 }
 
 # SPC-4 table 48 (sense key descriptions), spelled as the standard does

@@ -33,7 +33,7 @@ _TOO_LARGE_ERRNOS = (errno.EINVAL, errno.ENOMEM)
 
 
 class SgIoHdr(ctypes.Structure):
-    """struct sg_io_hdr (<scsi/sg.h>), x86-64: 88 bytes; offsets in reference/mmc.md "Linux SG_IO"."""
+    """struct sg_io_hdr (<scsi/sg.h>), x86-64: 88 bytes; offsets in docs/reference/mmc.md "Linux SG_IO"."""
 
     _fields_ = [
         ("interface_id", ctypes.c_int),        # 0   'S'
@@ -148,7 +148,7 @@ class SgTransport:
         self.path = path
         self._fd: int | None = None
         try:
-            # O_NONBLOCK: an empty drive (or one with an open tray) still opens (reference/mmc.md)
+            # O_NONBLOCK: an empty drive (or one with an open tray) still opens (docs/reference/mmc.md)
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
             raise self._open_error(exc) from exc
@@ -213,7 +213,7 @@ class SgTransport:
         data = b""
         if hdr.dxfer_direction == SG_DXFER_FROM_DEV and req.data is not None:
             # resid is only meaningful when the command completed: after a failed READ it stays 0
-            # although nothing arrived (reference/qemu.md). A recovered error (sense key 1) completed.
+            # although nothing arrived (docs/reference/qemu.md). A recovered error (sense key 1) completed.
             completed = hdr.host_status == DID_OK and (
                 hdr.status == GOOD
                 or (hdr.status == CHECK_CONDITION and _sense_key(sense) == RECOVERED_ERROR))
@@ -243,7 +243,7 @@ class SgTransport:
                 hint="read fewer sectors per command (64 KiB is safe)")
         if exc.errno == errno.EPERM:
             # without CAP_SYS_RAWIO the kernel passes only its list of safe commands on a
-            # read-only open (reference/mmc.md); SET CD SPEED, SET STREAMING, MODE SELECT are not on it
+            # read-only open (docs/reference/mmc.md); SET CD SPEED, SET STREAMING, MODE SELECT are not on it
             return DriveError(f"the kernel refused opcode {cdb[0]:02X}h on {path} (EPERM)",
                               hint="run as root (CAP_SYS_RAWIO) to send it")
         if exc.errno == errno.ENOMEDIUM:

@@ -2,7 +2,7 @@
 
 Why not list through pycdlib: it parses the whole tree when it opens an image, and a zero-filled
 (unreadable) directory sector parses as an empty directory, so it fails whole or silently drops a
-subtree (DESIGN.md). Here every sector is checked against the map before its bytes are trusted;
+subtree (docs/fs.md). Here every sector is checked against the map before its bytes are trusted;
 an unreadable directory sector is reported, and the subdirectories it hid are still found through
 the path table. pycdlib stays an oracle in the tests.
 

@@ -1,6 +1,6 @@
 """Sectors of an image as the analysis sees them: bytes, and whether the map says they were read.
 
-An unreadable sector is zero-filled in the image (DESIGN.md), and zeros parse as plausible empty
+An unreadable sector is zero-filled in the image (docs/reference/contracts.md "The image and the record"), and zeros parse as plausible empty
 structures: every parser here asks `readable()` first and reports what it could not read, instead
 of trusting the bytes.
 """

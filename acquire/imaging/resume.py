@@ -28,14 +28,15 @@ def medium_identity(medium: Medium, probe: tuple[int, int, str] | None) -> dict:
 
 
 def create_record(path: Path, options, medium: Medium, probe) -> Record:
-    record = Record.create(path, case_id=options.case_id, evidence_id=options.evidence_id,
-                           examiner=options.examiner, notes=options.notes, tool_version=__version__)
-    record.set_medium(profile=medium.profile, profile_name=medium.profile_name, capacity=medium.capacity,
-                      sector_size=SECTOR_BYTES, toc_json=json.dumps(medium.toc_summary()),
-                      disc_information_json=json.dumps(medium.disc_information_summary()),
-                      identity=json.dumps(medium_identity(medium, probe), sort_keys=True),
-                      volume_label=None, volume_json=None)
-    return record
+    """The record of a new acquisition, with the medium and its identity in it from the start."""
+    return Record.create(path, case_id=options.case_id, evidence_id=options.evidence_id,
+                         examiner=options.examiner, notes=options.notes, tool_version=__version__,
+                         medium=dict(profile=medium.profile, profile_name=medium.profile_name,
+                                     capacity=medium.capacity, sector_size=SECTOR_BYTES,
+                                     toc_json=json.dumps(medium.toc_summary()),
+                                     disc_information_json=json.dumps(medium.disc_information_summary()),
+                                     identity=json.dumps(medium_identity(medium, probe), sort_keys=True),
+                                     volume_label=None, volume_json=None))
 
 
 def open_for_resume(path: Path, medium: Medium, drive: Drive) -> Record:

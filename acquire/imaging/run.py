@@ -11,15 +11,13 @@ import json
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .. import __version__
 from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
 from ..errors import AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError, UsageError
-from ..fs.analyze import analyze_image
-from ..fs.volume import PVD_LBA, parse_primary_volume
 from ..hashing import Hashes, hash_file, write_sum_files
-from ..isowriter import IsoReader, IsoWriter
+from ..isowriter import IsoWriter
 from ..record import Record
 from ..record.fs_tables import save_analysis
 from ..rescue import make_engine
@@ -32,6 +30,11 @@ from .sink import Progress, RunSink
 
 # what stops a run and leaves it resumable (exit 4); anything else that is an AcquireError fails it
 RESUMABLE = (DriveGone, MediumChanged, NoDisc)
+
+# the content step after the copy: (image, map) -> an object with .volume (label, volume_id,
+# volume_space_size, as_dict()), .analysis and .error (acquire.fs.describe.describe_image; imaging
+# sits below fs, so the caller hands it in: acquire.api.acquire_image does)
+Describe = Callable[[Path, SectorMap], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +83,10 @@ class Outcome:
 
 
 def acquire_image(device: str, image: Path, options: ImageOptions,
-                  on_progress: Callable[[Progress], None] | None = None) -> Outcome:
-    """Image `device` into `image`, resuming from the record when it exists."""
+                  on_progress: Callable[[Progress], None] | None = None, *,
+                  describe: Describe | None = None) -> Outcome:
+    """Image `device` into `image`, resuming from the record when it exists; `describe`, when
+    given, reads the volume label and analyses the file systems before the run is sealed."""
     _check_options(options)
     record_path = options.record or image.with_name(image.name + ".custody.sqlite")
     # a record that finished nothing may have been stopped before its image was made: that resumes
@@ -103,7 +108,7 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
         record = (open_for_resume(record_path, medium, drive) if resumed
                   else create_record(record_path, options, medium, drive.identity_probe(medium.capacity)))
         try:
-            return Run(drive, record, image, medium, options, on_progress, resumed).execute(identity)
+            return Run(drive, record, image, medium, options, on_progress, resumed, describe).execute(identity)
         finally:
             record.close()
     finally:
@@ -125,9 +130,9 @@ class Run:
     """One invocation of `acquire image` on an open drive and record."""
 
     def __init__(self, drive: Drive, record: Record, image: Path, medium: Medium, options: ImageOptions,
-                 on_progress, resumed: bool) -> None:
+                 on_progress, resumed: bool, describe: Describe | None = None) -> None:
         self.drive, self.record, self.image_path, self.medium = drive, record, image, medium
-        self.options, self.on_progress, self.resumed = options, on_progress, resumed
+        self.options, self.on_progress, self.resumed, self.describe = options, on_progress, resumed, describe
         self.run_id = self.drive_id = 0
         stored = record.load_map()
         self.smap = SectorMap.from_runs(medium.capacity, stored) if stored else SectorMap(medium.capacity)
@@ -205,8 +210,7 @@ class Run:
     def _finish(self, status: str) -> Outcome:
         """Hashes, the volume label, the analysis, the seal and the sum files."""
         hashes = self._hashes()
-        self._note_volume()
-        self._analyse()
+        self._describe()
         self.record.log_event(self.run_id, "hashes", **hashes)
         self.record.end_run(self.run_id, status)
         head = self.record.head_hash()
@@ -271,25 +275,21 @@ class Run:
         self.record.commit()
         return hashes.as_dict()
 
-    def _analyse(self) -> None:
-        """File systems, boot images and the files the damage hit, stored in the record (sealed by end_run).
-        Whatever a damaged disc holds, analysing it must never cost the acquisition."""
-        try:
-            save_analysis(self.record, analyze_image(self.image_path, self.smap), run_id=self.run_id)
-        except Exception as exc:  # noqa: BLE001 - arbitrary disc content; the image and record stand
-            self.record.log_event(self.run_id, "fs-analysis-failed", error=f"{type(exc).__name__}: {exc}")
-
-    def _note_volume(self) -> None:
-        if self.smap.state_at(PVD_LBA) != State.FINISHED or self.medium.capacity <= PVD_LBA:
+    def _describe(self) -> None:
+        """The volume label and the file systems, stored in the record before end_run seals it."""
+        if self.describe is None:
             return
-        with IsoReader(self.image_path, self.medium.capacity) as reader:
-            pvd = parse_primary_volume(reader.read(PVD_LBA, 1))
-        if pvd is None:
-            return
-        self.record.update_medium(volume_label=pvd.volume_id, volume_json=json.dumps(pvd.as_dict()))
-        if pvd.volume_space_size != self.medium.capacity:
-            self.record.log_event(self.run_id, "volume-size-mismatch", volume_space_size=pvd.volume_space_size,
-                                  capacity=self.medium.capacity)
+        found = self.describe(self.image_path, self.smap)
+        pvd = found.volume
+        if pvd is not None:
+            self.record.update_medium(volume_label=pvd.volume_id, volume_json=json.dumps(pvd.as_dict()))
+            if pvd.volume_space_size != self.medium.capacity:
+                self.record.log_event(self.run_id, "volume-size-mismatch", volume_space_size=pvd.volume_space_size,
+                                      capacity=self.medium.capacity)
+        if found.analysis is not None:
+            save_analysis(self.record, found.analysis, run_id=self.run_id)
+        else:
+            self.record.log_event(self.run_id, "fs-analysis-failed", error=found.error)
 
 
 def _sigterm_as_interrupt():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -27,6 +28,26 @@ SQLITE_FULL = 13                     # sqlite3.h: insertion failed because the d
 _DAMAGE_COLUMNS = [c for c in TABLES["damage"][0] if c != "id"]
 _MEDIUM_COLUMNS = [c for c in TABLES["medium"][0] if c != "id"]
 _PASS_FIGURES = ("ended_utc", "reads", "failed_reads", "sectors_finished", "sectors_bad", "drive_time_s")
+
+
+def _medium_row(fields: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in ("toc", "disc_information", "volume"):
+            key, value = f"{key}_json", None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+        if key not in _MEDIUM_COLUMNS:
+            raise TypeError(f"set_medium() got an unknown field {key!r}")
+        row[key] = value
+    return row
+
+
+def _sync_directory(directory: Path) -> None:
+    """fsync a directory, so that a rename in it survives a power cut."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Record:
@@ -52,24 +73,31 @@ class Record:
         examiner: str | None = None,
         notes: str | None = None,
         tool_version: str,
+        medium: dict[str, Any] | None = None,
     ) -> Record:
-        """A new record at `path`: schema, meta, case fields, a 'record-created' event and a seal."""
+        """A new record at `path`: schema, meta, case fields, the medium when given, a
+        'record-created' event and a seal.
+
+        Made whole under a temporary name and renamed into place, so that a kill at any instant
+        leaves either no record or a complete one: a record without its medium could not be resumed
+        (the disc identity is in it), and an empty SQLite file is not an acquire record."""
         path = Path(path)
         if path.exists():
             raise RecordError(f"{path} already exists", hint="open it to resume, or choose another --record path")
         if not path.parent.is_dir():
             raise RecordError(f"cannot create {path}: no directory {path.parent}")
-        try:
-            conn = connect(path)
-            set_pragmas(conn)
-        except sqlite3.Error as exc:
-            raise RecordError(f"cannot create {path} ({exc})") from exc
-        record = cls(path, conn)
+        making = path.with_name(f".{path.name}.creating")
+        for leftover in (making, Path(f"{making}-journal")):
+            leftover.unlink(missing_ok=True)          # from a creation that was killed: never a record
         case = {
             "id": 1, "case_id": case_id, "evidence_id": evidence_id, "examiner": examiner, "notes": notes,
             "created_utc": utc_now(), "host": host(), "user": user(), "tool_version": tool_version,
         }
         try:
+            conn = connect(making)
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            record = cls(making, conn)
             with record._write():  # all or nothing
                 create_tables(record.db)
                 record.db["meta"].insert_all([
@@ -79,13 +107,19 @@ class Record:
                 ])
                 record.db["case_info"].insert(case)
                 record._append_event(None, "record-created", {k: v for k, v in case.items() if k != "id"})
+                if medium is not None:
+                    record._put_medium(_medium_row(medium))
                 record._append_event(None, chain.SEAL, chain.seal_details(conn))
-        except sqlite3.Error as exc:  # never leave a half-written record behind
             conn.close()
-            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            os.replace(making, path)
+            _sync_directory(path.parent)
+        except (sqlite3.Error, OSError) as exc:  # never leave a half-written record behind
+            with contextlib.suppress(Exception):
+                conn.close()
+            for leftover in (making, Path(f"{making}-journal")):
                 leftover.unlink(missing_ok=True)
             raise RecordError(f"cannot create {path} ({exc})") from exc
-        return record
+        return cls.open(path)
 
     @classmethod
     def open(cls, path: Path) -> Record:
@@ -239,17 +273,14 @@ class Record:
     def set_medium(self, **fields: Any) -> None:
         """Set (or update) the medium row. toc / disc_information / volume may be given as Python
         objects (stored as *_json) or as *_json strings."""
-        row: dict[str, Any] = {}
-        for key, value in fields.items():
-            if key in ("toc", "disc_information", "volume"):
-                key, value = f"{key}_json", None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
-            if key not in _MEDIUM_COLUMNS:
-                raise TypeError(f"set_medium() got an unknown field {key!r}")
-            row[key] = value
+        row = _medium_row(fields)
         with self._write():
-            self.db["medium"].upsert({"id": 1, **row}, pk="id")
-            # an event, so a change between seals (e.g. right after create) reads as unsealed, not as an edit
-            self._append_event(None, "medium", {"fields": sorted(row)})
+            self._put_medium(row)
+
+    def _put_medium(self, row: dict[str, Any]) -> None:
+        self.db["medium"].upsert({"id": 1, **row}, pk="id")
+        # an event, so a change between seals (e.g. right after create) reads as unsealed, not as an edit
+        self._append_event(None, "medium", {"fields": sorted(row)})
 
     update_medium = set_medium
 

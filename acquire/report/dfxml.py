@@ -1,4 +1,4 @@
-"""The DFXML report (Digital Forensics XML 2.0.0-beta.0; reference/dfxml/), written with xml.etree.
+"""The DFXML report (Digital Forensics XML 2.0.0-beta.0; docs/reference/dfxml.md), written with xml.etree.
 
 Element order follows the schema's sequences, which are strict:
 

@@ -2,7 +2,7 @@
 spiral fitted from damage. The one spiral model: the adaptive engine predicts with it and the
 reports draw with it.
 
-The spiral (reference/mmc.md "Geometry and speeds"): the area swept from the start radius r0 to r
+The spiral (docs/reference/mmc.md "Geometry and speeds"): the area swept from the start radius r0 to r
 is pitch x length, so r(L) = sqrt(r0^2 + p.v.L / (pi.S)) with p the track pitch, v the 1x linear
 velocity and S the 1x sectors per second. In units of the pitch, with a = r0/p and b = v/(pi.S.p),
 the revolutions from the start are

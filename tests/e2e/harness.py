@@ -6,7 +6,7 @@ so that `python3 -m acquire` in the guest is this checkout. A second, writable 9
 job directory: it holds the script, the test discs and every output, and the guest sees it at the
 same path as the host does (it is mounted over the guest's tmpfs /tmp at that path).
 
-Measured facts this follows: ../../../shared/reference/qemu.md (and docs/e2e.md).
+Measured facts this follows: docs/reference/qemu.md (and docs/e2e.md).
 
     result = run_guest("python3 -m acquire drives --json", [DriveSpec("scsi-cd", iso, serial="E2E-1")])
     result.exit_code, result.stdout, result.files["..."], result.boot_s
@@ -31,7 +31,7 @@ CACHE = Path(os.environ.get("ACQUIRE_E2E_CACHE", HERE / ".cache"))
 QEMU = "qemu-system-x86_64"
 SECTOR = 2048
 
-# Load order matters: virtio_ring before virtio (reference/qemu.md, "Kernel modules").
+# Load order matters: virtio_ring before virtio (docs/reference/qemu.md "Kernel modules").
 MODULES = (
     "virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci "
     "scsi_common scsi_mod virtio_scsi cdrom sr_mod sg "

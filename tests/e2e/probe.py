@@ -2,7 +2,7 @@
 
     python3 tests/e2e/probe.py /dev/sg0  ->  one JSON list on stdout
 
-Every CDB is written out in hex from the spec (reference/mmc.md), not built by acquire/drive/mmc.py,
+Every CDB is written out in hex from the spec (docs/reference/mmc.md), not built by acquire/drive/mmc.py,
 so this measures what the emulated drive accepts independently of our builders, while still going
 through SgTransport and the read-only guard as the tool does.
 """
@@ -88,7 +88,7 @@ def main(path: str) -> None:
                 changed[3] = 1 if body[3] != 1 else 2
                 send("MODE SELECT(10) 01h retry count changed", cdb, data_out=header + bytes(changed))
         if name == "READ TRACK INFORMATION":
-            # REQUEST SENSE right after a refused command: clean on scsi-cd, stale on ide-cd (reference/qemu.md)
+            # REQUEST SENSE right after a refused command: clean on scsi-cd, stale on ide-cd (docs/reference/qemu.md)
             send("REQUEST SENSE after a refused command", bytes.fromhex("03 00 00 00 fc 00"), 252)
             rows[-1]["sense_data"] = rows[-1].get("head")
     # SET STREAMING: a 28-byte performance descriptor (type 00h in byte 8)

@@ -256,7 +256,7 @@ def test_commands_the_drive_refuses_are_fallbacks_never_a_failed_acquisition(cle
         assert any("SPEED" in c or "STREAMING" in c for c in refused), events
 
 
-# What reference/qemu.md measured; the probe sends these CDBs through our SgTransport and guard.
+# What docs/reference/qemu.md measured; the probe sends these CDBs through our SgTransport and guard.
 EXPECTED = {
     "scsi-cd": {"READ(10) LBA 16": None, "READ(12) LBA 16": None, "READ CD user data": "05/20/00",
                 "READ TRACK INFORMATION": "05/20/00", "SET CD SPEED 4x": "05/20/00", "SET STREAMING": "05/20/00",

@@ -13,7 +13,7 @@ mmc.read_10(...)` is the way in:
     speed.py      SET CD SPEED, SET STREAMING, GET PERFORMANCE
     structure.py  READ DISC STRUCTURE (DVD, BD)
 
-Byte layouts from reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
+Byte layouts from docs/reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
 Builders raise ValueError on arguments that do not fit their fields. Parsers take whatever
 the drive returned (possibly cut short by the allocation length, possibly zero-padded past the
 structure's own length) and raise only MalformedResponse.
@@ -45,9 +45,10 @@ from .read import (  # noqa: F401
     read_10, read_12, READ_CD_USER_DATA, READ_CD_RAW, READ_CD_RAW_C2, read_cd, read_cd_sector_size,
 )
 from .config import (  # noqa: F401
-    RT_ALL, RT_CURRENT, RT_ONE, PROFILE_NAMES, PROFILE_FAMILY, FEATURE_NAMES, profile_name,
+    RT_ALL, RT_CURRENT, RT_ONE, FEATURE_NAMES,
     feature_name, Feature, ProfileEntry, Configuration, get_configuration, parse_configuration,
 )
+from ..profiles import profile_name  # noqa: F401  (the one profile table: drive/profiles.py)
 from .mode import (  # noqa: F401
     PAGE_ERROR_RECOVERY, PAGE_CAPABILITIES, MODE_HEADER_10_BYTES, ModePage, mode_sense_10,
     parse_mode_sense_10, ErrorRecoveryPage, CapabilitiesPage, mode_select_10,
@@ -79,7 +80,7 @@ __all__ = [
     "parse_disc_information", "TrackInformation", "read_track_information",
     "parse_track_information", "read_10", "read_12", "READ_CD_USER_DATA", "READ_CD_RAW",
     "READ_CD_RAW_C2", "read_cd", "read_cd_sector_size", "RT_ALL", "RT_CURRENT", "RT_ONE",
-    "PROFILE_NAMES", "PROFILE_FAMILY", "FEATURE_NAMES", "profile_name", "feature_name", "Feature",
+    "FEATURE_NAMES", "profile_name", "feature_name", "Feature",
     "ProfileEntry", "Configuration", "get_configuration", "parse_configuration",
     "PAGE_ERROR_RECOVERY", "PAGE_CAPABILITIES", "MODE_HEADER_10_BYTES", "ModePage", "mode_sense_10",
     "parse_mode_sense_10", "ErrorRecoveryPage", "CapabilitiesPage", "mode_select_10",

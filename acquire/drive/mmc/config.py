@@ -1,6 +1,6 @@
 """What the drive can do with this disc: GET CONFIGURATION, its profiles and features.
 
-Byte layouts from reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
+Byte layouts from docs/reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
 Builders raise ValueError on arguments that do not fit their fields; parsers raise only
 MalformedResponse (see mmc/__init__.py).
 """
@@ -20,30 +20,6 @@ RT_ALL = 0          # every feature from starting_feature on
 RT_CURRENT = 1      # only current ones
 RT_ONE = 2          # the starting feature alone
 
-# reference/mmc.md "Profiles"
-PROFILE_NAMES: dict[int, str] = {
-    0x0008: "CD-ROM",
-    0x0009: "CD-R",
-    0x000A: "CD-RW",
-    0x0010: "DVD-ROM",
-    0x0011: "DVD-R SL",
-    0x0012: "DVD-RAM",
-    0x0013: "DVD-RW restricted overwrite",
-    0x0014: "DVD-RW sequential",
-    0x0015: "DVD-R DL",
-    0x001A: "DVD+RW",
-    0x001B: "DVD+R",
-    0x002B: "DVD+R DL",
-    0x0040: "BD-ROM",
-    0x0041: "BD-R SRM",
-    0x0042: "BD-R RRM",
-    0x0043: "BD-RE",
-}
-PROFILE_FAMILY: dict[int, str] = {
-    **{p: "cd" for p in (0x0008, 0x0009, 0x000A)},
-    **{p: "dvd" for p in (0x0010, 0x0011, 0x0012, 0x0013, 0x0014, 0x0015, 0x001A, 0x001B, 0x002B)},
-    **{p: "bd" for p in (0x0040, 0x0041, 0x0042, 0x0043)},
-}
 FEATURE_NAMES: dict[int, str] = {
     0x0000: "Profile List",
     0x0001: "Core",
@@ -56,12 +32,6 @@ FEATURE_NAMES: dict[int, str] = {
     0x0107: "Real Time Streaming",
     0x0108: "Drive Serial Number",
 }
-
-
-def profile_name(code: int) -> str:
-    if code == 0:
-        return "no current profile"      # 0000h: no medium, or none the drive recognises
-    return PROFILE_NAMES.get(code, f"profile {code:04X}h")
 
 
 def feature_name(code: int) -> str:

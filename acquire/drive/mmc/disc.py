@@ -1,7 +1,7 @@
 """What is on the disc: READ CAPACITY(10), READ TOC/PMA/ATIP (formats 0, 1, 2), READ DISC
 INFORMATION, READ TRACK INFORMATION.
 
-Byte layouts from reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
+Byte layouts from docs/reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
 Builders raise ValueError on arguments that do not fit their fields; parsers raise only
 MalformedResponse (see mmc/__init__.py).
 """
@@ -28,7 +28,7 @@ class Capacity:
 
 
 def read_capacity_10() -> bytes:
-    """READ CAPACITY(10): last LBA and block length (mind the TAO run-out, reference/mmc.md)."""
+    """READ CAPACITY(10): last LBA and block length (mind the TAO run-out, docs/reference/mmc.md)."""
     # byte 0 25h; bytes 1-9 zero (RelAdr, LBA and PMI are obsolete in MMC)
     return bytes([READ_CAPACITY_10]) + bytes(9)
 
@@ -128,7 +128,7 @@ def parse_session_info(data: bytes) -> SessionInfo:
 
 
 def msf_to_lba(m: int, s: int, f: int) -> int:
-    """LBA of an absolute MSF address: (M x 60 + S) x 75 + F - 150 (reference/mmc.md)."""
+    """LBA of an absolute MSF address: (M x 60 + S) x 75 + F - 150 (docs/reference/mmc.md)."""
     return (m * 60 + s) * 75 + f - 150
 
 

@@ -6,7 +6,7 @@ to check it); tests/test_simulated.py asserts the two tables agree.
 """
 from __future__ import annotations
 
-# operation codes (reference/mmc.md "Commands we send")
+# operation codes (docs/reference/mmc.md "Commands we send")
 TEST_UNIT_READY = 0x00
 REQUEST_SENSE = 0x03
 INQUIRY = 0x12

@@ -1,6 +1,6 @@
 """Reading sectors: READ(10), READ(12) and READ CD with its main-channel and subchannel selections.
 
-Byte layouts from reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
+Byte layouts from docs/reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
 Builders raise ValueError on arguments that do not fit their fields; parsers raise only
 MalformedResponse (see mmc/__init__.py).
 """
@@ -15,7 +15,7 @@ from .opcodes import MAX_LBA, READ_10, READ_12, READ_CD, USER_DATA_BYTES
 # -- READ(10), READ(12), READ CD --------------------------------------------------------------
 
 def read_10(lba: int, count: int, *, fua: bool = False) -> bytes:
-    """READ(10): `count` sectors of 2048-byte user data from `lba` (reference/mmc.md)."""
+    """READ(10): `count` sectors of 2048-byte user data from `lba` (docs/reference/mmc.md)."""
     # byte 0     operation code 28h
     # byte 1     bit 4 DPO, bit 3 FUA (read the medium, not the drive's cache)
     # bytes 2-5  logical block address
@@ -33,7 +33,7 @@ def read_12(lba: int, count: int, *, fua: bool = False, streaming: bool = False)
                        _check("READ(12) count", count, 0, 0xFFFF_FFFF), 0x80 if streaming else 0, 0)
 
 
-# READ CD byte 9 (reference/mmc.md): SYNC | header codes | user data | EDC & ECC | C2 | reserved
+# READ CD byte 9 (docs/reference/mmc.md): SYNC | header codes | user data | EDC & ECC | C2 | reserved
 READ_CD_USER_DATA = 0x10      # user data only: 2048 bytes of a mode 1 sector
 READ_CD_RAW = 0xF8            # sync, all headers, user data, EDC/ECC: 2352
 READ_CD_RAW_C2 = 0xFA         # raw + 294 bytes of C2 error bits: 2646

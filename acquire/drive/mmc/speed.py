@@ -1,6 +1,6 @@
 """How fast: SET CD SPEED, SET STREAMING and its performance descriptor, GET PERFORMANCE.
 
-Byte layouts from reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
+Byte layouts from docs/reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
 Builders raise ValueError on arguments that do not fit their fields; parsers raise only
 MalformedResponse (see mmc/__init__.py).
 """

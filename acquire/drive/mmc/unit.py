@@ -1,7 +1,7 @@
 """The unit and its tray: TEST UNIT READY, REQUEST SENSE, START STOP UNIT, PREVENT ALLOW MEDIUM
 REMOVAL, GET EVENT STATUS NOTIFICATION.
 
-Byte layouts from reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
+Byte layouts from docs/reference/mmc.md (MMC-6, SPC-4); every multi-byte field is big-endian.
 Builders raise ValueError on arguments that do not fit their fields; parsers raise only
 MalformedResponse (see mmc/__init__.py).
 """

@@ -2,13 +2,13 @@
 
 Each answer takes the state, the CDB and the data-out bytes and returns its data cut to the CDB's
 allocation length (target.py then cuts it to data_in_length, as the HBA would), or raises Check.
-Byte layouts from reference/mmc.md; no code shared with mmc or sense.py.
+Byte layouts from docs/reference/mmc.md; no code shared with mmc or sense.py.
 
 Decisions where the spec is silent (docs/simulated-drive.md):
 - REQUEST SENSE returns the sense of the previous command (empty 70h sense after a GOOD one),
   or with request_sense_sticky the last CHECK CONDITION's.
 - The error-recovery page's read retry count is kept and reported but does not change the clock:
-  error_delay_s is the profile's, as DESIGN.md's formula says.
+  error_delay_s is the profile's, as the formula of docs/reference/contracts.md "The clock" says.
 - SET CD SPEED / SET STREAMING clamp the speed to [1x, speed_x] and trace `speed X` every time
   they succeed. READ DISC STRUCTURE on a cd-rom is 05/24/00 (QEMU says 05/30/00).
 - MODE SENSE page control 3 (saved) is 05/39/00 (saving parameters not supported).
@@ -28,7 +28,7 @@ from .codes import (GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION, GET_PERFOR
                     START_STOP_UNIT, TEST_UNIT_READY, Check, msf, sense_bytes)
 from .state import ERROR_RECOVERY_DEFAULT, PAGE_ERROR_RECOVERY, DriveState
 
-# SET CD SPEED kB/s that make 1x (reference/mmc.md "SET CD SPEED")
+# SET CD SPEED kB/s that make 1x (docs/reference/mmc.md "SET CD SPEED")
 KBPS_1X = {"cd": 176, "dvd": 1385, "bd": 4496}
 MAX_SPEED = 0xFFFF
 
@@ -132,7 +132,7 @@ def read_toc(state: DriveState, cdb: bytes, out: bytes) -> bytes:
 
 
 def _disc_type(state: DriveState) -> int:
-    """00h CD-ROM; 20h CD-ROM XA when any track is mode 2 (reference/mmc.md, disc type)."""
+    """00h CD-ROM; 20h CD-ROM XA when any track is mode 2 (docs/reference/mmc.md, disc type)."""
     return 0x20 if any(mode != "mode1" for _n, _f, _e, mode in state.tracks()) else 0x00
 
 
@@ -175,7 +175,9 @@ def read_track_information(state: DriveState, cdb: bytes, out: bytes) -> bytes:
 def _features(state: DriveState) -> list[tuple[int, bool, bytes]]:
     """(code, current, descriptor) for every feature, sorted by code."""
     p = state.profile
-    order = {"cd": [0x0008], "dvd": [0x0010, 0x0008], "bd": [0x0040, 0x0010, 0x0008]}[state.family]
+    # the current profile first, then the ROM profiles this drive also reads
+    base = {"cd": [0x0008], "dvd": [0x0010, 0x0008], "bd": [0x0040, 0x0010, 0x0008]}[state.family]
+    order = [p.profile_number] + [n for n in base if n != p.profile_number]
     profiles = b"".join(struct.pack(">HBB", n, 1 if n == p.profile_number else 0, 0) for n in order)
 
     def feature(code: int, version: int, persistent: bool, current: bool, body: bytes) -> tuple[int, bool, bytes]:

@@ -2,7 +2,7 @@
 
 Spelled here again on purpose: the simulated drive decodes CDBs without mmc (and builds sense
 without sense.py), so that tests through it check mmc instead of mirroring it. Byte layouts and
-values from reference/mmc.md; tests/test_simulated.py asserts the opcodes agree with mmc's table.
+values from docs/reference/mmc.md; tests/test_simulated.py asserts the opcodes agree with mmc's table.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import struct
 # independent of mmc.USER_DATA_BYTES for the reason above
 SECTOR_BYTES = 2048
 
-# operation codes (reference/mmc.md "Commands we send")
+# operation codes (docs/reference/mmc.md "Commands we send")
 TEST_UNIT_READY = 0x00
 REQUEST_SENSE = 0x03
 INQUIRY = 0x12
@@ -90,6 +90,6 @@ def bcd(n: int) -> int:
 
 
 def msf(lba: int) -> tuple[int, int, int]:
-    """Absolute MSF of an LBA (reference/mmc.md: LBA = (M*60 + S)*75 + F - 150)."""
+    """Absolute MSF of an LBA (docs/reference/mmc.md: LBA = (M*60 + S)*75 + F - 150)."""
     x = lba + 150
     return x // 4500, x // 75 % 60, x % 75

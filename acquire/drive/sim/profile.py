@@ -1,19 +1,19 @@
-"""The simulated drive's profile (TOML): load, check, and hold it (DESIGN.md "The simulated drive's profile").
+"""The simulated drive's profile (TOML): load, check, and hold it (docs/reference/contracts.md "The simulated drive's profile").
 
 Every mistake in a profile is one ProfileError line naming the file and the key (or, for a TOML
 syntax error, tomllib's line and column). Damage is kept as sorted inclusive ranges searched with
 bisect, never as per-sector sets: a profile may say "0-3000000".
 
-Decisions where DESIGN.md is silent (keep docs/ in step):
+Decisions where docs/reference/contracts.md is silent (keep docs/ in step):
 - Damage ranges may not overlap, within one entry or across entries: the profile is refused, naming
   both entries. A sector has exactly one kind, so "which entry wins" never needs answering.
 - `sense` is accepted for unreadable and flaky damage only, `failures` for flaky only, `delay_s` for
   slow only (and required there); anything else is a ProfileError rather than silently ignored.
 - `[disc] profile` is required; exactly one of `image` and `sectors` must be given.
-- [timing] defaults are DESIGN.md's example values; `speed_x` defaults per profile (24/8/6).
+- [timing] defaults are the example values of docs/simulated-drive.md "The profile"; `speed_x` defaults per profile (24/8/6).
 - The [drive] quirk keys and `emulate` presets are checked in quirks.py; a preset's
   INQUIRY strings apply unless the profile gives its own. docs/simulated-drive.md lists them all.
-- [[track]] (DESIGN.md's keys, a first part of them): number, session (1 only), mode (mode1 |
+- [[track]] (the key of docs/reference/contracts.md "The simulated drive's profile"s, a first part of them): number, session (1 only), mode (mode1 |
   mode2-form1) and start. The tracks partition the [disc] image or generated sectors: the first
   starts at LBA 0, numbers run 1, 2, ... in LBA order, and each runs to the next one's start.
   Per-track images, audio, write and open are refused until they are modelled.
@@ -29,17 +29,22 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ProfileError
+from ..profiles import family_of
 from .codes import SECTOR_BYTES
 from .quirks import KEYS as _QUIRK_KEYS, Quirks, parse_quirks
 
-# profile name -> (GET CONFIGURATION profile number, family); reference/mmc.md "Profiles"
-DISC_PROFILES: dict[str, tuple[int, str]] = {
-    "cd-rom": (0x0008, "cd"),
-    "dvd-rom": (0x0010, "dvd"),
-    "bd-rom": (0x0040, "bd"),
+# profile name -> GET CONFIGURATION profile number (MMC-6 5.3.1, docs/reference/mmc.md "Profiles and families");
+# the family comes from the tool's one table (drive/profiles.py), so the simulated disc is read as the
+# real one would be. A profile may also be given as its number (profile = 0x0016).
+DISC_PROFILES: dict[str, int] = {
+    "cd-rom": 0x0008, "cd-r": 0x0009, "cd-rw": 0x000A,
+    "dvd-rom": 0x0010, "dvd-r": 0x0011, "dvd-ram": 0x0012, "dvd-rw": 0x0014, "dvd-r-dl": 0x0015,
+    "dvd-r-dl-jump": 0x0016, "dvd-rw-dl": 0x0017, "dvd+rw": 0x001A, "dvd+r": 0x001B,
+    "dvd+rw-dl": 0x002A, "dvd+r-dl": 0x002B,
+    "bd-rom": 0x0040, "bd-r": 0x0041, "bd-r-rrm": 0x0042, "bd-re": 0x0043,
 }
 DEFAULT_SPEED_X = {"cd": 24, "dvd": 8, "bd": 6}
-# bytes/s at 1x (DESIGN.md "The clock"): CD 75 sectors/s x 2048
+# bytes/s at 1x (docs/reference/contracts.md "The clock"): CD 75 sectors/s x 2048
 RATE_1X = {"cd": 153_600, "dvd": 1_385_000, "bd": 4_495_500}
 
 MODE1 = "mode1"
@@ -61,7 +66,7 @@ _EVENT_KEYS = {"after_commands", "kind", "count"}
 _TRACK_KEYS = {"number", "session", "mode", "start"}
 _TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005,
                     "sleep_scale": 0.0}
-# INQUIRY field widths (reference/mmc.md: bytes 8-15 vendor, 16-31 product, 32-35 revision)
+# INQUIRY field widths (docs/reference/mmc.md: bytes 8-15 vendor, 16-31 product, 32-35 revision)
 _INQUIRY_WIDTHS = {"vendor": 8, "product": 16, "revision": 4, "serial": 248}
 _SENSE_RE = re.compile(r"^([0-9A-Fa-f]{1,2})/([0-9A-Fa-f]{2})/([0-9A-Fa-f]{2})$")
 _RANGE_RE = re.compile(r"^(\d+)(?:\s*-\s*(\d+))?$")
@@ -100,7 +105,7 @@ class Track:
 @dataclass(frozen=True, slots=True)
 class Profile:
     path: Path
-    disc_profile: str                    # cd-rom | dvd-rom | bd-rom
+    disc_profile: str                    # a DISC_PROFILES name, or a profile number as hex text
     capacity: int                        # sectors
     image: Path | None = None            # absolute; None for a generated disc
     sectors: int | None = None
@@ -126,11 +131,11 @@ class Profile:
 
     @property
     def profile_number(self) -> int:
-        return DISC_PROFILES[self.disc_profile][0]
+        return DISC_PROFILES.get(self.disc_profile) or int(self.disc_profile, 0)
 
     @property
     def family(self) -> str:
-        return DISC_PROFILES[self.disc_profile][1]
+        return family_of(self.profile_number)
 
     @property
     def rate_1x(self) -> int:
@@ -214,10 +219,8 @@ def _build(path: Path, doc: dict[str, Any]) -> Profile:
     # [disc]
     if "profile" not in disc:
         raise fail("[disc] profile is missing", hint="give profile = \"cd-rom\", \"dvd-rom\" or \"bd-rom\"")
-    disc_profile = _get(fail, disc, "profile", str, "[disc]")
-    if disc_profile not in DISC_PROFILES:
-        raise fail(f"[disc] profile {disc_profile!r} is unknown", hint="give cd-rom, dvd-rom or bd-rom")
-    family = DISC_PROFILES[disc_profile][1]
+    disc_profile = _disc_profile(fail, disc["profile"])
+    family = family_of(DISC_PROFILES.get(disc_profile) or int(disc_profile, 0))
     if ("image" in disc) == ("sectors" in disc):
         raise fail("[disc] needs exactly one of image and sectors")
     if "image" in disc:
@@ -403,4 +406,17 @@ def _get(fail, table: dict, key: str, kind: type, label: str) -> Any:
     if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
         names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
         raise fail(f"{label} {key} must be {names[kind]}, not {value!r}")
+    return value
+
+
+def _disc_profile(fail, value) -> str:
+    """A profile name of DISC_PROFILES, or an MMC-6 profile number (kept as its hex text) of an
+    optical disc the tool knows."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if family_of(value) is None:
+            raise fail(f"[disc] profile {value:#06x} is not an optical-disc profile of MMC-6",
+                       hint="give a name such as \"dvd-r-dl-jump\" or a number such as 0x0016")
+        return f"0x{value:04X}"
+    if not isinstance(value, str) or value not in DISC_PROFILES:
+        raise fail(f"[disc] profile {value!r} is unknown", hint=f"give one of {', '.join(DISC_PROFILES)}, or a number")
     return value

@@ -1,7 +1,7 @@
 """Quirks of the simulated drive: what real drives do beside (or against) MMC, one [drive] key each.
 
 The first set is what our e2e suite measured on QEMU's emulated drives through a real kernel
-(docs/e2e.md, reference/qemu.md); `emulate = "qemu-scsi-cd"` or `"qemu-ide-cd"` turns on all of
+(docs/e2e.md, docs/reference/qemu.md); `emulate = "qemu-scsi-cd"` or `"qemu-ide-cd"` turns on all of
 one drive's quirks at once, and any key given beside it overrides the preset. docs/simulated-drive.md
 lists every key with what the real stack showed.
 """

@@ -210,7 +210,7 @@ def garble(state: DriveState, true: bytes) -> bytes:
 
 
 def seek_s(state: DriveState, lba: int, rate: float) -> float:
-    """The seek of DESIGN.md "The clock": 0 in place, a short forward gap spun past, else a jump."""
+    """The seek of docs/reference/contracts.md "The clock": 0 in place, a short forward gap spun past, else a jump."""
     p = state.profile
     if state.head is None:
         return p.seek_base_s + p.seek_full_s / 2

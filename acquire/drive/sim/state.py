@@ -9,7 +9,7 @@ from .profile import MODE1, DamageMap, Profile
 from .quirks import Quirks
 
 PAGE_ERROR_RECOVERY = 0x01
-# page 01h as the drive powers up: read retry count 32, no flags (reference/mmc.md)
+# page 01h as the drive powers up: read retry count 32, no flags (docs/reference/mmc.md)
 ERROR_RECOVERY_DEFAULT = bytes([PAGE_ERROR_RECOVERY, 0x0A, 0x00, 32, 0, 0, 0, 0, 0, 0, 0, 0])
 
 

@@ -2,8 +2,8 @@
 
 It decodes the CDB bytes it is sent and answers with data, or CHECK CONDITION and 18 bytes of
 fixed-format sense, as a drive does. It deliberately shares no code with mmc or sense.py: its
-byte layouts come from reference/mmc.md, so tests through it are an independent check on them.
-Each command is charged to a simulated clock (DESIGN.md "The clock"); nothing sleeps unless
+byte layouts come from docs/reference/mmc.md, so tests through it are an independent check on them.
+Each command is charged to a simulated clock (docs/reference/contracts.md "The clock"); nothing sleeps unless
 [timing] sleep_scale asks it to. The READs are in reads.py, the other answers in answers.py, the
 drive's quirks (QEMU's emulated drives, as our e2e suite measured them) in quirks.py.
 
@@ -36,7 +36,7 @@ _NO_ATTENTION = {INQUIRY, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION}
 
 
 class SimulatedDrive:
-    """A Transport over a profile: see the module docstring and DESIGN.md."""
+    """A Transport over a profile: see the module docstring and docs/reference/contracts.md."""
 
     def __init__(self, profile: Profile, name: str | None = None) -> None:
         self.profile = profile
@@ -191,7 +191,7 @@ class SimulatedDrive:
         sense = self._sense_bytes(check.sense, check.information)
         self.state.last_sense = sense
         self._charge(cost)
-        # resid_zero_on_failure: what a transport that trusted resid would hand up (reference/qemu.md)
+        # resid_zero_on_failure: what a transport that trusted resid would hand up (docs/reference/qemu.md)
         data = bytes(max(data_in_length, 0)) if self.state.quirks.resid_zero_on_failure else b""
         return Completion(data=data, status=CHECK_CONDITION, sense=sense, duration_s=cost)
 
