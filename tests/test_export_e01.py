@@ -203,6 +203,13 @@ def test_export_without_a_kind_is_a_usage_error(damaged):
     assert done.stderr == "acquire: nothing to export; add --e01\n"
 
 
+def test_a_segment_size_below_1_MiB_is_refused_as_libewf_would_not_keep_it(damaged, tmp_path):
+    done = export(damaged, "--segment-size", "512K", "-o", tmp_path / "small.E01", code=2)
+    assert done.stderr == ("acquire: a segment size of 524288 bytes is below libewf's minimum of 1 MiB; "
+                           "give --segment-size 1M or more\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("text, size", [("650M", 650 << 20), ("1500000", 1_500_000), ("2g", 2 << 30), ("64KiB", 64 << 10)])
 def test_segment_sizes_are_bytes_or_binary_multiples(text, size):
     assert parse_size(text) == size

@@ -24,7 +24,8 @@ def export(record_path: Path, *, e01: E01Options | None = None) -> dict[str, obj
     from ..verify import image_of
 
     record_path = Path(record_path)
-    if e01 is None:
+    kinds = {"e01": e01}
+    if all(options is None for options in kinds.values()):
         raise UsageError("nothing to export", hint="name a kind, e.g. --e01")
     results: dict[str, object] = {}
     if e01 is not None:

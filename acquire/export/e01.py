@@ -28,6 +28,9 @@ COMPRESSIONS = tuple(libewf.COMPRESSION_LEVELS)          # none, fast, best
 DEFAULT_COMPRESSION = "fast"
 # definitions.h: #define LIBEWF_DEFAULT_SEGMENT_FILE_SIZE ( 1500 * 1024 * 1024 ), what ewfacquire uses too
 DEFAULT_SEGMENT_BYTES = 1500 * 1024 * 1024
+# ewfacquire -h (ewf-tools 20140813): "minimum is 1.0 MiB"; below it libewf silently writes segments
+# larger than asked (one 128 KiB chunk and its sections each), so the limit would not hold
+MINIMUM_SEGMENT_BYTES = 1 << 20
 _READ_SECTORS = 512                  # 1 MiB a read: eight of libewf's 64-sector (128 KiB) chunks
 # libewf names segments NAME.E01 .. NAME.E99, then NAME.EAA .. NAME.ZZZ (libewf_filename.c)
 _SEGMENT_SUFFIX = re.compile(r"\.[E-Z][0-9A-Z]{2}$")
@@ -74,6 +77,9 @@ def parse_size(text: str) -> int:
 def write_e01(record_path: Path, image: Path, options: E01Options) -> E01Result:
     if options.compression not in COMPRESSIONS:
         raise UsageError(f"unknown compression {options.compression!r}", hint=f"use one of {', '.join(COMPRESSIONS)}")
+    if options.segment_bytes < MINIMUM_SEGMENT_BYTES:
+        raise UsageError(f"a segment size of {options.segment_bytes} bytes is below libewf's minimum of 1 MiB",
+                         hint="give --segment-size 1M or more")
     libewf.load()                    # before any work: without libewf, one line on how to install it
     facts = _read_record(record_path)
     first = _first_segment(options.output, image)
