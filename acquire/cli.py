@@ -167,6 +167,40 @@ def map_command(record: Path, export: Path) -> None:
     export_ddrescue(record, export)
 
 
+@cli.command("export")
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--e01", is_flag=True, help="Write an EnCase 6 E01 (needs libewf2) with the case, drive, hashes and "
+              "unreadable ranges from the record.")
+@click.option("--compress", type=click.Choice(["none", "fast", "best"]), default="fast", show_default=True,
+              help="E01 chunk compression (deflate).")
+@click.option("--segment-size", metavar="SIZE", default="1500M", show_default=True,
+              help="Largest E01 segment file: bytes, or with K, M, G; more segments are .E02, .E03 ...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The first segment, NAME.E01 (default: beside the image, IMAGE without .iso + .E01).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def export_command(record: Path, e01: bool, compress: str, segment_size: str, output: Path | None,
+                   as_json: bool) -> None:
+    """Export an acquisition in another format; the record and the image stay unchanged.
+
+    Example: acquire export disc.iso.custody.sqlite --e01 --compress best
+    """
+    from .export import E01Options, export, parse_size
+
+    if not e01:
+        raise UsageError("nothing to export", hint="add --e01")
+    results = export(record, e01=E01Options(output=output, compression=compress,
+                                            segment_bytes=parse_size(segment_size)))
+    result = results["e01"]
+    if as_json:
+        click.echo(json.dumps({"e01": result.as_json()}, indent=2))
+        return
+    mb_s = result.image_bytes / result.seconds / 1e6 if result.seconds else 0.0
+    click.echo(f"wrote {result.segments[0]}" + (f" .. {result.segments[-1].suffix[1:]} ({len(result.segments)} segments)"
+                                                if len(result.segments) > 1 else ""))
+    click.echo(f"  {result.written_bytes} bytes for {result.image_bytes} image bytes (ratio {result.ratio:.3f}), "
+               f"{mb_s:.1f} MB/s; {len(result.acquiry_errors)} acquiry error ranges; MD5 and SHA-1 checked against the record")
+
+
 @cli.command("verify")
 @click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", metavar="DEVICE", help="Also re-read the disc in DEVICE and compare it with the image.")

@@ -18,7 +18,7 @@ Generated from `--help` by `python docs/make_cli_reference.py`; a test fails whe
 Exit codes (all commands): 0 done; 3 done, some sectors unreadable; 4 interrupted and resumable;
 1 error (nothing lost); 2 usage error. `verify` exits 0 when every check passes, 1 otherwise.
 Only `image`, `analyze` and `verify` write to a record (`verify` appends its result as a chained
-event unless `--no-record`); `report` and `map` open it read-only (docs/record.md "Who writes the
+event unless `--no-record`); `report`, `map` and `export` open it read-only (docs/record.md "Who writes the
 record"). The contracts behind these commands: docs/reference/contracts.md.
 """
 
