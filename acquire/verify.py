@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .drive.device import SECTOR_BYTES, open_drive
 from .errors import RecordError
-from .hashing import Window, compare_windows, hash_file
+from .hashing import ALGORITHMS, Window, compare_windows, hash_file
 from .isowriter import IsoReader
 from .record import Record
 from .rescue.sectormap import SectorMap, State
@@ -129,7 +129,9 @@ def _check_image(record: Record, image_path: Path) -> Check:
     actual = hash_file(image_path)
     differing = [name for name, value in expected.items() if actual.as_dict().get(name) != value]
     if not differing and actual.size == record.image_size():
-        return Check("image", True, "md5, sha1, sha256 and xxh128 equal the recorded ones")
+        # a record made before crc32 existed holds four: name what was compared
+        names = [name for name in ALGORITHMS if name in expected]
+        return Check("image", True, f"{', '.join(names[:-1])} and {names[-1]} equal the recorded ones")
     recorded_windows = [Window(*row) for row in record.windows()]
     changed = compare_windows(recorded_windows, actual.windows)
     details = [f"window {w.index}: bytes {w.offset}-{w.offset + w.length - 1} differ" for w in changed[:MAX_LISTED]]

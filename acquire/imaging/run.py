@@ -18,7 +18,7 @@ from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
 from ..errors import AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError, UsageError
 from ..fs.analyze import analyze_image
 from ..fs.volume import PVD_LBA, parse_primary_volume
-from ..hashing import Hashes, hash_file, write_sum_files
+from ..hashing import Hashes, hash_file, write_sfv, write_sum_files
 from ..isowriter import IsoReader, IsoWriter
 from ..record import Record
 from ..record.fs_tables import save_analysis
@@ -210,9 +210,10 @@ class Run:
         self.record.log_event(self.run_id, "hashes", **hashes)
         self.record.end_run(self.run_id, status)
         head = self.record.head_hash()
-        write_sum_files(self.image_path, self.hashes, comment_lines=(
-            f"acquire {__version__} image of {self.medium.capacity} sectors, status {status}",
-            f"record {self.record.path.name} chain head {head}"))
+        comments = (f"acquire {__version__} image of {self.medium.capacity} sectors, status {status}",
+                    f"record {self.record.path.name} chain head {head}")
+        write_sum_files(self.image_path, self.hashes, comment_lines=comments)
+        write_sfv(self.image_path, self.hashes, comment_lines=comments)
         return self._outcome(status, hashes, "")
 
     # -- the engine --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Element order follows the schema's sequences, which are strict:
                      ranges with fill="0x00"), sector_size, volume* (one per file system: fileobjects)
 
 The image hashes sit on a whole-image byte_run (diskimageobject has no hashdigest of its own);
-xxh128 is hashdigest type="other" with acquire:algorithm="xxh128". Case and drive fields are in
+xxh128 and crc32 are hashdigest type="other" with acquire:algorithm="xxh128" / "crc32". Case and drive fields are in
 <metadata> (Dublin Core and acquire's own namespace).
 """
 from __future__ import annotations
