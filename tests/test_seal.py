@@ -265,3 +265,17 @@ def test_the_agent_signs_with_the_key_ssh_add_gave_it(tmp_path, key, allowed, ag
 def test_sshsig_parse_rejects_what_is_not_a_signature():
     with pytest.raises(Exception, match="not an SSH signature"):
         sshsig.parse("hello")
+
+
+def test_every_report_names_the_signer_or_says_unsigned(tmp_path, key):
+    from acquire.report import write_report
+    out = image(tmp_path, "--sign-key", key)
+    rec = tmp_path / "out.iso.custody.sqlite"
+    for name in ("r.json", "r.md", "r.html", "r.xml"):
+        text = write_report(rec, tmp_path / name).read_text()
+        assert out["signed_by"] in text and out["seal_code"] in text, name
+    (tmp_path / "u").mkdir()
+    image(tmp_path / "u", env={"ACQUIRE_SIGN_KEY": ""})
+    report = json.loads(write_report(tmp_path / "u" / "out.iso.custody.sqlite", tmp_path / "u.json").read_text())
+    assert report["seal"]["signed"] is False and report["seal"]["summary"].startswith("unsigned")
+    assert "unsigned" in write_report(tmp_path / "u" / "out.iso.custody.sqlite", tmp_path / "u.md").read_text()

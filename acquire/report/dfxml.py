@@ -86,6 +86,9 @@ def _metadata(root: ET.Element, report: dict) -> None:
     _sub(meta, _a("record"), report["record"]["path"])
     _sub(meta, _a("record_verify"), report["record"]["verify"]["summary"], status=report["record"]["verify"]["status"])
     _sub(meta, _a("chain_head"), report["record"]["head_hash"])
+    seal = report["seal"]
+    _sub(meta, _a("seal"), seal["summary"], signed="1" if seal["signed"] else "0", file=seal["file"],
+         sha256=seal["seal_sha256"], code=seal["seal_code"], fingerprint=seal["fingerprint"])
     for d in report["drives"]:
         _sub(meta, _a("drive"), None, id=d["id"], device=d["device"], vendor=d["vendor"], product=d["product"],
              revision=d["revision"], serial=d["serial"], sectors_read=d["sectors_read"])
