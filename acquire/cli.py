@@ -97,20 +97,24 @@ def info_command(device: str, as_json: bool) -> None:
 @click.option("--speed", help="Read speed: a number (times 1x) or 'max'.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=STRATEGIES[0], show_default=True,
               help="How to rescue damaged areas; linear: ddrescue's phases.")
+@click.option("--sign-key", metavar="KEY",
+              help="Sign the seal (IMAGE.seal.json) with an Ed25519 key: an OpenSSH key file without passphrase, "
+                   "'agent:' (ssh-agent's first Ed25519 key) or 'agent:SHA256:...'. Default: $ACQUIRE_SIGN_KEY; "
+                   "without either the seal is unsigned.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, strategy, as_json, yes) -> None:
+                  speed, strategy, sign_key, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
-    Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith"
+    Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
     """
     from .api import ImageOptions, acquire_image
     from .progress import ProgressLine
 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
                            notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
-                           command=shlex.join(["acquire", *sys.argv[1:]]))
+                           command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
     if as_json:
@@ -131,7 +135,12 @@ def _render_outcome(o) -> None:
         click.echo(f"  ... {len(o.unreadable_ranges) - 20} more ranges (acquire map RECORD --export-ddrescue FILE)")
     for name, value in o.hashes.items():
         click.echo(f"{name:7} {value}")
-    click.echo(f"image   {o.image}\nrecord  {o.record}\nchain   {o.head_hash}\ndrive time {o.elapsed_s:.1f} s")
+    click.echo(f"image   {o.image}\nrecord  {o.record}\nchain   {o.head_hash}")
+    if o.seal is not None:
+        click.echo(f"seal    {o.seal.path}  code {o.seal.code}")
+        click.echo(f"signed  {o.seal.fingerprint} ({o.seal.signature})" if o.seal.fingerprint
+                   else "signed  no: unsigned (give --sign-key or set ACQUIRE_SIGN_KEY)")
+    click.echo(f"drive time {o.elapsed_s:.1f} s")
 
 
 @cli.command("report")
@@ -206,15 +215,25 @@ def export_command(record: Path, e01: bool, compress: str, segment_size: str, ou
 @click.option("--source", metavar="DEVICE", help="Also re-read the disc in DEVICE and compare it with the image.")
 @click.option("--no-record", is_flag=True,
               help="Do not append the result to the record: open it read-only, leave its bytes unchanged.")
+@click.option("--allowed-signers", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
+              help="Trust the seal's signature only from a key in FILE (OpenSSH allowed_signers, as ssh-keygen -Y verify).")
+@click.option("--identity", metavar="PRINCIPAL",
+              help="With --allowed-signers: the principal the signer must be (ssh-keygen -Y verify -I).")
+@click.option("--signer-fingerprint", metavar="SHA256:...", help="Trust the seal's signature only from this key.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def verify_command(record: Path, source: str | None, no_record: bool, as_json: bool) -> None:
-    """Check the record, the image and (with --source) the disc; append the result to the record.
+def verify_command(record: Path, source: str | None, no_record: bool, allowed_signers: Path | None,
+                   identity: str | None, signer_fingerprint: str | None, as_json: bool) -> None:
+    """Check the record, the seal file, its signature, the image and (with --source) the disc; append the
+    result to the record.
 
-    Example: acquire verify disc.iso.custody.sqlite --source /dev/sr0
+    Example: acquire verify disc.iso.custody.sqlite --allowed-signers allowed_signers --source /dev/sr0
     """
     from .verify import verify
 
-    result = verify(record, source=source, record_result=not no_record)
+    if identity is not None and allowed_signers is None:
+        raise UsageError("--identity needs --allowed-signers FILE", hint="e.g. --allowed-signers allowed_signers")
+    result = verify(record, source=source, record_result=not no_record, allowed_signers=allowed_signers,
+                    identity=identity, signer_fingerprint=signer_fingerprint)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
     else:

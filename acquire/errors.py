@@ -15,7 +15,9 @@ AcquireError                 exit 1
 ├── OutOfSpace              exit 4  resumable
 ├── Interrupted             exit 4  Ctrl-C: resumable
 ├── RecordError             exit 1  a record we cannot use
-└── RecordTampered          exit 1  verify found an edited row
+├── RecordTampered          exit 1  verify found an edited row
+├── SigningKeyError         exit 1  a --sign-key we cannot use (passphrase, not Ed25519, no agent)
+└── SignatureError          exit 1  a seal signature that cannot be read or does not verify
 """
 from __future__ import annotations
 
@@ -89,3 +91,11 @@ class RecordError(AcquireError):
 
 class RecordTampered(AcquireError):
     pass
+
+
+class SigningKeyError(AcquireError):
+    """The key named by --sign-key or ACQUIRE_SIGN_KEY cannot sign: checked before the first READ."""
+
+
+class SignatureError(AcquireError):
+    """A seal's SSHSIG file that cannot be read or does not verify (verify reports it as a failed check)."""

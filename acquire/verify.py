@@ -13,10 +13,11 @@ from pathlib import Path
 
 from .drive.device import SECTOR_BYTES, open_drive
 from .errors import RecordError
-from .hashing import Window, compare_windows, hash_file
+from .hashing import ALGORITHMS, Window, compare_windows, hash_file
 from .isowriter import IsoReader
 from .record import Record
 from .rescue.sectormap import SectorMap, State
+from .seal.check import check_seal_file, check_signature, seal_paths
 
 SOURCE_READ_SECTORS = 32
 MAX_LISTED = 50
@@ -54,13 +55,24 @@ class Verification:
 
 
 def verify(record_path: Path, *, source: str | None = None, image: Path | None = None,
-           record_result: bool = True) -> Verification:
-    """Every check, then (unless `record_result` is False) the result appended to an intact record."""
+           record_result: bool = True, allowed_signers: Path | None = None, identity: str | None = None,
+           signer_fingerprint: str | None = None) -> Verification:
+    """Every check, then (unless `record_result` is False) the result appended to an intact record.
+
+    The layers, each its own check: record (chain and table seal), seal (IMAGE.seal.json against
+    the record), signature (its SSHSIG, and with `allowed_signers` or `signer_fingerprint` the
+    signer's trust), image (hashes against the record), provenance, and with `source` the disc."""
     record = Record.open_readonly(record_path)
     try:
         head = record.head_hash()
         image_path = image or image_of(record_path)
-        checks = [_check_record(record), _check_image(record, image_path), _provenance(record)]
+        seal_path, sig_path = seal_paths(image_path)
+        seal = check_seal_file(record, seal_path)
+        signature = check_signature(record, seal_path, sig_path, allowed_signers=allowed_signers,
+                                    identity=identity, fingerprint=signer_fingerprint)
+        checks = [_check_record(record), Check("seal", seal.ok, seal.summary, seal.details),
+                  Check("signature", signature.ok, signature.summary, signature.details),
+                  _check_image(record, image_path), _provenance(record)]
         if source is not None:
             checks.append(_check_source(record, image_path, source))
     finally:
@@ -129,7 +141,9 @@ def _check_image(record: Record, image_path: Path) -> Check:
     actual = hash_file(image_path)
     differing = [name for name, value in expected.items() if actual.as_dict().get(name) != value]
     if not differing and actual.size == record.image_size():
-        return Check("image", True, "md5, sha1, sha256 and xxh128 equal the recorded ones")
+        # a record made before crc32 existed holds four: name what was compared
+        names = [name for name in ALGORITHMS if name in expected]
+        return Check("image", True, f"{', '.join(names[:-1])} and {names[-1]} equal the recorded ones")
     recorded_windows = [Window(*row) for row in record.windows()]
     changed = compare_windows(recorded_windows, actual.windows)
     details = [f"window {w.index}: bytes {w.offset}-{w.offset + w.length - 1} differ" for w in changed[:MAX_LISTED]]

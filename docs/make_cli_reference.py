@@ -19,7 +19,8 @@ Exit codes (all commands): 0 done; 3 done, some sectors unreadable; 4 interrupte
 1 error (nothing lost); 2 usage error. `verify` exits 0 when every check passes, 1 otherwise.
 Only `image`, `analyze` and `verify` write to a record (`verify` appends its result as a chained
 event unless `--no-record`); `report`, `map` and `export` open it read-only (docs/record.md "Who writes the
-record"). The contracts behind these commands: docs/reference/contracts.md.
+record"). `image` ends a complete or partial run with `IMAGE.seal.json`, signed with `--sign-key`,
+which `verify` checks (docs/seal.md). The contracts behind these commands: docs/reference/contracts.md.
 """
 
 

@@ -3,6 +3,7 @@ import hashlib
 import json
 import sqlite3
 import subprocess
+import zlib
 
 import pytest
 
@@ -36,6 +37,8 @@ def test_an_undamaged_disc_images_bit_exact_with_exit_0_and_checkable_sums(tmp_p
     assert out["hashes"]["sha256"] == hashlib.sha256(source).hexdigest()
     assert out["hashes"]["md5"] == hashlib.md5(source).hexdigest()
     assert out["hashes"]["sha1"] == hashlib.sha1(source).hexdigest()
+    assert out["hashes"]["crc32"] == f"{zlib.crc32(source):08x}"
+    assert (tmp_path / "out.iso.sfv").read_text().splitlines()[-1] == f"out.iso {zlib.crc32(source):08X}"
     assert (out["status"], out["unreadable"], out["unreadable_ranges"]) == ("complete", 0, [])
     assert (out["sectors"], out["sector_size"], out["recovered"]) == (3000, SECTOR, 3000)
     assert out["elapsed_s"] > 0

@@ -2,6 +2,7 @@ import hashlib
 import random
 import shutil
 import subprocess
+import zlib
 
 import pytest
 import xxhash
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from acquire.errors import AcquireError
 from acquire.hashing import (ALGORITHMS, WINDOW_BYTES, Hashes, StreamHasher, Window, compare_windows, hash_file,
-                             write_sum_files)
+                             write_sfv, write_sum_files)
 
 SMALL_WINDOW = 4096      # small windows keep the window-boundary cases fast
 
@@ -22,7 +23,7 @@ def expected(data: bytes, window_bytes: int = WINDOW_BYTES) -> Hashes:
         for i, offset in enumerate(range(0, len(data), window_bytes))
         for piece in [data[offset:offset + window_bytes]])
     return Hashes(len(data), hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest(),
-                  hashlib.sha256(data).hexdigest(), xxhash.xxh3_128_hexdigest(data), windows)
+                  hashlib.sha256(data).hexdigest(), xxhash.xxh3_128_hexdigest(data), f"{zlib.crc32(data):08x}", windows)
 
 
 def stream(data: bytes, splits=(), **kwargs) -> Hashes:
@@ -61,11 +62,12 @@ def test_the_last_window_is_short_and_windows_tile_the_stream():
 def test_an_empty_stream_has_the_empty_digests_and_no_windows():
     got = StreamHasher().finish()
     assert got.as_dict() == {"md5": hashlib.md5().hexdigest(), "sha1": hashlib.sha1().hexdigest(),
-                             "sha256": hashlib.sha256().hexdigest(), "xxh128": xxhash.xxh3_128_hexdigest(b"")}
+                             "sha256": hashlib.sha256().hexdigest(), "xxh128": xxhash.xxh3_128_hexdigest(b""),
+                             "crc32": "00000000"}
     assert (got.size, got.windows) == (0, ())
 
 
-def test_as_dict_holds_exactly_the_four_algorithms():
+def test_as_dict_holds_exactly_the_five_algorithms():
     assert tuple(stream(b"abc").as_dict()) == ALGORITHMS
 
 
@@ -197,3 +199,16 @@ def test_compare_windows_of_identical_streams_is_empty_and_extra_windows_count_a
     windows = stream(data, window_bytes=SMALL_WINDOW, chunk_bytes=SMALL_WINDOW).windows
     assert compare_windows(windows, windows) == []
     assert compare_windows(windows[:2], windows) == [windows[2]]
+
+
+def test_crc32_is_zlibs_in_8_lowercase_hex_digits():
+    # the check value of CRC-32/ISO-HDLC (the catalogue of parametrised CRC algorithms): "123456789" -> CBF43926
+    assert stream(b"123456789").crc32 == "cbf43926"
+
+
+def test_sfv_file_names_the_image_with_its_crc32_in_uppercase_after_semicolon_comments(tmp_path):
+    image = tmp_path / "disc 1.iso"
+    image.write_bytes(b"123456789")
+    sfv = write_sfv(image, hash_file(image), comment_lines=("acquire image", "chain head abc"))
+    assert sfv.name == "disc 1.iso.sfv"
+    assert sfv.read_text() == "; acquire image\n; chain head abc\ndisc 1.iso CBF43926\n"

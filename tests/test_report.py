@@ -98,7 +98,7 @@ def test_the_report_holds_the_case_the_map_and_the_damage_of_the_record(damaged)
     assert set(senses) >= {"03/11/00", "03/11/05"}
     assert sum(x["failed"] + x["marginal"] for x in r["damage"]["by_sense"]) == r["damage"]["reads"]
     assert r["damage"]["first_rows"] == r["damage"]["rows"][:50]
-    assert set(r["image"]["hashes"]) == {"md5", "sha1", "sha256", "xxh128"}
+    assert set(r["image"]["hashes"]) == {"md5", "sha1", "sha256", "xxh128", "crc32"}
     assert r["record"]["head_hash"] == r["events"]["head_hash"]
     # random sectors hold no file system: analysed at the end of `acquire image`, and found none
     assert r["filesystem"]["analysed"] is True and r["filesystem"]["filesystems"] == []
@@ -119,7 +119,7 @@ def test_the_json_report_is_the_model_and_every_key_is_documented(damaged, tmp_p
     missing = sorted(k for k in _keys(data) | _keys(fs) if k not in documented)
     assert not missing, f"keys not in docs/reports.md: {missing}"
     assert list(data) == ["report", "record", "case", "runs", "drives", "provenance", "medium", "image", "map",
-                          "passes", "damage", "settings", "verifications", "events", "filesystem"]
+                          "passes", "damage", "settings", "verifications", "seal", "events", "filesystem"]
 
 
 def _keys(value, skip=("features", "toc", "disc_information", "identity", "volume", "details", "checks")) -> set:

@@ -16,13 +16,14 @@ from typing import Any, Callable
 from .. import __version__
 from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
 from ..errors import AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError, UsageError
-from ..hashing import Hashes, hash_file, write_sum_files
+from ..hashing import Hashes, hash_file, write_sfv, write_sum_files
 from ..isowriter import IsoWriter
 from ..record import Record
 from ..record.fs_tables import save_analysis
 from ..rescue import make_engine
 from ..rescue.engine import Settings
 from ..rescue.sectormap import SectorMap, State
+from ..seal import Sealed, Signer, resolve as resolve_signer, write_seal
 from .checkpoint import Checkpointer
 from .drive_settings import DriveSettings
 from .resume import create_record, finished_in, open_for_resume
@@ -50,6 +51,7 @@ class ImageOptions:
     speed: str | None = None          # "max" or a number (times 1x)
     strategy: str = "adaptive"        # acquire.rescue.STRATEGIES (the first is the default)
     command: str = ""
+    sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Outcome:
     message: str = ""
     resumed: bool = False
     fallbacks: list[str] = field(default_factory=list)
+    seal: Sealed | None = None        # None for an interrupted run: nothing to seal yet
 
     @property
     def exit_code(self) -> int:
@@ -79,6 +82,11 @@ class Outcome:
             "unreadable_ranges": [list(r) for r in self.unreadable_ranges], "hashes": self.hashes,
             "status": self.status, "elapsed_s": round(self.elapsed_s, 3), "chain_head": self.head_hash,
             "resumed": self.resumed, "message": self.message,
+            "seal": str(self.seal.path) if self.seal else None,
+            "seal_signature": str(self.seal.signature) if self.seal and self.seal.signature else None,
+            "seal_sha256": self.seal.sha256 if self.seal else None,
+            "seal_code": self.seal.code if self.seal else None,
+            "signed_by": self.seal.fingerprint if self.seal else None,
         }
 
 
@@ -96,6 +104,8 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
     if image.exists() and not record_path.exists():
         raise UsageError(f"{image} exists and has no record at {record_path}",
                          hint="choose a new image path (acquire never overwrites an image it cannot account for)")
+    # before the first READ: a key that cannot sign is found now, not after hours of imaging
+    signer = resolve_signer(options.sign_key)
     drive = open_drive(device)
     try:
         drive.wait_ready()
@@ -108,7 +118,8 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
         record = (open_for_resume(record_path, medium, drive) if resumed
                   else create_record(record_path, options, medium, drive.identity_probe(medium.capacity)))
         try:
-            return Run(drive, record, image, medium, options, on_progress, resumed, describe).execute(identity)
+            return Run(drive, record, image, medium, options, on_progress, resumed, describe,
+                       signer).execute(identity)
         finally:
             record.close()
     finally:
@@ -130,9 +141,11 @@ class Run:
     """One invocation of `acquire image` on an open drive and record."""
 
     def __init__(self, drive: Drive, record: Record, image: Path, medium: Medium, options: ImageOptions,
-                 on_progress, resumed: bool, describe: Describe | None = None) -> None:
+                 on_progress, resumed: bool, describe: Describe | None = None,
+                 signer: Signer | None = None) -> None:
         self.drive, self.record, self.image_path, self.medium = drive, record, image, medium
         self.options, self.on_progress, self.resumed, self.describe = options, on_progress, resumed, describe
+        self.signer = signer
         self.run_id = self.drive_id = 0
         stored = record.load_map()
         self.smap = SectorMap.from_runs(medium.capacity, stored) if stored else SectorMap(medium.capacity)
@@ -208,16 +221,21 @@ class Run:
         return status, message
 
     def _finish(self, status: str) -> Outcome:
-        """Hashes, the volume label, the analysis, the seal and the sum files."""
+        """Hashes, the volume label, the analysis, the record's seal, the signed seal file and the sum files."""
         hashes = self._hashes()
         self._describe()
         self.record.log_event(self.run_id, "hashes", **hashes)
         self.record.end_run(self.run_id, status)
+        # the seal file commits to the chain head end_run left; its outcome is chained (and sealed) after
+        sealed = write_seal(self.record, self.run_id, self.image_path, self.signer)
         head = self.record.head_hash()
-        write_sum_files(self.image_path, self.hashes, comment_lines=(
-            f"acquire {__version__} image of {self.medium.capacity} sectors, status {status}",
-            f"record {self.record.path.name} chain head {head}"))
-        return self._outcome(status, hashes, "")
+        comments = (f"acquire {__version__} image of {self.medium.capacity} sectors, status {status}",
+                    f"record {self.record.path.name} chain head {head}")
+        write_sum_files(self.image_path, self.hashes, comment_lines=comments)
+        write_sfv(self.image_path, self.hashes, comment_lines=comments)
+        outcome = self._outcome(status, hashes, sealed.note)
+        outcome.seal = sealed
+        return outcome
 
     # -- the engine --------------------------------------------------------------------------------
     def _open_sink(self, writer: IsoWriter) -> None:

@@ -7,7 +7,7 @@ Element order follows the schema's sequences, which are strict:
                      ranges with fill="0x00"), sector_size, volume* (one per file system: fileobjects)
 
 The image hashes sit on a whole-image byte_run (diskimageobject has no hashdigest of its own);
-xxh128 is hashdigest type="other" with acquire:algorithm="xxh128". Case and drive fields are in
+xxh128 and crc32 are hashdigest type="other" with acquire:algorithm="xxh128" / "crc32". Case and drive fields are in
 <metadata> (Dublin Core and acquire's own namespace).
 """
 from __future__ import annotations
@@ -86,6 +86,9 @@ def _metadata(root: ET.Element, report: dict) -> None:
     _sub(meta, _a("record"), report["record"]["path"])
     _sub(meta, _a("record_verify"), report["record"]["verify"]["summary"], status=report["record"]["verify"]["status"])
     _sub(meta, _a("chain_head"), report["record"]["head_hash"])
+    seal = report["seal"]
+    _sub(meta, _a("seal"), seal["summary"], signed="1" if seal["signed"] else "0", file=seal["file"],
+         sha256=seal["seal_sha256"], code=seal["seal_code"], fingerprint=seal["fingerprint"])
     for d in report["drives"]:
         _sub(meta, _a("drive"), None, id=d["id"], device=d["device"], vendor=d["vendor"], product=d["product"],
              revision=d["revision"], serial=d["serial"], sectors_read=d["sectors_read"])

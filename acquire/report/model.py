@@ -24,6 +24,8 @@ from ..record.connection import user
 from ..drive.profiles import medium_family
 from ..rescue.geometry import DiscLayout
 from ..rescue.sectormap import State
+from ..seal.check import latest_seal_event
+from ..seal.document import SIGNED
 from .svg import STATE_NAMES
 
 REPORT_FORMAT = 1           # bump when a key changes meaning or goes away (docs/reports.md)
@@ -90,6 +92,7 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
         "settings": _rows(conn, "SELECT * FROM settings ORDER BY id"),
         "verifications": [{"time_utc": e["time_utc"], "event_id": e["id"], **e["details"]}
                           for e in record.events("verification")],
+        "seal": _seal(record),
         "events": {"count": len(record.events()), "kinds": dict(sorted(Counter(e["kind"] for e in record.events()).items())),
                    "head_hash": record.head_hash()},
         "filesystem": _filesystem(conn, tables, runs_map, sector_size),
@@ -98,6 +101,21 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
 
 
 # --- parts ----------------------------------------------------------------------------------------
+
+def _seal(record: Record) -> dict:
+    """The latest run's seal as the record says it was written (acquire verify checks the file itself)."""
+    event = latest_seal_event(record)
+    if event is None:
+        return {"sealed": False, "signed": False, "summary": "no seal file (no run sealed one)", "event_id": None,
+                "file": None, "seal_sha256": None, "seal_code": None, "fingerprint": None}
+    signed = event["kind"] == SIGNED
+    summary = (f"signed by {event.get('fingerprint')} (SSHSIG, namespace {event.get('namespace')}); "
+               f"seal code {event.get('seal_code')}" if signed
+               else f"unsigned ({event.get('reason')}); seal code {event.get('seal_code')}")
+    return {"sealed": True, "signed": signed, "summary": summary, "event_id": event["id"], "file": event.get("file"),
+            "seal_sha256": event.get("seal_sha256"), "seal_code": event.get("seal_code"),
+            "fingerprint": event.get("fingerprint") if signed else None}
+
 
 def _record_status(record: Record, path: Path, tables: set[str]) -> dict:
     findings = record.verify()

@@ -42,7 +42,7 @@ def sections(report: dict) -> list[Section]:
 
 def _verify(r: dict) -> Section:
     rec = r["record"]
-    lines = [rec["verify"]["summary"], f"chain head {rec['head_hash']}"]
+    lines = [rec["verify"]["summary"], f"chain head {rec['head_hash']}", f"seal: {r['seal']['summary']}"]
     rows = [[f["severity"], f["table"], s(f["row"]), f["message"]] for f in rec["verify"]["findings"]]
     tables = [("Findings", ["severity", "table", "row", "message"], rows)] if rows else []
     ver = [[v.get("time_utc", ""), s(v.get("source")), s(v.get("ok")),
@@ -69,6 +69,7 @@ def _image(r: dict) -> Section:
     rows += [[name, value] for name, value in img["hashes"].items()]
     rows.append(["piecewise windows", f"{img['window_count']} of {s(img['window_bytes'])} bytes (xxh128 + sha256)"])
     rows.append(["chain head", s(r["record"]["head_hash"])])
+    rows.append(["seal", r["seal"]["summary"]])
     m = r["map"]
     counts = m["counts"]
     lines = [f"{counts['finished']} of {m['sectors']} sectors read; {s(m['unreadable_sectors'])} not read "
