@@ -176,7 +176,7 @@ def test_an_image_changed_since_acquisition_is_refused_in_one_line_and_no_segmen
         f.seek(1234567)
         f.write(bytes([byte[0] ^ 1]))
     done = export(tmp_path / damaged.name, code=1)
-    assert done.stderr == (f"acquire: image {image} no longer hashes to the record's md5, sha1, sha256, xxh128; "
+    assert done.stderr == (f"acquire: image {image} no longer hashes to the record's crc32, md5, sha1, sha256, xxh128; "
                            "no E01 written; run acquire verify RECORD to find the changed windows\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.iso", damaged.name]
 

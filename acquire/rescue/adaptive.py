@@ -43,6 +43,7 @@ INWARDS = (-1,)
 class AdaptiveEngine:
     def __init__(self, reader: Reader, smap: SectorMap, sink: Sink, settings: Settings) -> None:
         self.reader, self.smap, self.sink, self.settings = reader, smap, sink, settings
+        self.protected: set[int] = set()       # sectors the drive refused alone as copy-protected
         self.unit = max(1, settings.ecc_sectors)
         self.cluster = max(settings.cluster, self.unit)
         self.model = DamageModel(smap, settings.family, self.unit, turns=16)
@@ -69,7 +70,7 @@ class AdaptiveEngine:
         """One READ; on success the sectors are finished. A failure changes nothing in the map:
         the caller says what it learnt."""
         return read_and_report(self.reader, self.smap, self.sink, lba, count, phase, pass_no, reason,
-                               fail_state=None, fua=fua)
+                               fail_state=None, fua=fua, protected=self.protected)
 
     def _mark_failed(self, lba: int, count: int) -> None:
         """Failed sectors: NON_SCRAPED the first time (a read alone is still owed, so a sector gets

@@ -22,6 +22,7 @@ class Result(Protocol):              # acquire.drive.device.ReadResult
     duration_s: float
     marginal: bool
     sense: object
+    protected: bool                  # the drive refused it as copy-protected (05/6F/xx)
 
     @property
     def ok(self) -> bool: ...
@@ -61,10 +62,34 @@ class Settings:
         return cls(cluster=cluster, skip_max=skip_max, family=family, ecc_sectors=ecc_sectors, **overrides)
 
 
+@dataclass(frozen=True, slots=True)
+class NotRead:
+    """A read the engine did not send: every sector in it is one the drive already refused as
+    copy-protected, alone (05/6F/xx). Retrying cannot help (the drive lacks the key, the sector is
+    not damaged), so it costs no drive time and leaves no damage row: none was read."""
+
+    lba: int
+    count: int
+    data: bytes = b""
+    duration_s: float = 0.0
+    marginal: bool = False
+    sense: object = None
+    protected: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return False
+
+
 def read_and_report(reader: Reader, smap: SectorMap, sink: Sink, lba: int, count: int, phase: str, pass_no: int,
-                    reason: str, *, fail_state: State | None, fua: bool = False) -> Result:
+                    reason: str, *, fail_state: State | None, fua: bool = False,
+                    protected: set[int] | None = None) -> Result:
     """One READ, its result to the sink and the map. A failure marks the sectors `fail_state`, or,
-    with None, leaves the map to the caller, which says what it learnt."""
+    with None, leaves the map to the caller, which says what it learnt. `protected`: the engine's
+    set of sectors the drive refused alone as copy-protected; they are marked bad and never read again."""
+    if protected and all(x in protected for x in range(lba, lba + count)):
+        smap.set(lba, count, State.BAD)
+        return NotRead(lba, count)
     result = reader.read(lba, count, fua=fua)
     if result.ok:
         sink.good(result, phase, pass_no)       # first the bytes go out, then the map says so
@@ -72,6 +97,10 @@ def read_and_report(reader: Reader, smap: SectorMap, sink: Sink, lba: int, count
         if result.marginal:
             sink.marginal(result, phase, pass_no, reason)
     else:
+        if getattr(result, "protected", False) and protected is not None and count == 1:
+            protected.add(lba)
+            reason = f"{reason}; copy-protected (the drive refused it, {result.sense}): not read again"
+            fail_state = State.BAD
         if fail_state is not None:
             smap.set(lba, count, fail_state)
         sink.failed(result, phase, pass_no, reason)

@@ -14,6 +14,7 @@ COPY, TRIM, SCRAPE, RETRY = "copy", "trim", "scrape", "retry"
 class LinearEngine:
     def __init__(self, reader: Reader, smap: SectorMap, sink: Sink, settings: Settings) -> None:
         self.reader, self.smap, self.sink, self.settings = reader, smap, sink, settings
+        self.protected: set[int] = set()       # sectors the drive refused alone as copy-protected
 
     def run(self) -> None:
         # copy: pass 1 forward and pass 2 reverse skip past failures, so one scratch costs a few
@@ -34,7 +35,7 @@ class LinearEngine:
     def _read(self, lba: int, count: int, phase: str, pass_no: int, reason: str, *,
               fail_state: State, fua: bool = False) -> Result:
         return read_and_report(self.reader, self.smap, self.sink, lba, count, phase, pass_no, reason,
-                               fail_state=fail_state, fua=fua)
+                               fail_state=fail_state, fua=fua, protected=self.protected)
 
     def _copy(self, pass_no: int, direction: str, *, skipping: bool) -> None:
         if not self.smap.count(State.UNTRIED):
