@@ -12,9 +12,10 @@ import errno
 import os
 from pathlib import Path
 
+from .drive.mmc import USER_DATA_BYTES
 from .errors import AcquireError, OutOfSpace
 
-SECTOR_BYTES = 2048   # the user data of one sector (MMC-6 READ(10)); drive/mmc is its home on the drive side
+SECTOR_BYTES = USER_DATA_BYTES      # one sector of the image: the 2048 bytes of user data a READ(10) gives
 _ZERO_CHUNK_BYTES = 1 << 20         # zero() writes at most this much per call
 _RESUME_HINT = "free space or choose another place, then run the same command to resume"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)

@@ -70,6 +70,10 @@ PROFILES: dict[int, Profile] = {p.code: p for p in (
 # alone (CIRC, ECMA-130), a DVD ECC block is 16 sectors (ECMA-267 18), a BD cluster 32 (64 KiB)
 ECC_SECTORS = {"cd": 1, "dvd": 16, "bd": 32}
 
+# SET CD SPEED's unit is kB/s (1000 bytes): 1x is 176.4 kB/s of CD-DA, 1,385 of DVD, 4,496 of BD
+# (MMC-6 SET CD SPEED; docs/reference/mmc.md "Geometry and speeds")
+KBPS_1X = {"cd": 176, "dvd": 1385, "bd": 4496}
+
 CD_MAX_SECTORS = 405_000             # 90 minutes: more than this is not a CD
 DVD_MAX_SECTORS = 2 * 2_400_000      # a DVD-9 holds 4,171,712; more is a BD
 

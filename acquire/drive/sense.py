@@ -7,11 +7,11 @@ where it lacks an MMC code or spells one oddly.
 from __future__ import annotations
 
 import enum
-import re
 import struct
 from dataclasses import dataclass
 
 from ..errors import MalformedSense
+from .spelling import parse_sense_text, sense_text
 
 try:   # pyscsi is a dependency, but a name table is not worth failing an import over
     from pyscsi.pyscsi.scsi_sense import sense_ascq_dict as _PYSCSI_ASC_NAMES
@@ -27,7 +27,6 @@ STREAM_COMMANDS_DESCRIPTOR = 0x04       # SPC-4 4.5.2.6: byte 3 bit 5 ILI
 BLOCK_COMMANDS_DESCRIPTOR = 0x05        # SBC-3 4.18.2: byte 3 bit 5 ILI
 VALID = 0x80
 ILI = 0x20
-_SENSE_SPEC = re.compile(r"([0-9A-Fa-f]{1,2})/([0-9A-Fa-f]{1,2})/([0-9A-Fa-f]{1,2})")
 
 
 class Action(enum.Enum):
@@ -97,7 +96,7 @@ class Sense:
     deferred: bool = False           # 71h/73h: the error belongs to an earlier command
 
     def __str__(self) -> str:        # the one spelling used in logs, the record and profiles
-        return f"{self.key:02X}/{self.asc:02X}/{self.ascq:02X}"
+        return sense_text(self.key, self.asc, self.ascq)
 
     @property
     def name(self) -> str:
@@ -196,10 +195,4 @@ def build_fixed_sense(key: int, asc: int, ascq: int, information: int | None = N
 
 def parse_sense_spec(text: str) -> tuple[int, int, int]:
     """"03/11/05" (hex key/ASC/ASCQ, as profiles and logs write it) -> (3, 0x11, 5)."""
-    match = _SENSE_SPEC.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"sense {text!r} is not KEY/ASC/ASCQ in hex, e.g. 03/11/05")
-    key, asc, ascq = (int(part, 16) for part in match.groups())
-    if key > 0x0F:
-        raise ValueError(f"sense key {key:02X}h in {text!r} is above 0Fh")
-    return key, asc, ascq
+    return parse_sense_text(text)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..drive.mmc import USER_DATA_BYTES
 from ..rescue.sectormap import SectorMap, State
 
-SECTOR = 2048
+SECTOR = USER_DATA_BYTES            # an image sector: the drive's 2048 bytes of user data
 
 
 class SectorReader:

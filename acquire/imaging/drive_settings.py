@@ -6,12 +6,10 @@ import dataclasses
 
 from ..drive import mmc
 from ..drive.device import Drive
+from ..drive.profiles import KBPS_1X
 from ..errors import AcquireError
 from ..record import Record
 
-# SET CD SPEED's unit is kB/s (1000 bytes): 1x is 176.4 kB/s of CD-DA, 1,385 of DVD, 4,496 of BD
-# (MMC-6 6.37; docs/reference/mmc.md "Geometry and speeds")
-KBPS_1X = {"cd": 176, "dvd": 1385, "bd": 4496}
 SET_CD_SPEED_MAX = 0xFFFF                # "as fast as the drive can"
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 
+from .. import spelling
+
 # user data bytes of a sector (mode 1, mode 2 form 1, DVD, BD): the simulator's own spelling,
 # independent of mmc.USER_DATA_BYTES for the reason above
 SECTOR_BYTES = 2048
@@ -81,8 +83,8 @@ def sense_bytes(key_asc_ascq: tuple[int, int, int], information: int | None = No
 
 
 def sense_text(key_asc_ascq: tuple[int, int, int]) -> str:
-    """"03/11/00": the spelling of the trace and of profiles."""
-    return "{:02X}/{:02X}/{:02X}".format(*key_asc_ascq)
+    """"03/11/00": the spelling of the trace and of profiles (the tool's one, drive/spelling.py)."""
+    return spelling.sense_text(*key_asc_ascq)
 
 
 def bcd(n: int) -> int:

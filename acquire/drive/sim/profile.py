@@ -30,6 +30,7 @@ from typing import Any
 
 from ...errors import ProfileError
 from ..profiles import family_of
+from ..spelling import parse_sense_text, sense_text
 from .codes import SECTOR_BYTES
 from .quirks import KEYS as _QUIRK_KEYS, Quirks, parse_quirks
 
@@ -68,7 +69,6 @@ _TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.
                     "sleep_scale": 0.0}
 # INQUIRY field widths (docs/reference/mmc.md: bytes 8-15 vendor, 16-31 product, 32-35 revision)
 _INQUIRY_WIDTHS = {"vendor": 8, "product": 16, "revision": 4, "serial": 248}
-_SENSE_RE = re.compile(r"^([0-9A-Fa-f]{1,2})/([0-9A-Fa-f]{2})/([0-9A-Fa-f]{2})$")
 _RANGE_RE = re.compile(r"^(\d+)(?:\s*-\s*(\d+))?$")
 
 
@@ -85,7 +85,7 @@ class Damage:
 
     @property
     def sense_text(self) -> str:
-        return "{:02X}/{:02X}/{:02X}".format(*self.sense)
+        return sense_text(*self.sense)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,10 +278,10 @@ def _damage(fail, entries: Any, capacity: int) -> tuple[Damage, ...]:
             if kind not in ("unreadable", "flaky"):
                 raise fail(f"{label} sense applies to unreadable and flaky damage only, not {kind}")
             text = _get(fail, entry, "sense", str, label)
-            m = _SENSE_RE.match(text)
-            if not m or int(m.group(1), 16) > 0x0F:
-                raise fail(f"{label} sense {text!r} is not SK/ASC/ASCQ in hex", hint='e.g. sense = "03/11/05"')
-            extra["sense"] = tuple(int(g, 16) for g in m.groups())
+            try:
+                extra["sense"] = parse_sense_text(text)
+            except ValueError:
+                raise fail(f"{label} sense {text!r} is not SK/ASC/ASCQ in hex", hint='e.g. sense = "03/11/05"') from None
         if "failures" in entry:
             if kind != "flaky":
                 raise fail(f"{label} failures applies to flaky damage only, not {kind}")
