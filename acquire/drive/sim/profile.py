@@ -201,9 +201,24 @@ def _build(path: Path, doc: dict[str, Any]) -> Profile:
     _no_unknown(fail, disc, _DISC_KEYS, "[disc]")
     _no_unknown(fail, timing, _TIMING_KEYS, "[timing]")
 
+    fields = _drive_section(fail, drive, base)
+    if "profile" not in disc:
+        raise fail("[disc] profile is missing", hint="give profile = \"cd-rom\", \"dvd-rom\" or \"bd-rom\"")
+    disc_profile = _disc_profile(fail, disc["profile"])
+    family = family_of(DISC_PROFILES.get(disc_profile) or int(disc_profile, 0))
+    capacity = _disc_content(fail, disc, base, fields)
+    fields.update(_timing_section(fail, timing, family))
+    fields["damage"] = _damage(fail, doc.get("damage", []), capacity)
+    fields["events"] = _events(fail, doc.get("event", []))
+    fields["tracks"] = _tracks(fail, doc.get("track", []), capacity, family)
+    return Profile(path=path, disc_profile=disc_profile, capacity=capacity, **fields)
+
+
+def _drive_section(fail, drive: dict, base: Path) -> dict[str, Any]:
+    """[drive]: the quirks (an emulated drive's INQUIRY strings unless given), identity, trace."""
     fields: dict[str, Any] = {}
     fields["quirks"], identity = parse_quirks(fail, drive, lambda t, k, kind, label: _get(fail, t, k, kind, label))
-    fields.update(identity)                  # an emulated drive's INQUIRY strings, unless given below
+    fields.update(identity)
     for key in ("vendor", "product", "revision", "serial"):
         if key in drive:
             value = _get(fail, drive, key, str, "[drive]")
@@ -215,60 +230,48 @@ def _build(path: Path, doc: dict[str, Any]) -> Profile:
             fields[key] = value
     if "trace" in drive:
         fields["trace"] = (base / _get(fail, drive, "trace", str, "[drive]")).resolve()
+    return fields
 
-    # [disc]
-    if "profile" not in disc:
-        raise fail("[disc] profile is missing", hint="give profile = \"cd-rom\", \"dvd-rom\" or \"bd-rom\"")
-    disc_profile = _disc_profile(fail, disc["profile"])
-    family = family_of(DISC_PROFILES.get(disc_profile) or int(disc_profile, 0))
+
+def _disc_content(fail, disc: dict, base: Path, fields: dict[str, Any]) -> int:
+    """[disc] image or sectors -> the capacity; sets fields["image"] or fields["sectors"]."""
     if ("image" in disc) == ("sectors" in disc):
         raise fail("[disc] needs exactly one of image and sectors")
-    if "image" in disc:
-        image = (base / _get(fail, disc, "image", str, "[disc]")).resolve()
-        try:
-            size = image.stat().st_size
-        except FileNotFoundError:
-            raise fail(f"[disc] image {image} does not exist", hint=MAKE_FIXTURES_HINT) from None
-        except OSError as exc:
-            raise fail(f"[disc] image {image} cannot be read ({exc.strerror})") from exc
-        if not image.is_file():
-            raise fail(f"[disc] image {image} is not a regular file")
-        if size == 0 or size % SECTOR_BYTES:
-            raise fail(f"[disc] image {image} is {size} bytes, not a positive multiple of {SECTOR_BYTES}")
-        fields["image"] = image
-        capacity = size // SECTOR_BYTES
-    else:
+    if "sectors" in disc:
         capacity = _get(fail, disc, "sectors", int, "[disc]")
         if capacity < 1:
             raise fail(f"[disc] sectors must be at least 1, not {capacity}")
         fields["sectors"] = capacity
+        return capacity
+    image = (base / _get(fail, disc, "image", str, "[disc]")).resolve()
+    try:
+        size = image.stat().st_size
+    except FileNotFoundError:
+        raise fail(f"[disc] image {image} does not exist", hint=MAKE_FIXTURES_HINT) from None
+    except OSError as exc:
+        raise fail(f"[disc] image {image} cannot be read ({exc.strerror})") from exc
+    if not image.is_file():
+        raise fail(f"[disc] image {image} is not a regular file")
+    if size == 0 or size % SECTOR_BYTES:
+        raise fail(f"[disc] image {image} is {size} bytes, not a positive multiple of {SECTOR_BYTES}")
+    fields["image"] = image
+    return size // SECTOR_BYTES
 
-    # [timing]
-    fields["speed_x"] = DEFAULT_SPEED_X[family]
-    fields.update(_TIMING_DEFAULTS)
+
+def _timing_section(fail, timing: dict, family: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {"speed_x": DEFAULT_SPEED_X[family], **_TIMING_DEFAULTS}
     for key in _TIMING_KEYS:
         if key in timing:
             value = _get(fail, timing, key, float, "[timing]")
             if value < 0 or (key == "speed_x" and value <= 0):
                 raise fail(f"[timing] {key} must be {'positive' if key == 'speed_x' else 'zero or more'}, not {value}")
             fields[key] = value
-
-    fields["damage"] = _damage(fail, doc.get("damage", []), capacity)
-    fields["events"] = _events(fail, doc.get("event", []))
-    fields["tracks"] = _tracks(fail, doc.get("track", []), capacity, family)
-    return Profile(path=path, disc_profile=disc_profile, capacity=capacity, **fields)
+    return fields
 
 
 def _damage(fail, entries: Any, capacity: int) -> tuple[Damage, ...]:
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise fail("damage must be a list of [[damage]] tables")
     out: list[Damage] = []
-    for number, entry in enumerate(entries, 1):
-        label = f"[[damage]] #{number}"
-        _no_unknown(fail, entry, _DAMAGE_KEYS, label)
-        for key in ("lbas", "kind"):
-            if key not in entry:
-                raise fail(f"{label} has no {key}")
+    for number, label, entry in _tables(fail, entries, "damage", _DAMAGE_KEYS, ("lbas", "kind")):
         kind = _get(fail, entry, "kind", str, label)
         if kind not in DAMAGE_KINDS:
             raise fail(f"{label} kind {kind!r} is unknown", hint="give unreadable, flaky, slow or unstable")
@@ -332,15 +335,8 @@ def _no_overlap(fail, damage: list[Damage]) -> None:
 
 
 def _events(fail, entries: Any) -> tuple[Event, ...]:
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise fail("event must be a list of [[event]] tables")
     out = []
-    for number, entry in enumerate(entries, 1):
-        label = f"[[event]] #{number}"
-        _no_unknown(fail, entry, _EVENT_KEYS, label)
-        for key in ("after_commands", "kind"):
-            if key not in entry:
-                raise fail(f"{label} has no {key}")
+    for number, label, entry in _tables(fail, entries, "event", _EVENT_KEYS, ("after_commands", "kind")):
         after = _get(fail, entry, "after_commands", int, label)
         if after < 0:
             raise fail(f"{label} after_commands must be zero or more, not {after}")
@@ -359,15 +355,8 @@ def _events(fail, entries: Any) -> tuple[Event, ...]:
 
 
 def _tracks(fail, entries: Any, capacity: int, family: str) -> tuple[Track, ...]:
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise fail("track must be a list of [[track]] tables")
     out = []
-    for position, entry in enumerate(entries, 1):
-        label = f"[[track]] #{position}"
-        _no_unknown(fail, entry, _TRACK_KEYS, label)
-        for key in ("number", "start"):
-            if key not in entry:
-                raise fail(f"{label} has no {key}")
+    for position, label, entry in _tables(fail, entries, "track", _TRACK_KEYS, ("number", "start")):
         number, start = _get(fail, entry, "number", int, label), _get(fail, entry, "start", int, label)
         if number != position:
             raise fail(f"{label} number is {number}, not {position}", hint="number the tracks 1, 2, ... in LBA order")
@@ -397,6 +386,20 @@ def _no_unknown(fail, table: dict, known: set[str], label: str) -> None:
     for key in table:
         if key not in known:
             raise fail(f"{label} has unknown key {key!r}", hint=f"known keys: {', '.join(sorted(known))}")
+
+
+def _tables(fail, entries: Any, name: str, keys, required: tuple[str, ...]):
+    """(position, label, table) of each [[name]] table, once it has only known keys and every
+    required one."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise fail(f"{name} must be a list of [[{name}]] tables")
+    for position, entry in enumerate(entries, 1):
+        label = f"[[{name}]] #{position}"
+        _no_unknown(fail, entry, keys, label)
+        for key in required:
+            if key not in entry:
+                raise fail(f"{label} has no {key}")
+        yield position, label, entry
 
 
 def _get(fail, table: dict, key: str, kind: type, label: str) -> Any:
