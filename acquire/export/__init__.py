@@ -1,0 +1,1 @@
+"""Copies of an acquisition for others: BagIt bags, encrypted transport copies (docs/bagit.md)."""
