@@ -142,3 +142,21 @@ def test_a_tar_cut_short_leaves_no_copy_behind(tmp_path):
     with pytest.raises(Exception, match="not a regular file or directory"):
         encrypt_to(directory, [public], tmp_path / "copy.age")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["identity.age", "notabag"]
+
+
+def test_a_full_disk_while_writing_the_copy_is_out_of_space_and_leaves_nothing(tmp_path, monkeypatch):
+    import acquire.export.encrypt as module
+    from acquire.errors import OutOfSpace
+
+    source = tmp_path / "disc.E01"
+    source.write_bytes(bytes(200_000))
+    _, public = age_identity(tmp_path)
+
+    class Full(module._HashingWriter):              # the disk fills at the first ciphertext byte
+        def write(self, data):
+            self.error = OSError(28, "No space left on device")
+            raise self.error
+    monkeypatch.setattr(module, "_HashingWriter", Full)
+    with pytest.raises(OutOfSpace, match="not enough space for .*copy.age"):
+        encrypt_to(source, [public], tmp_path / "copy.age")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disc.E01", "identity.age"]

@@ -132,10 +132,15 @@ class _HashingWriter:
     def __init__(self, f: BinaryIO) -> None:
         self.f = f
         self.sha256 = hashlib.sha256()
+        self.error: OSError | None = None     # pyrage hands a writer's OSError back as EncryptError text
 
     def write(self, data) -> int:
         self.sha256.update(data)
-        self.f.write(data)
+        try:
+            self.f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
         return len(data)
 
     def flush(self) -> None:
@@ -146,6 +151,8 @@ def _encrypt(reader: BinaryIO, keys: list, sink: _HashingWriter) -> None:
     try:
         pyrage.encrypt_io(reader, sink, keys)
     except pyrage.EncryptError as exc:
+        if sink.error is not None:           # a full disk stays a full disk (encrypt_to translates it)
+            raise sink.error from exc
         raise AcquireError(f"cannot encrypt ({exc})") from exc
 
 
