@@ -12,7 +12,8 @@ AcquireError                 exit 1
 │   ├── WrongDisc           exit 1  resume refused: another disc is in the drive
 │   ├── MediumChanged       exit 4  the disc may have been swapped mid-run: resumable
 │   └── DriveGone           exit 4  the drive stopped answering: resumable
-├── OutOfSpace              exit 4  resumable
+├── OutOfSpace              exit 4  the disk filled during a run: resumable
+├── NotEnoughSpace          exit 1  refused before reading: the planned outputs do not fit
 ├── Interrupted             exit 4  Ctrl-C: resumable
 ├── RecordError             exit 1  a record we cannot use
 ├── RecordTampered          exit 1  verify found an edited row
@@ -79,6 +80,12 @@ class DriveGone(DriveError):
 
 class OutOfSpace(AcquireError):
     exit_code = 4
+
+
+class NotEnoughSpace(AcquireError):
+    """The storage plan (acquire.storage) does not fit: refused before the work began, so there
+    is nothing to resume. A sibling of OutOfSpace, not a kind of it, so that no handler of a
+    disk filling mid-run (exit 4, resumable) takes it for one."""
 
 
 class Interrupted(AcquireError):
