@@ -186,32 +186,61 @@ def map_command(record: Path, export: Path) -> None:
               help="Largest E01 segment file: bytes, or with K, M, G; more segments are .E02, .E03 ...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="The first segment, NAME.E01 (default: beside the image, IMAGE without .iso + .E01).")
+@click.option("--bag", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write a BagIt 1.0 bag at DIR: image, record, seal, sums and reports, sha512 and sha256 manifests.")
+@click.option("--source-organization", metavar="NAME",
+              help="The bag's Source-Organization (default: $ACQUIRE_SOURCE_ORGANIZATION).")
+@click.option("--no-link", is_flag=True, help="Copy the image into the bag even where a hard link would do.")
+@click.option("--encrypt-to", "encrypt_to", multiple=True, metavar="RECIPIENT",
+              help="Also write an age-encrypted transport copy (the bag as DIR.tar.age, else each E01 segment "
+                   "as .age) for this age1... or ssh-ed25519/ssh-rsa recipient; repeat for several.")
+@click.option("--recipients-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
+              help="More recipients, one a line (as age -R reads them).")
+@click.option("--tmp", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Where temporary files go (default: beside the first output); counted in the space plan.")
+@click.option("--no-record", is_flag=True, help="Do not append an 'export' event to the record (it stays unchanged).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def export_command(record: Path, e01: bool, compress: str, segment_size: str, output: Path | None,
-                   as_json: bool) -> None:
-    """Export an acquisition in another format; the record and the image stay unchanged.
+def export_command(record: Path, e01: bool, compress: str, segment_size: str, output: Path | None, bag: Path | None,
+                   source_organization: str | None, no_link: bool, encrypt_to: tuple[str, ...],
+                   recipients_file: Path | None, tmp: Path | None, no_record: bool, as_json: bool) -> None:
+    """Export an acquisition as an E01 set, a BagIt bag, and age-encrypted transport copies; the image
+    is only read, and the record gains one chained 'export' event saying what was written.
 
-    Example: acquire export disc.iso.custody.sqlite --e01 --compress best
+    Example: acquire export disc.iso.custody.sqlite --e01 --bag disc-bag --encrypt-to age1...
     """
     from .export import E01Options, export, parse_size
+    from .export.encrypt import read_recipients
 
-    if not e01:
-        raise UsageError("nothing to export", hint="add --e01")
-    results = export(record, e01=E01Options(output=output, compression=compress,
-                                            segment_bytes=parse_size(segment_size)))
-    result = results["e01"]
+    recipients = list(encrypt_to) + (read_recipients(recipients_file) if recipients_file else [])
+    options = E01Options(output=output, compression=compress, segment_bytes=parse_size(segment_size)) if e01 else None
+    results = export(record, e01=options, bag=bag, encrypt_to=recipients, source_organization=source_organization,
+                     link=not no_link, tmp=tmp, record_result=not no_record)
     if as_json:
-        click.echo(json.dumps({"e01": result.as_json()}, indent=2))
+        out = {"recorded": results["recorded"]}
+        if "e01" in results:
+            out["e01"] = results["e01"].as_json()
+        if "bag" in results:
+            out["bag"] = str(results["bag"])
+        if "encrypted" in results:
+            out["encrypted"] = [e.as_json() for e in results["encrypted"]]
+        click.echo(json.dumps(out, indent=2))
         return
-    mb_s = result.image_bytes / result.seconds / 1e6 if result.seconds else 0.0
-    click.echo(f"wrote {result.segments[0]}" + (f" .. {result.segments[-1].suffix[1:]} ({len(result.segments)} segments)"
-                                                if len(result.segments) > 1 else ""))
-    click.echo(f"  {result.written_bytes} bytes for {result.image_bytes} image bytes (ratio {result.ratio:.3f}), "
-               f"{mb_s:.1f} MB/s; {len(result.acquiry_errors)} acquiry error ranges; MD5 and SHA-1 checked against the record")
+    if "e01" in results:
+        result = results["e01"]
+        mb_s = result.image_bytes / result.seconds / 1e6 if result.seconds else 0.0
+        click.echo(f"wrote {result.segments[0]}" + (f" .. {result.segments[-1].suffix[1:]} ({len(result.segments)} segments)"
+                                                    if len(result.segments) > 1 else ""))
+        click.echo(f"  {result.written_bytes} bytes for {result.image_bytes} image bytes (ratio {result.ratio:.3f}), "
+                   f"{mb_s:.1f} MB/s; {len(result.acquiry_errors)} acquiry error ranges; MD5 and SHA-1 checked against the record")
+    if "bag" in results:
+        click.echo(f"wrote bag {results['bag']} (BagIt 1.0, sha512 and sha256 manifests)")
+    for copy in results.get("encrypted", []):
+        click.echo(f"wrote {copy.path} (age, {len(recipients)} recipient(s)); ciphertext sha256 {copy.sha256}")
+    click.echo(results["recorded"])
 
 
 @cli.command("verify")
-@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("record", type=click.Path(exists=True, path_type=Path))
 @click.option("--source", metavar="DEVICE", help="Also re-read the disc in DEVICE and compare it with the image.")
 @click.option("--no-record", is_flag=True,
               help="Do not append the result to the record: open it read-only, leave its bytes unchanged.")
@@ -224,11 +253,15 @@ def export_command(record: Path, e01: bool, compress: str, segment_size: str, ou
 def verify_command(record: Path, source: str | None, no_record: bool, allowed_signers: Path | None,
                    identity: str | None, signer_fingerprint: str | None, as_json: bool) -> None:
     """Check the record, the seal file, its signature, the image and (with --source) the disc; append the
-    result to the record.
+    result to the record. RECORD may also be a bag made by acquire export --bag: a full BagIt validation,
+    then the record inside it (never appended to).
 
     Example: acquire verify disc.iso.custody.sqlite --allowed-signers allowed_signers --source /dev/sr0
     """
     from .verify import verify
+
+    if record.is_dir():
+        _verify_bag(record, as_json)
 
     if identity is not None and allowed_signers is None:
         raise UsageError("--identity needs --allowed-signers FILE", hint="e.g. --allowed-signers allowed_signers")
@@ -262,6 +295,20 @@ def analyze_command(record: Path) -> None:
         click.echo(f"analysed {image_of(record)}; the analysis is in {record}, sealed")
     else:
         raise AcquireError(f"{record}: {outcome}")
+
+
+def _verify_bag(bag: Path, as_json: bool) -> None:
+    from .export.bag import verify_bag
+
+    problems = verify_bag(bag)
+    if as_json:
+        click.echo(json.dumps({"bag": str(bag), "ok": not problems, "problems": problems}, indent=2))
+    else:
+        click.echo(f"{'FAIL' if problems else 'PASS'} bag: " + (f"{len(problems)} problem(s)" if problems else
+                   "BagIt full validation (every payload file hashed with every manifest), and the record inside it"))
+        for line in problems:
+            click.echo(f"     {line}")
+    raise SystemExit(1 if problems else 0)
 
 
 def main() -> None:

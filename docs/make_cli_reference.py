@@ -17,8 +17,8 @@ HEADER = """# acquire command reference
 Generated from `--help` by `python docs/make_cli_reference.py`; a test fails when it is stale.
 Exit codes (all commands): 0 done; 3 done, some sectors unreadable; 4 interrupted and resumable;
 1 error (nothing lost); 2 usage error. `verify` exits 0 when every check passes, 1 otherwise.
-Only `image`, `analyze` and `verify` write to a record (`verify` appends its result as a chained
-event unless `--no-record`); `report`, `map` and `export` open it read-only (docs/record.md "Who writes the
+Only `image`, `analyze`, `verify` and `export` write to a record (`verify` and `export` append a
+chained event unless `--no-record`); `report` and `map` open it read-only (docs/record.md "Who writes the
 record"). `image` ends a complete or partial run with `IMAGE.seal.json`, signed with `--sign-key`,
 which `verify` checks (docs/seal.md). The contracts behind these commands: docs/reference/contracts.md.
 """

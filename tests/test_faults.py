@@ -79,15 +79,17 @@ def test_ctrl_c_exits_4_with_a_sealed_record_and_the_same_command_finishes(tmp_p
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
-def test_a_full_disk_exits_4_and_resumes_once_there_is_space(tmp_path):
+def test_too_little_space_is_refused_before_the_first_read_with_exit_1_then_runs_once_there_is_space(tmp_path):
     mount = tmp_path / "small"
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
     try:
         profile = write_profile(tmp_path / "disc.toml", sectors=3000)      # 6 MB
         done = run_acquire("image", f"sim:{profile}", mount / "out.iso", "--json")
-        assert done.returncode == 4, done.stderr
+        assert done.returncode == 1, done.stderr           # refused before the work: nothing to resume
         assert done.stderr.startswith("acquire: not enough space") and done.stderr.count("\n") == 1
+        assert "image 6.1 MB" in done.stderr and "record" in done.stderr and "nothing was read" in done.stderr
+        assert list(mount.iterdir()) == []                 # nothing written
         subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
         done = run_acquire("image", f"sim:{profile}", mount / "out.iso", "--json", check_code=0)
     finally:

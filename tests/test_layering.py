@@ -9,7 +9,7 @@ rescue/scheduler.py rescue/adaptive.py:
     1  acquire.drive
     2  acquire.rescue
     3  acquire.imaging  acquire.isowriter  acquire.hashing  acquire.record  acquire.seal
-       acquire.verify  acquire.progress  acquire.mapexport
+       acquire.storage  acquire.verify  acquire.progress  acquire.mapexport
     4  acquire.fs
     5  acquire.report
     6  acquire.cli  acquire.__main__  acquire.info  acquire.api  acquire (the package: it re-exports
@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "acquire.drive": 1,
     "acquire.rescue": 2,
     **dict.fromkeys(["acquire.imaging", "acquire.isowriter", "acquire.hashing", "acquire.record",
-                     "acquire.seal", "acquire.verify", "acquire.progress", "acquire.mapexport"], 3),
+                     "acquire.seal", "acquire.storage", "acquire.verify", "acquire.progress", "acquire.mapexport"], 3),
     "acquire.fs": 4,
     "acquire.report": 5,
     **dict.fromkeys(["acquire.cli", "acquire.__main__", "acquire.info", "acquire.api", "acquire"], 6),

@@ -46,6 +46,10 @@ class E01Options:
     compression: str = DEFAULT_COMPRESSION
     segment_bytes: int = DEFAULT_SEGMENT_BYTES
 
+    def first_segment(self, image: Path) -> Path:
+        """Where the first segment (NAME.E01) of the set goes."""
+        return _first_segment(self.output, image)
+
 
 @dataclass(frozen=True, slots=True)
 class E01Result:

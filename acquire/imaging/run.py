@@ -18,6 +18,7 @@ from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
 from ..errors import AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError, UsageError
 from ..hashing import Hashes, hash_file, write_sfv, write_sum_files
 from ..isowriter import IsoWriter
+from ..storage import plan_image
 from ..record import Record
 from ..record.fs_tables import save_analysis
 from ..rescue import make_engine
@@ -52,6 +53,7 @@ class ImageOptions:
     strategy: str = "adaptive"        # acquire.rescue.STRATEGIES (the first is the default)
     command: str = ""
     sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
+    tmp: Path | None = None           # where temporary files go (default: beside the image)
 
 
 @dataclass
@@ -113,7 +115,8 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
         medium = drive.medium()
         if medium.capacity <= 0:
             raise NoDisc(f"the disc in {device} reports no sectors", hint="check the disc")
-        IsoWriter.check_space(image, medium.capacity * SECTOR_BYTES)
+        # everything this run will write, on each file system, before the first READ of the copy
+        plan_image(image, record_path, medium.capacity, SECTOR_BYTES, tmp=options.tmp).check()
         resumed = record_path.exists()
         record = (open_for_resume(record_path, medium, drive) if resumed
                   else create_record(record_path, options, medium, drive.identity_probe(medium.capacity)))
