@@ -196,13 +196,11 @@ def map_command(record: Path, export: Path) -> None:
                    "as .age) for this age1... or ssh-ed25519/ssh-rsa recipient; repeat for several.")
 @click.option("--recipients-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
               help="More recipients, one a line (as age -R reads them).")
-@click.option("--tmp", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Where temporary files go (default: beside the first output); counted in the space plan.")
 @click.option("--no-record", is_flag=True, help="Do not append an 'export' event to the record (it stays unchanged).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def export_command(record: Path, e01: bool, compress: str, segment_size: str, output: Path | None, bag: Path | None,
                    source_organization: str | None, no_link: bool, encrypt_to: tuple[str, ...],
-                   recipients_file: Path | None, tmp: Path | None, no_record: bool, as_json: bool) -> None:
+                   recipients_file: Path | None, no_record: bool, as_json: bool) -> None:
     """Export an acquisition as an E01 set, a BagIt bag, and age-encrypted transport copies; the image
     is only read, and the record gains one chained 'export' event saying what was written.
 
@@ -214,7 +212,7 @@ def export_command(record: Path, e01: bool, compress: str, segment_size: str, ou
     recipients = list(encrypt_to) + (read_recipients(recipients_file) if recipients_file else [])
     options = E01Options(output=output, compression=compress, segment_bytes=parse_size(segment_size)) if e01 else None
     results = export(record, e01=options, bag=bag, encrypt_to=recipients, source_organization=source_organization,
-                     link=not no_link, tmp=tmp, record_result=not no_record)
+                     link=not no_link, record_result=not no_record)
     if as_json:
         out = {"recorded": results["recorded"]}
         if "e01" in results:

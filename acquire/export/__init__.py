@@ -35,7 +35,7 @@ class Encrypted:
 
 def export(record_path: Path, *, e01: E01Options | None = None, bag: Path | None = None,
            encrypt_to: list[str] | tuple[str, ...] = (), source_organization: str | None = None,
-           link: bool = True, tmp: Path | None = None, record_result: bool = True) -> dict[str, object]:
+           link: bool = True, record_result: bool = True) -> dict[str, object]:
     """Write each kind asked for; returns {kind: its result, "recorded": what became of it in the
     record}. UsageError when none is asked for."""
     from ..storage import plan_export
@@ -48,7 +48,7 @@ def export(record_path: Path, *, e01: E01Options | None = None, bag: Path | None
     image = image_of(record_path)
     e01_first = e01.first_segment(image) if e01 is not None else None
     targets = _encrypted_targets(bag, e01_first, encrypt_to)
-    plan_export(record_path, image=image, bag_dir=bag, e01=e01_first, link=link, tmp=tmp,
+    plan_export(record_path, image=image, bag_dir=bag, e01=e01_first, link=link,
                 encrypted=targets[0][1] if targets else None).check()
     results: dict[str, object] = {}
     if e01 is not None:

@@ -53,7 +53,6 @@ class ImageOptions:
     strategy: str = "adaptive"        # acquire.rescue.STRATEGIES (the first is the default)
     command: str = ""
     sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
-    tmp: Path | None = None           # where temporary files go (default: beside the image)
 
 
 @dataclass
@@ -116,7 +115,7 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
         if medium.capacity <= 0:
             raise NoDisc(f"the disc in {device} reports no sectors", hint="check the disc")
         # everything this run will write, on each file system, before the first READ of the copy
-        plan_image(image, record_path, medium.capacity, SECTOR_BYTES, tmp=options.tmp).check()
+        plan_image(image, record_path, medium.capacity, SECTOR_BYTES).check()
         resumed = record_path.exists()
         record = (open_for_resume(record_path, medium, drive) if resumed
                   else create_record(record_path, options, medium, drive.identity_probe(medium.capacity)))
