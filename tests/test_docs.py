@@ -193,3 +193,21 @@ def test_the_profile_table_in_docs_reference_mmc_is_the_code_s():
     text = (DOCS / "reference" / "mmc.md").read_text()
     for code, prof in PROFILES.items():
         assert f"| {code:04X}h | {prof.name} | {prof.family or '- (not an optical disc)'} | {prof.layers} |" in text
+
+
+def _conformance_tests() -> set[str]:
+    import ast
+    found = set()
+    for path in sorted((ROOT / "tests" / "conformance").glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        found |= {f"tests/conformance/{path.name}::{node.name}" for node in tree.body
+                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    return found
+
+
+def test_the_conformance_matrix_names_exactly_the_tests_of_tests_conformance():
+    named = set(re.findall(r"tests/conformance/test_\w+\.py::test_\w+", (DOCS / "conformance.md").read_text()))
+    existing = _conformance_tests()
+    assert named, "docs/conformance.md names no test"
+    assert not named - existing, f"named in docs/conformance.md but not in tests/conformance: {sorted(named - existing)}"
+    assert not existing - named, f"in tests/conformance but not in docs/conformance.md: {sorted(existing - named)}"
