@@ -259,6 +259,12 @@ def verify_command(record: Path, source: str | None, no_record: bool, allowed_si
     from .verify import verify
 
     if record.is_dir():
+        given = [name for name, value in (("--source", source), ("--no-record", no_record),
+                                          ("--allowed-signers", allowed_signers), ("--identity", identity),
+                                          ("--signer-fingerprint", signer_fingerprint)) if value]
+        if given:
+            raise UsageError(f"{', '.join(given)} cannot be used on a bag: a bag is checked as it is, "
+                             "and its record is never appended to", hint="verify the record itself for those")
         _verify_bag(record, as_json)
 
     if identity is not None and allowed_signers is None:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import xxhash
 
+from .durable import write_durably
 from .errors import AcquireError
 
 # crc32: zlib's (ISO-HDLC, as in gzip, PNG, SFV), the one Redump and No-Intro DAT files carry
@@ -389,7 +390,7 @@ def write_sum_files(image: Path, hashes: Hashes, *, comment_lines: Sequence[str]
     written = []
     for algorithm in ("sha256", "md5"):
         target = image.with_name(f"{image.name}.{algorithm}")
-        _write_durably(target, comments + _sum_line(getattr(hashes, algorithm), image.name))
+        write_durably(target, comments + _sum_line(getattr(hashes, algorithm), image.name))
         written.append(target)
     return written[0], written[1]
 
@@ -401,7 +402,7 @@ def write_sfv(image: Path, hashes: Hashes, *, comment_lines: Sequence[str] = ())
     image = Path(image)
     comments = "".join(f"; {line}\n" for text in comment_lines for line in str(text).splitlines() or [""])
     target = image.with_name(f"{image.name}.sfv")
-    _write_durably(target, comments + f"{image.name} {hashes.crc32.upper()}\n")
+    write_durably(target, comments + f"{image.name} {hashes.crc32.upper()}\n")
     return target
 
 
@@ -410,24 +411,6 @@ def _sum_line(hex_digest: str, name: str) -> str:
     if "\\" in name or "\n" in name:
         return "\\" + hex_digest + "  " + name.replace("\\", "\\\\").replace("\n", "\\n") + "\n"
     return f"{hex_digest}  {name}\n"
-
-
-def _write_durably(target: Path, text: str) -> None:
-    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with open(temp, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def compare_windows(a: Sequence[Window], b: Sequence[Window]) -> list[Window]:

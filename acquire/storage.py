@@ -171,7 +171,7 @@ def plan_export(record_path: Path, *, image: Path | None = None, bag_dir: Path |
     if bag_dir is not None:
         bag_dir = Path(bag_dir)
         linked = link and _same_filesystem(image, bag_dir)
-        beside = [image.with_name(image.name + s) for s in (".sha256", ".md5", ".seal.json", ".seal.json.sig")]
+        beside = [image.with_name(image.name + s) for s in (".sha256", ".md5", ".sfv", ".seal.json", ".seal.json.sig")]
         small = record_bytes + sum(_size(p) for p in beside) + REPORTS_BYTES + record_bytes
         needs.append(Need(bag_dir, small if linked else small + image_bytes,
                           "bag (image hard-linked)" if linked else "bag"))

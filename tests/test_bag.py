@@ -9,7 +9,7 @@ from pathlib import Path
 import bagit
 import pytest
 
-from acquire.errors import RecordError, UsageError
+from acquire.errors import AcquireError, RecordError, UsageError
 from acquire.export.bag import make_bag, verify_bag
 from conftest import make_disc, run_acquire, write_profile
 
@@ -29,7 +29,8 @@ def acquisition(tmp_path_factory):
 
 @pytest.fixture
 def acquired(acquisition, tmp_path):
-    for name in ("out.iso", "out.iso.custody.sqlite", "out.iso.sha256", "out.iso.md5"):
+    for name in ("out.iso", "out.iso.custody.sqlite", "out.iso.sha256", "out.iso.md5", "out.iso.sfv",
+                 "out.iso.seal.json"):
         shutil.copy2(acquisition / name, tmp_path / name)
     return tmp_path / "out.iso.custody.sqlite"
 
@@ -53,7 +54,7 @@ def test_the_payload_is_the_image_record_sums_and_the_four_reports(acquired, tmp
     assert sorted(p.name for p in (bag_dir / "data").iterdir()) == [
         "out.iso", "out.iso.custody.sqlite", "out.iso.dfxml", "out.iso.md5", "out.iso.report.disc-map.svg",
         "out.iso.report.html", "out.iso.report.json", "out.iso.report.md", "out.iso.report.sector-map.svg",
-        "out.iso.sha256"]
+        "out.iso.seal.json", "out.iso.sfv", "out.iso.sha256"]
     assert sorted(p.name for p in bag_dir.iterdir()) == [
         "bag-info.txt", "bagit.txt", "data", "manifest-sha256.txt", "manifest-sha512.txt",
         "tagmanifest-sha256.txt", "tagmanifest-sha512.txt"]
@@ -64,12 +65,15 @@ def test_the_payload_is_the_image_record_sums_and_the_four_reports(acquired, tmp
     assert done.returncode == 0 and "out.iso: OK" in done.stdout
 
 
-def test_the_seal_and_its_signature_are_bagged_when_they_are_beside_the_image(acquired, tmp_path):
-    (tmp_path / "out.iso.seal.json").write_text('{"seal": 1}\n')
-    (tmp_path / "out.iso.seal.json.sig").write_bytes(b"signature")
-    bag_dir = make_bag(acquired, tmp_path / "bag")
-    assert (bag_dir / "data" / "out.iso.seal.json").read_text() == '{"seal": 1}\n'
-    assert (bag_dir / "data" / "out.iso.seal.json.sig").read_bytes() == b"signature"
+def test_the_seal_and_its_signature_are_bagged_when_they_are_beside_the_image(tmp_path):
+    make_disc(tmp_path / "disc.iso", 600)
+    profile = write_profile(tmp_path / "disc.toml", "disc.iso")
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    run_acquire("image", f"sim:{profile}", tmp_path / "out.iso", "--sign-key", key, check_code=0)
+    bag_dir = make_bag(tmp_path / "out.iso.custody.sqlite", tmp_path / "bag")
+    for name in ("out.iso.seal.json", "out.iso.seal.json.sig"):
+        assert (bag_dir / "data" / name).read_bytes() == (tmp_path / name).read_bytes()
     assert verify_bag(bag_dir) == []
 
 
@@ -78,14 +82,15 @@ def test_bag_info_names_the_case_the_evidence_the_organization_and_acquire(acqui
 
     bag_dir = make_bag(acquired, tmp_path / "bag", source_organization="County Forensic Lab")
     info = bagit.Bag(str(bag_dir)).info
-    size = sum(p.stat().st_size for p in (bag_dir / "data").iterdir())
+    payload = list((bag_dir / "data").iterdir())
+    size = sum(p.stat().st_size for p in payload)
     assert info["External-Identifier"] == "C-2024-17/E-3"
     assert info["Bag-Group-Identifier"] == "C-2024-17"
     assert info["Internal-Sender-Identifier"] == "E-3"
     assert info["Source-Organization"] == "County Forensic Lab"
     assert info["Contact-Name"] == "A. Examiner"
     assert info["Bag-Software-Agent"] == f"acquire {__version__}"
-    assert info["Payload-Oxum"] == f"{size}.10"
+    assert info["Payload-Oxum"] == f"{size}.{len(payload)}" and len(payload) == 12
     assert len(info["Bagging-Date"]) == 10 and info["Bagging-Date"][4] == "-"
 
 
@@ -160,3 +165,10 @@ def test_a_record_still_being_written_is_refused(acquired, tmp_path):
     Path(f"{acquired}-wal").write_bytes(b"")
     with pytest.raises(RecordError, match="still being written"):
         make_bag(acquired, tmp_path / "bag")
+
+
+def test_a_bag_is_refused_when_the_seal_the_record_names_is_not_beside_the_image(acquired, tmp_path):
+    (tmp_path / "out.iso.seal.json").unlink()
+    with pytest.raises(AcquireError, match="the record says out.iso.seal.json was written"):
+        make_bag(acquired, tmp_path / "bag")
+    assert not (tmp_path / "bag").exists()

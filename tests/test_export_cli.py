@@ -68,3 +68,9 @@ def test_export_no_record_leaves_the_record_bytes_unchanged(acquired, tmp_path):
 def test_export_with_nothing_to_do_is_a_usage_error(acquired):
     done = run_acquire("export", acquired, "--encrypt-to", "age1xyz")
     assert done.returncode == 2 and "nothing to export" in done.stderr
+
+
+def test_verify_on_a_bag_refuses_options_that_only_a_record_takes(acquired, tmp_path):
+    run_acquire("export", acquired, "--bag", tmp_path / "bag", "--no-record", check_code=0)
+    done = run_acquire("verify", tmp_path / "bag", "--signer-fingerprint", "SHA256:x")
+    assert done.returncode == 2 and "cannot be used on a bag" in done.stderr

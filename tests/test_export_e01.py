@@ -2,6 +2,7 @@
 import ctypes
 import glob
 import hashlib
+import json
 import random
 import re
 import shutil
@@ -130,11 +131,25 @@ def test_dissect_evidence_reads_back_the_image_bytes_with_the_record_md5_and_sha
     assert (hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()) == (hashes["md5"], hashes["sha256"])
 
 
-def test_export_leaves_the_record_and_the_image_byte_for_byte_as_they_were(damaged, tmp_path):
+def test_export_no_record_leaves_the_record_and_the_image_byte_for_byte_as_they_were(damaged, tmp_path):
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (damaged, damaged.with_name("out.iso"))}
-    export(damaged, "-o", tmp_path / "again.E01")
+    export(damaged, "-o", tmp_path / "again.E01", "--no-record")
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in before} == before
     assert not list(damaged.parent.glob(f"{damaged.name}-*"))        # no -wal, -shm or journal left
+
+
+def test_export_leaves_the_image_as_it_was_and_chains_one_export_event_naming_the_segments(damaged, tmp_path):
+    image = damaged.with_name("out.iso")
+    before = hashlib.sha256(image.read_bytes()).hexdigest()
+    with sqlite3.connect(damaged) as db:
+        events = db.execute("SELECT count(*) FROM events WHERE kind = 'export'").fetchone()[0]
+    export(damaged, "-o", tmp_path / "third.E01")
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == before
+    with sqlite3.connect(damaged) as db:
+        rows = db.execute("SELECT details_json FROM events WHERE kind = 'export' ORDER BY id").fetchall()
+    assert len(rows) == events + 1
+    assert json.loads(rows[-1][0])["e01"]["segments"] == [str(tmp_path / "third.E01")]
+    assert run_acquire("verify", damaged, "--no-record", check_code=0)      # chained and sealed
 
 
 def test_a_1_MiB_segment_size_gives_a_set_of_segments_that_ewfverify_passes(damaged, tmp_path):
@@ -200,7 +215,7 @@ def test_without_libewf_one_line_says_how_to_install_it_and_exits_1(damaged, tmp
 
 def test_export_without_a_kind_is_a_usage_error(damaged):
     done = run_acquire("export", damaged, check_code=2)
-    assert done.stderr == "acquire: nothing to export; add --e01\n"
+    assert done.stderr == "acquire: nothing to export; name a kind: --e01 or --bag DIR\n"
 
 
 def test_a_segment_size_below_1_MiB_is_refused_as_libewf_would_not_keep_it(damaged, tmp_path):

@@ -96,18 +96,37 @@ def test_too_little_space_is_refused_before_the_first_read_with_exit_1_then_runs
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def _fill(directory, name="filler"):
+    """Write zeros into `directory` until its file system is full."""
+    with open(directory / name, "wb") as f:
+        block = bytes(1 << 16)
+        try:
+            while True:
+                f.write(block)
+                f.flush()
+        except OSError:
+            pass
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_a_disk_that_fills_mid_run_exits_4_with_a_consistent_record_and_resumes(tmp_path):
+    """The space plan passes; then something else fills the disk while the run goes on (here: a
+    filler file once the image exists), and the record can no longer grow."""
     mount = tmp_path / "small"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=10500k", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], check=True)
     try:
-        profile = write_profile(tmp_path / "disc.toml", sectors=5000,       # 10 MB image: the record won't fit
+        profile = write_profile(tmp_path / "disc.toml", sectors=5000, timing={"sleep_scale": 0.02, "error_delay_s": 1.0},
                                 damage=[{"lbas": f"{n}", "kind": "unreadable"} for n in range(100, 5000, 7)])
-        done = run_acquire("image", f"sim:{profile}", mount / "out.iso", "--json")
-        assert done.returncode == 4, (done.stdout, done.stderr)
-        assert done.stderr.count("\n") == 1 and "space" in done.stderr
-        subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
+        proc = start(profile, mount / "out.iso")
+        deadline = time.monotonic() + 60
+        while not (mount / "out.iso").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _fill(mount)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 4, (out, err)
+        assert err.count("\n") == 1 and "full" in err or "space" in err
+        (mount / "filler").unlink()
         done = run_acquire("image", f"sim:{profile}", mount / "out.iso", "--json", check_code=3)
         assert json.loads(done.stdout)["resumed"]
         assert run_acquire("verify", mount / "out.iso.custody.sqlite").returncode == 0

@@ -1,17 +1,15 @@
 """Imports go one way (docs/reference/contracts.md "The flow of data"): no module imports a layer above its own.
 
 Every module under acquire/ is parsed with `ast` (imports inside functions count too) and each
-import is resolved to a module name. Layers by module-name prefix, the longest prefix wins; old
-and new names both appear while acquisition.py becomes imaging/, image.py isowriter.py and
-rescue/scheduler.py rescue/adaptive.py:
+import is resolved to a module name. Layers by module-name prefix, the longest prefix wins:
 
-    0  acquire.errors
+    0  acquire.errors  acquire.durable
     1  acquire.drive
     2  acquire.rescue
     3  acquire.imaging  acquire.isowriter  acquire.hashing  acquire.record  acquire.seal
-       acquire.storage  acquire.verify  acquire.progress  acquire.mapexport
+       acquire.storage  acquire.progress  acquire.mapexport
     4  acquire.fs
-    5  acquire.report
+    5  acquire.report  acquire.verify (the consumers: they only read what the layers below made)
     6  acquire.cli  acquire.__main__  acquire.info  acquire.api  acquire (the package: it re-exports
        the API)
 
@@ -30,12 +28,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "acquire"
 
 LAYERS: dict[str, int] = {
     "acquire.errors": 0,
+    "acquire.durable": 0,
     "acquire.drive": 1,
     "acquire.rescue": 2,
     **dict.fromkeys(["acquire.imaging", "acquire.isowriter", "acquire.hashing", "acquire.record",
-                     "acquire.seal", "acquire.storage", "acquire.verify", "acquire.progress", "acquire.mapexport"], 3),
+                     "acquire.seal", "acquire.storage", "acquire.progress", "acquire.mapexport"], 3),
     "acquire.fs": 4,
     "acquire.report": 5,
+    "acquire.verify": 5,
     **dict.fromkeys(["acquire.cli", "acquire.__main__", "acquire.info", "acquire.api", "acquire"], 6),
 }
 TOP = 6

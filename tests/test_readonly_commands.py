@@ -69,3 +69,19 @@ def test_a_read_only_record_refuses_writes(acquired):
     finally:
         record.close()
     assert sha256(acquired) == before
+
+
+def test_analyze_of_a_record_that_has_its_analysis_leaves_its_bytes_unchanged(acquired):
+    before = sha256(acquired)
+    done = run_acquire("analyze", acquired, check_code=0)
+    assert "nothing changed" in done.stdout and sha256(acquired) == before
+
+
+def test_analyze_refuses_an_edited_record_without_touching_it(acquired):
+    with sqlite3.connect(acquired) as db:
+        db.execute("DELETE FROM files")
+        db.execute("DELETE FROM filesystems")
+        db.execute("DELETE FROM events WHERE kind = 'fs-analysis'")
+    before = sha256(acquired)
+    done = run_acquire("analyze", acquired)
+    assert done.returncode == 1 and "does not verify" in done.stderr and sha256(acquired) == before

@@ -279,3 +279,14 @@ def test_every_report_names_the_signer_or_says_unsigned(tmp_path, key):
     report = json.loads(write_report(tmp_path / "u" / "out.iso.custody.sqlite", tmp_path / "u.json").read_text())
     assert report["seal"]["signed"] is False and report["seal"]["summary"].startswith("unsigned")
     assert "unsigned" in write_report(tmp_path / "u" / "out.iso.custody.sqlite", tmp_path / "u.md").read_text()
+
+
+@pytest.mark.parametrize("content", [b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPublicKeyNotPrivate x@y\n", b"\x00garbage\xff" * 10])
+def test_a_sign_key_that_is_no_private_key_is_one_line_not_a_traceback(tmp_path, content):
+    from conftest import make_disc, run_acquire, write_profile
+    make_disc(tmp_path / "disc.iso", 50)
+    profile = write_profile(tmp_path / "p.toml", "disc.iso")
+    (tmp_path / "key.pub").write_bytes(content)
+    done = run_acquire("image", f"sim:{profile}", tmp_path / "out.iso", "--sign-key", tmp_path / "key.pub")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "not an OpenSSH private key" in done.stderr and not (tmp_path / "out.iso").exists()

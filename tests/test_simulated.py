@@ -893,10 +893,7 @@ def test_an_unknown_sense_is_a_failed_read_with_its_sense_recorded(tmp_path):
 
 
 def test_imaging_a_disc_that_is_becoming_ready_waits_on_the_simulated_clock_not_the_wall(tmp_path, monkeypatch):
-    try:
-        from acquire.imaging import ImageOptions, acquire_image
-    except ImportError:                 # before acquisition.py became the imaging package
-        from acquire.acquisition import ImageOptions, acquire_image
+    from acquire.imaging import ImageOptions, acquire_image
 
     def no_real_sleep(seconds):
         raise AssertionError(f"time.sleep({seconds}) under a simulated drive")

@@ -93,11 +93,12 @@ def _record(record_path: Path, results: dict) -> str:
     details: dict[str, object] = {}
     if "e01" in results:
         e01 = results["e01"]
-        details["e01"] = {"segments": [str(p) for p in e01.segments], "bytes": e01.written_bytes}
+        details["e01"] = {"segments": [str(p.resolve()) for p in e01.segments], "bytes": e01.written_bytes}
     if "bag" in results:
-        details["bag"] = str(results["bag"])
+        details["bag"] = str(Path(results["bag"]).resolve())
     if "encrypted" in results:
-        details["encrypted"] = [e.as_json() for e in results["encrypted"]]
+        details["encrypted"] = [dict(e.as_json(), source=str(e.source.resolve()), path=str(e.path.resolve()))
+                                for e in results["encrypted"]]
     record = Record.open(record_path)
     try:
         if record.verify():

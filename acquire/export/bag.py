@@ -14,12 +14,14 @@ The source record is opened read-only: making a bag leaves its bytes as they wer
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shutil
 from pathlib import Path
 
 import bagit
 
+from ..durable import sync_path
 from ..errors import AcquireError, RecordError, UsageError
 from ..record import Record
 
@@ -28,7 +30,7 @@ CHECKSUMS = ("sha512", "sha256")          # RFC 8493 2.4: SHA-512 and SHA-256 ar
 SOURCE_ORGANIZATION_ENV = "ACQUIRE_SOURCE_ORGANIZATION"
 RECORD_SUFFIX = ".custody.sqlite"
 # beside the image when present: the sum files acquire writes, and the seal another step writes
-BESIDE_IMAGE = (".sha256", ".md5", ".seal.json", ".seal.json.sig")
+BESIDE_IMAGE = (".sha256", ".md5", ".sfv", ".seal.json", ".seal.json.sig")
 REPORTS = (".dfxml", ".report.html", ".report.md", ".report.json")
 # RFC 8493 2.1.3: a manifest path holding CR, LF or % must be percent-encoded; bagit-python
 # encodes CR and LF only, so a name with any of the three is refused rather than written wrongly
@@ -66,7 +68,7 @@ def make_bag(record_path: Path, bag_dir: Path, *, source_organization: str | Non
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)   # a hard-linked image loses only its extra name
         raise
-    _fsync_dir(bag_dir.parent)
+    sync_path(bag_dir.parent)
     return bag_dir
 
 
@@ -126,6 +128,25 @@ def _refuse_unusable(record_path: Path, image: Path, bag_dir: Path) -> None:
     if any(c in image.name for c in _UNLISTABLE):
         raise UsageError(f"cannot bag {image}: its name holds CR, LF or %",
                          hint="rename the image and its record")
+    _refuse_a_missing_seal(record_path, image)
+
+
+def _refuse_a_missing_seal(record_path: Path, image: Path) -> None:
+    """A bag whose record says a seal (and signature) was written must hold them: without them
+    verify_bag would fail the bag it was just given."""
+    record = Record.open_readonly(record_path)
+    try:
+        last = record.db.conn.execute("SELECT details_json FROM events WHERE kind IN ('seal-signed', 'seal-unsigned') "
+                                      "ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        record.close()
+    if last is None:
+        return
+    details = json.loads(last[0])
+    for name in (details.get("file"), details.get("signature_file")):
+        if name and not image.with_name(name).is_file():
+            raise AcquireError(f"cannot bag {record_path}: the record says {name} was written, and it is not "
+                               f"beside the image", hint="put the seal files back beside the image")
 
 
 def _place(source: Path, target: Path, *, link: bool) -> None:
@@ -185,20 +206,4 @@ def _bag(work: Path, info: dict[str, str]) -> None:
         raise AcquireError(f"cannot make the bag in {work} ({exc})") from exc
     for path in sorted(work.rglob("*")):
         if path.is_file():
-            _fsync_file(path)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            sync_path(path)

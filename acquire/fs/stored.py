@@ -11,19 +11,28 @@ from .analyze import analyze_image
 
 def ensure_analysis(record_path: Path, image_path: Path) -> str:
     """'present', 'added' (analysed, stored, sealed) or why not. Only an intact record is added to:
-    sealing an edited or unsealed record would bless what it holds."""
-    record = Record.open(record_path)
+    sealing an edited or unsealed record would bless what it holds. Everything is decided with the
+    record open read-only, so a record that gets nothing keeps its bytes exactly."""
+    looked = Record.open_readonly(record_path)
     try:
-        if load_analysis(record) is not None:
+        if load_analysis(looked) is not None:
             return "present"
         if not image_path.exists():
             return f"not analysed: {image_path} is missing"
-        if record.verify():
+        if looked.verify():
             return "not analysed: the record does not verify, so nothing is added to it"
-        medium = record.medium()
-        runs = record.load_map()
-        smap = SectorMap.from_runs(medium["capacity"], runs) if runs else None
-        save_analysis(record, analyze_image(image_path, smap))
+        head = looked.head_hash()
+        medium = looked.medium()
+        runs = looked.load_map()
+    finally:
+        looked.close()
+    smap = SectorMap.from_runs(medium["capacity"], runs) if runs else None
+    analysis = analyze_image(image_path, smap)
+    record = Record.open(record_path)
+    try:
+        if record.head_hash() != head:
+            return "not analysed: the record changed while it was being analysed; run analyze again"
+        save_analysis(record, analysis)
         record.seal(None)
         return "added"
     finally:

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
+from ..durable import sync_path
 from ..errors import OutOfSpace, RecordError
 from . import chain
 from .chain import Finding
@@ -39,15 +40,6 @@ def _medium_row(fields: dict[str, Any]) -> dict[str, Any]:
             raise TypeError(f"set_medium() got an unknown field {key!r}")
         row[key] = value
     return row
-
-
-def _sync_directory(directory: Path) -> None:
-    """fsync a directory, so that a rename in it survives a power cut."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Record:
@@ -112,7 +104,7 @@ class Record:
                 record._append_event(None, chain.SEAL, chain.seal_details(conn))
             conn.close()
             os.replace(making, path)
-            _sync_directory(path.parent)
+            sync_path(path.parent)
         except (sqlite3.Error, OSError) as exc:  # never leave a half-written record behind
             with contextlib.suppress(Exception):
                 conn.close()

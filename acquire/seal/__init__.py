@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AcquireError
-from ..hashing import _write_durably
+from ..durable import write_durably
 from ..record import Record
 from . import document
 from .check import seal_paths
@@ -41,13 +41,13 @@ def write_seal(record: Record, run_id: int, image: Path, signer: Signer | None) 
     event_id = record.db.conn.execute("SELECT max(id) FROM events").fetchone()[0]
     data = document.canonical(document.build(record, run_id, event_id))
     seal_path, sig_path = seal_paths(image)
-    _write_durably_bytes(seal_path, data)
+    write_durably(seal_path, data)
     sha256, code = hashlib.sha256(data).hexdigest(), document.seal_code(data)
     fingerprint, note, took = None, "", 0.0
     if signer is not None:
         start = time.perf_counter()
         try:
-            _write_durably(sig_path, signer.sign(data))
+            write_durably(sig_path, signer.sign(data))
             fingerprint = signer.fingerprint
         except AcquireError as exc:      # an agent gone away after hours of imaging: the run still stands
             note = f"not signed: {exc}"
@@ -62,7 +62,3 @@ def write_seal(record: Record, run_id: int, image: Path, signer: Signer | None) 
     record.seal(run_id)
     return Sealed(seal_path, sig_path if fingerprint else None, sha256, code, fingerprint, note, took)
 
-
-def _write_durably_bytes(target: Path, data: bytes) -> None:
-    # _write_durably writes text; the seal is UTF-8 with no newline translation either way
-    _write_durably(target, data.decode("utf-8"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -64,7 +65,7 @@ def from_file(path: Path) -> Signer:
     except TypeError as exc:      # cryptography: "Password was not given but private key is encrypted"
         raise SigningKeyError(f"the signing key {path} is protected by a passphrase",
                               hint=f"load it into ssh-agent (ssh-add {path}) and give --sign-key agent:") from exc
-    except (ValueError, serialization.UnsupportedAlgorithm) as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise SigningKeyError(f"{path} is not an OpenSSH private key ({exc})",
                               hint="make one with ssh-keygen -t ed25519") from exc
     if not isinstance(key, Ed25519PrivateKey):

@@ -120,7 +120,9 @@ def parse(text: str) -> Signature:
     version = r.uint32()
     if version != VERSION:
         raise SignatureError(f"SSH signature version {version}, only {VERSION} is known")
-    key_blob, namespace, _reserved, hash_alg, signature_blob = r.string(), r.string(), r.string(), r.string(), r.string()
+    key_blob, namespace = r.string(), r.string()
+    r.string()                          # reserved: empty in every signature OpenSSH makes
+    hash_alg, signature_blob = r.string(), r.string()
     if not r.done():
         raise SignatureError("trailing bytes after the SSH signature")
     return Signature(key_blob, namespace.decode("utf-8", "replace"), hash_alg.decode("ascii", "replace"), signature_blob)

@@ -200,9 +200,10 @@ def test_DA_AO_space_too_little_room_for_the_image_is_reported_before_reading(cl
     tiny = _tiny_fs(tmp_path)
     try:
         done = run_acquire("image", f"sim:{clean.profile}", tiny / "out.iso", "--json")
-        image_there = (tiny / "out.iso").exists()
+        written = sorted(p.name for p in tiny.iterdir())
     finally:
         subprocess.run(["umount", str(tiny)], check=True)
-    assert done.returncode == 4, (done.stdout, done.stderr)
-    assert done.stderr.count("\n") == 1 and "not enough space" in done.stderr and "needs 6.1 MB" in done.stderr
-    assert not image_there
+    assert done.returncode == 1, (done.stdout, done.stderr)       # refused before the work: nothing to resume
+    assert done.stderr.count("\n") == 1 and "not enough space" in done.stderr and "image 6.1 MB" in done.stderr
+    assert "nothing was read or written" in done.stderr
+    assert written == []                                            # no image, no record
