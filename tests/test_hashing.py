@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acquire.errors import AcquireError
-from acquire.hashing import (ALGORITHMS, WINDOW_BYTES, Hashes, StreamHasher, Window, compare_windows, hash_file,
-                             write_sfv, write_sum_files)
+from acquire.hashing import ALGORITHMS, WINDOW_BYTES, Hashes, StreamHasher, Window, compare_windows, hash_file
+from acquire.sumfiles import write_sfv, write_sum_files
 
 SMALL_WINDOW = 4096      # small windows keep the window-boundary cases fast
 

@@ -7,7 +7,7 @@ import is resolved to a module name. Layers by module-name prefix, the longest p
     1  acquire.drive
     2  acquire.rescue
     3  acquire.imaging  acquire.isowriter  acquire.hashing  acquire.record  acquire.seal
-       acquire.storage  acquire.progress  acquire.mapexport
+       acquire.storage  acquire.sumfiles  acquire.progress  acquire.mapexport
     4  acquire.fs
     5  acquire.report  acquire.verify (the consumers: they only read what the layers below made)
     6  acquire.cli  acquire.__main__  acquire.info  acquire.api  acquire (the package: it re-exports
@@ -32,7 +32,8 @@ LAYERS: dict[str, int] = {
     "acquire.drive": 1,
     "acquire.rescue": 2,
     **dict.fromkeys(["acquire.imaging", "acquire.isowriter", "acquire.hashing", "acquire.record",
-                     "acquire.seal", "acquire.storage", "acquire.progress", "acquire.mapexport"], 3),
+                     "acquire.seal", "acquire.storage", "acquire.sumfiles", "acquire.progress",
+                     "acquire.mapexport"], 3),
     "acquire.fs": 4,
     "acquire.report": 5,
     "acquire.verify": 5,

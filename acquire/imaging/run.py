@@ -16,7 +16,8 @@ from typing import Any, Callable
 from .. import __version__
 from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
 from ..errors import AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError, UsageError
-from ..hashing import Hashes, hash_file, write_sfv, write_sum_files
+from ..hashing import Hashes, hash_file
+from ..sumfiles import write_sfv, write_sum_files
 from ..isowriter import IsoWriter
 from ..storage import plan_image
 from ..record import Record
