@@ -22,8 +22,8 @@ class Syncable(Protocol):            # acquire.isowriter.IsoWriter
 
 class Committable(Protocol):         # acquire.record.Record
     def save_map(self, runs: Iterable[tuple[int, int, int]]) -> None: ...
-    def take_staged(self) -> tuple: ...
-    def commit_batch(self, batch: tuple) -> None: ...
+    def take_staged(self) -> object: ...                 # acquire.record.staging.Batch
+    def commit_batch(self, batch: object) -> None: ...
     def commit(self) -> None: ...
 
 
@@ -37,7 +37,7 @@ class Checkpointer:
         self.image, self.record, self.map_runs, self.before_snapshot = image, record, map_runs, before_snapshot
         self.pending_bytes = 0
         self.last_checkpoint = time.monotonic()
-        self.syncing: tuple[Future, tuple] | None = None      # a background fdatasync and its batch
+        self.syncing: tuple[Future, object] | None = None     # a background fdatasync and its batch
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="fdatasync")
 
     def wrote(self, nbytes: int) -> None:

@@ -22,11 +22,11 @@ from . import chain
 from .chain import Finding
 from . import connection
 from .connection import check_ours, connect, connect_readonly, existing, host, set_pragmas, user, utc_now
-from .schema import DAMAGE_OUTCOMES, RUN_STATUSES, SCHEMA_VERSION, TABLES, TOOL_NAME, create_tables
+from .schema import RUN_STATUSES, SCHEMA_VERSION, TABLES, TOOL_NAME, create_tables
+from .staging import Batch, Staging
 
 SQLITE_FULL = 13                     # sqlite3.h: insertion failed because the database is full
 
-_DAMAGE_COLUMNS = [c for c in TABLES["damage"][0] if c != "id"]
 _MEDIUM_COLUMNS = [c for c in TABLES["medium"][0] if c != "id"]
 _PASS_FIGURES = ("ended_utc", "reads", "failed_reads", "sectors_finished", "sectors_bad", "drive_time_s")
 
@@ -48,9 +48,7 @@ class Record:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = Path(path)
         self.db = sqlite_utils.Database(conn)
-        self._map: list[tuple[int, int, int]] | None = None
-        self._provenance: list[tuple] = []
-        self._damage: list[tuple] = []
+        self._staging = Staging()
         self.readonly = False            # open_readonly(): every write raises, the file stays as it was
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -290,12 +288,7 @@ class Record:
 
     def save_map(self, runs: Iterable[tuple[int, int, int]]) -> None:
         """Stage the whole sector map, (start, count, state) runs; commit() writes it."""
-        staged = []
-        for start, count, state in runs:
-            if not 0 <= state <= 4:
-                raise ValueError(f"sector map state must be 0..4, not {state}")
-            staged.append((int(start), int(count), int(state)))
-        self._map = staged
+        self._staging.stage_map(runs)
 
     def load_map(self) -> list[tuple[int, int, int]]:
         """The committed map (what survives a crash), in LBA order."""
@@ -303,31 +296,20 @@ class Record:
 
     def add_provenance(self, start: int, count: int, *, run_id: int, drive_id: int | None, phase: str, pass_no: int | None) -> None:
         """Stage: this run/drive/pass finished sectors start .. start+count-1."""
-        self._provenance.append((start, count, run_id, drive_id, phase, pass_no))
+        self._staging.provenance.append((start, count, run_id, drive_id, phase, pass_no))
 
     def add_damage(self, **fields: Any) -> None:
         """Stage one damage row (a failed or marginal read); time_utc is now if absent."""
         fields.setdefault("time_utc", utc_now())
-        unknown = set(fields) - set(_DAMAGE_COLUMNS)
-        if unknown:
-            raise TypeError(f"add_damage() got unknown fields {sorted(unknown)}")
-        if fields.get("outcome") not in DAMAGE_OUTCOMES:
-            raise ValueError(f"damage outcome must be one of {DAMAGE_OUTCOMES}, not {fields.get('outcome')!r}")
-        self._damage.append(tuple(fields.get(c) for c in _DAMAGE_COLUMNS))
+        self._staging.add_damage(fields)
 
     def discard_staged(self) -> dict[str, Any]:
         """Forget staged rows (their data may not be on disk: a resume reads those sectors again)."""
-        dropped = {
-            "map_staged": self._map is not None,
-            "provenance_staged": len(self._provenance),
-            "damage_staged": len(self._damage),
-        }
-        self._map, self._provenance, self._damage = None, [], []
-        return dropped
+        return self._staging.take().summary()
 
     @property
     def staged(self) -> bool:
-        return self._map is not None or bool(self._provenance) or bool(self._damage)
+        return bool(self._staging.batch)
 
     def commit(self) -> None:
         """Write the staged map, provenance and damage in ONE transaction. Call it only after the
@@ -335,33 +317,18 @@ class Record:
         staged rows stay staged."""
         if not self.staged:
             return
-        self._write_batch(self._map, self._provenance, self._damage)
-        self._map, self._provenance, self._damage = None, [], []
+        self.commit_batch(self._staging.batch)
+        self._staging.take()
 
-    def take_staged(self) -> tuple:
+    def take_staged(self) -> Batch:
         """Hand the staged rows over as a batch (and stage nothing): the caller starts an fdatasync
         covering them and calls commit_batch() when it has finished, while new rows are staged."""
-        batch = (self._map, self._provenance, self._damage)
-        self._map, self._provenance, self._damage = None, [], []
-        return batch
+        return self._staging.take()
 
-    def commit_batch(self, batch: tuple) -> None:
+    def commit_batch(self, batch: Batch) -> None:
         """Write a batch from take_staged() in one transaction: only after its data's fdatasync."""
-        self._write_batch(*batch)
-
-    def _write_batch(self, map_runs, provenance, damage) -> None:
         with self._write() as conn:
-            if map_runs is not None:
-                conn.execute("DELETE FROM sector_map")
-                conn.executemany("INSERT INTO sector_map (start, count, state) VALUES (?, ?, ?)", map_runs)
-            conn.executemany(
-                "INSERT INTO provenance (start, count, run_id, drive_id, phase, pass_no) VALUES (?, ?, ?, ?, ?, ?)",
-                provenance,
-            )
-            conn.executemany(
-                f"INSERT INTO damage ({', '.join(_DAMAGE_COLUMNS)}) VALUES ({', '.join('?' * len(_DAMAGE_COLUMNS))})",
-                damage,
-            )
+            batch.write(conn)
 
     # --- passes, settings, hashes -------------------------------------------------------------
 
