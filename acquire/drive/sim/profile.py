@@ -63,6 +63,8 @@ _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s"}
+# a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
+_KIND_KEYS = {"failures": ("flaky", int, 1, "at least 1"), "delay_s": ("slow", float, 0, "zero or more")}
 _EVENT_KEYS = {"after_commands", "kind", "count"}
 _TRACK_KEYS = {"number", "session", "mode", "start"}
 _TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005,
@@ -285,19 +287,14 @@ def _damage(fail, entries: Any, capacity: int) -> tuple[Damage, ...]:
                 extra["sense"] = parse_sense_text(text)
             except ValueError:
                 raise fail(f"{label} sense {text!r} is not SK/ASC/ASCQ in hex", hint='e.g. sense = "03/11/05"') from None
-        if "failures" in entry:
-            if kind != "flaky":
-                raise fail(f"{label} failures applies to flaky damage only, not {kind}")
-            extra["failures"] = _get(fail, entry, "failures", int, label)
-            if extra["failures"] < 1:
-                raise fail(f"{label} failures must be at least 1, not {extra['failures']}")
-        if "delay_s" in entry:
-            if kind != "slow":
-                raise fail(f"{label} delay_s applies to slow damage only, not {kind}")
-            extra["delay_s"] = _get(fail, entry, "delay_s", float, label)
-            if extra["delay_s"] < 0:
-                raise fail(f"{label} delay_s must be zero or more, not {extra['delay_s']}")
-        elif kind == "slow":
+        for key, (only, kind_type, least, said) in _KIND_KEYS.items():
+            if key in entry:
+                if kind != only:
+                    raise fail(f"{label} {key} applies to {only} damage only, not {kind}")
+                extra[key] = _get(fail, entry, key, kind_type, label)
+                if extra[key] < least:
+                    raise fail(f"{label} {key} must be {said}, not {extra[key]}")
+        if kind == "slow" and "delay_s" not in extra:
             raise fail(f"{label} slow damage needs delay_s", hint="e.g. delay_s = 2.5")
         out.append(Damage(number, ranges, kind, **extra))
     _no_overlap(fail, out)
