@@ -70,8 +70,13 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
         seal = check_seal_file(record, seal_path)
         signature = check_signature(record, seal_path, sig_path, allowed_signers=allowed_signers,
                                     identity=identity, fingerprint=signer_fingerprint)
-        checks = [_check_record(record), Check("seal", seal.ok, seal.summary, seal.details),
-                  Check("signature", signature.ok, signature.summary, signature.details),
+        signed = Check("signature", signature.ok, signature.summary, signature.details)
+        if signature.ok and not seal.ok and sig_path.exists():
+            # the key vouches for the seal file, and the seal file no longer describes this record:
+            # a record edited and re-hashed after signing fails here, by name
+            signed = Check("signature", False, f"the signature over {seal_path.name} is valid, but what it signed "
+                           "is not this record: it was changed after it was signed", [seal.summary, *seal.details])
+        checks = [_check_record(record), Check("seal", seal.ok, seal.summary, seal.details), signed,
                   _check_image(record, image_path), _provenance(record)]
         if source is not None:
             checks.append(_check_source(record, image_path, source))

@@ -179,7 +179,7 @@ def rewrite_record(path: Path, edit_sql: str) -> None:
     conn.close()
 
 
-def test_a_rewritten_record_passes_its_own_check_but_fails_the_seal_layer(tmp_path, key):
+def test_a_rewritten_record_passes_its_own_check_but_fails_the_seal_and_the_signature(tmp_path, key):
     image(tmp_path, "--sign-key", key, code=3, damage=[{"kind": "unreadable", "lbas": "100-102"}])
     rec = tmp_path / "out.iso.custody.sqlite"
     rewrite_record(rec, "UPDATE damage SET sense = '01/17/00', outcome = 'marginal' "
@@ -187,10 +187,13 @@ def test_a_rewritten_record_passes_its_own_check_but_fails_the_seal_layer(tmp_pa
     result = verify(rec, record_result=False)
     by_name = {c.name: c for c in result.checks}
     assert by_name["record"].ok                       # the rewrite fooled the chain and the table seal
-    assert not by_name["seal"].ok and by_name["signature"].ok
+    assert not by_name["seal"].ok and not by_name["signature"].ok
     assert any("record.chain_head" in line for line in by_name["seal"].details)
+    assert "is not this record: it was changed after it was signed" in by_name["signature"].summary
     done = run_acquire("verify", rec, "--no-record")
     assert done.returncode == 1 and "FAIL seal:" in done.stdout and "PASS record:" in done.stdout
+    assert "FAIL signature: the signature over out.iso.seal.json is valid, but what it signed is not this record" \
+        in done.stdout
 
 
 # --- unsigned, the agent, bad keys --------------------------------------------------------------
