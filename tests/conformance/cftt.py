@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from conftest import SECTOR, make_disc, run_acquire, write_profile
 
 SECTORS = 3000
@@ -118,3 +120,15 @@ def wait_for_lines(path: Path, lines: int, timeout_s: float = 30.0) -> None:
 
 __all__ = ["SECTOR", "SECTORS", "DAMAGE", "CASE", "DRIVE", "Acquisition", "acquire_disc", "clean", "damaged",
            "copy_of", "map_runs", "unreadable_lbas", "damage_profile_entries", "wait_for_lines"]
+
+
+# the two acquisitions every conformance module checks, made once a module (imported by name into
+# each: a conftest.py here would shadow tests/conftest.py, which the test files import as `conftest`)
+@pytest.fixture(scope="module", name="clean")
+def clean_fixture(tmp_path_factory) -> Acquisition:
+    return clean(tmp_path_factory)
+
+
+@pytest.fixture(scope="module", name="damaged")
+def damaged_fixture(tmp_path_factory) -> Acquisition:
+    return damaged(tmp_path_factory)

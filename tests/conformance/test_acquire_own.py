@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import cftt
+from cftt import clean_fixture, damaged_fixture  # noqa: F401  (the module's fixtures)
 from acquire.cli import cli
 from acquire.drive import guard
 from acquire.drive.guard import ALLOWED_OPCODES, GuardedTransport
@@ -24,16 +25,6 @@ from conftest import ROOT, make_disc, run_acquire, write_profile
 from test_guard import EXPECTED_ALLOWED
 
 WRITE_10 = bytes.fromhex("2a 00 00 00 00 10 00 00 01 00")     # WRITE(10) of one sector at LBA 16
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    return cftt.clean(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def damaged(tmp_path_factory):
-    return cftt.damaged(tmp_path_factory)
 
 
 def state(acquisition_or_image):

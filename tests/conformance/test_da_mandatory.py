@@ -13,17 +13,8 @@ import pytest
 
 import cftt
 from cftt import SECTOR, SECTORS
+from cftt import clean_fixture, damaged_fixture  # noqa: F401  (the module's fixtures)
 from conftest import run_acquire
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    return cftt.clean(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def damaged(tmp_path_factory):
-    return cftt.damaged(tmp_path_factory)
 
 
 def trace_reads(acquisition):

@@ -17,20 +17,11 @@ import pytest
 
 import cftt
 from cftt import SECTOR, SECTORS
+from cftt import clean_fixture, damaged_fixture  # noqa: F401  (the module's fixtures)
 from conftest import run_acquire
 
 UTC_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 WINDOW = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    return cftt.clean(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def damaged(tmp_path_factory):
-    return cftt.damaged(tmp_path_factory)
 
 
 def verify(record, *extra):
