@@ -172,3 +172,12 @@ def test_a_bag_is_refused_when_the_seal_the_record_names_is_not_beside_the_image
     with pytest.raises(AcquireError, match="the record says out.iso.seal.json was written"):
         make_bag(acquired, tmp_path / "bag")
     assert not (tmp_path / "bag").exists()
+
+
+def test_the_image_of_a_partial_acquisition_is_copied_so_a_resume_cannot_change_the_bag(tmp_path):
+    make_disc(tmp_path / "disc.iso", 400)
+    profile = write_profile(tmp_path / "disc.toml", "disc.iso", damage=[{"lbas": "40-41", "kind": "unreadable"}])
+    run_acquire("image", f"sim:{profile}", tmp_path / "out.iso", check_code=3)
+    bag_dir = make_bag(tmp_path / "out.iso.custody.sqlite", tmp_path / "bag")
+    assert os.stat(bag_dir / "data" / "out.iso").st_ino != os.stat(tmp_path / "out.iso").st_ino
+    assert verify_bag(bag_dir) == []

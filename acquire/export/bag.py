@@ -24,6 +24,7 @@ import bagit
 from ..durable import sync_path
 from ..errors import AcquireError, RecordError, UsageError
 from ..record import Record
+from ..rescue.sectormap import State
 
 BAGIT_VERSION = "1.0"                     # RFC 8493; bagit-python's make_bag writes 0.97 (bagit.py 1.9.0)
 CHECKSUMS = ("sha512", "sha256")          # RFC 8493 2.4: SHA-512 and SHA-256 are the ones to use
@@ -41,8 +42,9 @@ def make_bag(record_path: Path, bag_dir: Path, *, source_organization: str | Non
              image: Path | None = None, link: bool = True) -> Path:
     """Write a BagIt 1.0 bag of the acquisition whose record is `record_path` at `bag_dir`; returns
     `bag_dir`. `image` defaults to the record's name without .custody.sqlite; `source_organization`
-    to $ACQUIRE_SOURCE_ORGANIZATION. With `link` (the default) the image is hard-linked into the
-    bag when it is on the same file system, copied otherwise; everything else is always copied."""
+    to $ACQUIRE_SOURCE_ORGANIZATION. With `link` (the default) the image of a complete acquisition
+    is hard-linked into the bag when it is on the same file system; a partial one (which a resume
+    would write into), or another file system, gets a copy; everything else is always copied."""
     record_path, bag_dir = Path(record_path), Path(bag_dir)
     image = Path(image) if image is not None else _image_of(record_path)
     if source_organization is None:
@@ -50,6 +52,9 @@ def make_bag(record_path: Path, bag_dir: Path, *, source_organization: str | Non
     _refuse_unusable(record_path, image, bag_dir)
     with Record.open_readonly(record_path) as record:
         case = record.case()
+        # a partial acquisition may be resumed, and a resume writes into the image: never share it then
+        complete = all(state == State.FINISHED for _, _, state in record.load_map())
+    link = link and complete
     work = bag_dir.with_name(f".{bag_dir.name}.tmp-{os.getpid()}")
     if work.exists():
         shutil.rmtree(work)
