@@ -170,7 +170,7 @@ def plan_export(record_path: Path, *, image: Path | None = None, bag_dir: Path |
     plain_bytes = 0                       # what the encrypted copy holds before encryption
     if bag_dir is not None:
         bag_dir = Path(bag_dir)
-        linked = link and _same_filesystem(image, bag_dir)
+        linked = link and _same_filesystem(image, bag_dir) and _complete(record_path)
         beside = [image.with_name(image.name + s) for s in (".sha256", ".md5", ".sfv", ".seal.json", ".seal.json.sig")]
         small = record_bytes + sum(_size(p) for p in beside) + REPORTS_BYTES + record_bytes
         needs.append(Need(bag_dir, small if linked else small + image_bytes,
@@ -253,3 +253,14 @@ def _image_of(record_path: Path) -> Path:
         raise RecordError(f"cannot tell the image of {record_path}", hint="name the record IMAGE.custody.sqlite "
                           "or give the image")
     return record_path.with_name(name[: -len(suffix)])
+
+
+def _complete(record_path: Path) -> bool:
+    """Every sector finished: only then does a bag hard-link the image (acquire.export.bag)."""
+    from .record import Record
+    from .rescue.sectormap import State
+    try:
+        with Record.open_readonly(record_path) as record:
+            return all(state == State.FINISHED for _, _, state in record.load_map())
+    except RecordError:
+        return False
