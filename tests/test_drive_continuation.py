@@ -117,3 +117,28 @@ def test_the_markdown_and_dfxml_reports_show_who_read_what_per_drive(tmp_path):
     assert f"| 2 | sim:{b} | ACQUIRE SIMULATED 1.00 | SIM-B | 2 | 4 | 4 | 0 | 0 | {b_time} |" in md
     assert (f'serial="SIM-B" sectors_read="4" sectors_only_this_drive="4" failed_reads="0" failed_sectors="0" '
             f'drive_time_s="{b_time}"') in xml
+
+
+def test_the_linear_engine_also_reads_the_other_drives_failures_first(tmp_path):
+    a, b = _profiles(tmp_path, [A_FAILS, B_FAILS])
+    image = tmp_path / "out.iso"
+    run_acquire("image", f"sim:{a}", image, "--strategy", "linear", check_code=3)
+    run_acquire("image", f"sim:{b}", image, "--strategy", "linear", check_code=0)
+    assert _reads(tmp_path / "b.log") == [PROBE, "100 4 ok"]
+    assert image.read_bytes() == (tmp_path / "disc.iso").read_bytes()
+
+
+def test_on_a_dvd_a_failed_ecc_block_of_the_other_drive_is_read_whole_then_scraped_in_this_one(tmp_path):
+    make_disc(tmp_path / "disc.iso", SECTORS)
+    damage = [{"lbas": "64-69, 71-79", "kind": "unreadable", "readable_by": ["SIM-B"]},
+              {"lbas": "70", "kind": "unreadable"}]
+    a, b = [write_profile(tmp_path / f"disc-{x}.toml", "disc.iso", damage=damage, profile="dvd-rom",
+                          drive={"serial": f"SIM-{x.upper()}", "trace": f"{x}.log"}) for x in ("a", "b")]
+    image = tmp_path / "out.iso"
+    run_acquire("image", f"sim:{a}", image, check_code=3)
+    done = json.loads(run_acquire("image", f"sim:{b}", image, "--json", check_code=3).stdout)
+    assert done["unreadable_ranges"] == [[70, 70]]
+    reads = _reads(tmp_path / "b.log")
+    assert reads[1] == "64 16 err 03/11/00"          # the unit A failed, whole, first
+    source, got = (tmp_path / "disc.iso").read_bytes(), image.read_bytes()
+    assert got[:70 * SECTOR] == source[:70 * SECTOR] and got[71 * SECTOR:] == source[71 * SECTOR:]
