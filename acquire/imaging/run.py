@@ -27,6 +27,7 @@ from ..rescue.engine import Settings
 from ..rescue.sectormap import SectorMap, State
 from ..seal import Sealed, Signer, resolve as resolve_signer, write_seal
 from .checkpoint import Checkpointer
+from .continuation import other_drive_failures
 from .drive_settings import DriveSettings
 from .resume import create_record, finished_in, open_for_resume
 from .sink import Progress, RunSink
@@ -251,7 +252,8 @@ class Run:
     def _run_engine(self) -> None:
         o = self.options
         settings = Settings.for_medium(self.medium.capacity, self.medium.ecc_sectors, self.medium.family,
-                                       retries=o.retries, trim=o.trim, scrape=o.scrape)
+                                       retries=o.retries, trim=o.trim, scrape=o.scrape,
+                                       prior_failures=other_drive_failures(self.record, self.drive_id, self.smap))
         make_engine(o.strategy, self.drive, self.smap, self.sink, settings).run()
 
     def _log_fallbacks(self) -> None:

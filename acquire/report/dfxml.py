@@ -91,7 +91,9 @@ def _metadata(root: ET.Element, report: dict) -> None:
          sha256=seal["seal_sha256"], code=seal["seal_code"], fingerprint=seal["fingerprint"])
     for d in report["drives"]:
         _sub(meta, _a("drive"), None, id=d["id"], device=d["device"], vendor=d["vendor"], product=d["product"],
-             revision=d["revision"], serial=d["serial"], sectors_read=d["sectors_read"])
+             revision=d["revision"], serial=d["serial"], sectors_read=d["sectors_read"],
+             sectors_only_this_drive=d["sectors_only_this_drive"], failed_reads=d["failed_reads"],
+             failed_sectors=d["failed_sectors"], drive_time_s=d["drive_time_s"])
     if medium.get("known"):
         _sub(meta, _a("medium"), None, profile=medium["profile"], profile_name=medium["profile_name"],
              capacity=medium["capacity"], sector_size=medium["sector_size"], volume_label=medium["volume_label"])

@@ -144,11 +144,70 @@ def _drives(conn: sqlite3.Connection) -> list[dict]:
     runs = defaultdict(list)
     for run_id, drive_id in conn.execute("SELECT id, drive_id FROM runs ORDER BY id"):
         runs[drive_id].append(run_id)
+    finished = {d["id"]: _merged(conn, "SELECT start, count FROM provenance WHERE drive_id = ?", d["id"])
+                for d in drives}
+    failed = {d["id"]: _merged(conn, "SELECT lba, count FROM damage WHERE outcome = 'failed' AND drive_id = ?",
+                               d["id"]) for d in drives}
+    reads = dict(conn.execute("SELECT drive_id, count(*) FROM damage WHERE outcome = 'failed' "
+                              "GROUP BY drive_id").fetchall())
+    time_s = dict(conn.execute("SELECT r.drive_id, sum(p.drive_time_s) FROM passes p JOIN runs r ON r.id = p.run_id "
+                               "GROUP BY r.drive_id").fetchall())
     for d in drives:
         d["features"] = _json(d.pop("features_json", None))
         d["sectors_read"] = read.get(d["id"], 0)
+        # finished by this drive, failed in another: what only this drive could read
+        others = _merge([r for other, ranges in failed.items() if other != d["id"] for r in ranges])
+        d["sectors_only_this_drive"] = _overlap(finished[d["id"]], others)
+        d["failed_reads"] = reads.get(d["id"], 0)
+        d["failed_sectors"] = _overlap(failed[d["id"]], _unfinished_by(finished[d["id"]], failed[d["id"]]))
+        d["drive_time_s"] = round(time_s.get(d["id"]) or 0.0, 3)
         d["runs"] = runs.get(d["id"], [])
     return drives
+
+
+def _merged(conn: sqlite3.Connection, sql: str, *args) -> list[tuple[int, int]]:
+    return _merge([(start, start + count) for start, count in conn.execute(sql, args)])
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open [start, end) ranges, sorted and merged."""
+    out: list[list[int]] = []
+    for start, end in sorted(ranges):
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return [(a, b) for a, b in out]
+
+
+def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
+    """Sectors in both lists of merged ranges."""
+    total = i = j = 0
+    while i < len(a) and j < len(b):
+        total += max(0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+def _unfinished_by(finished: list[tuple[int, int]], span: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of `span` this drive did not finish (a sector of a failed read it later read is no failure)."""
+    out, k = [], 0
+    for start, end in span:
+        pos = start
+        while k < len(finished) and finished[k][1] <= pos:
+            k += 1
+        m = k
+        while m < len(finished) and finished[m][0] < end:
+            if finished[m][0] > pos:
+                out.append((pos, finished[m][0]))
+            pos = max(pos, finished[m][1])
+            m += 1
+        if pos < end:
+            out.append((pos, end))
+    return out
 
 
 def _provenance(conn: sqlite3.Connection) -> list[dict]:

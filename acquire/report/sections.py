@@ -105,11 +105,14 @@ def _medium(r: dict) -> Section:
 
 def _drives(r: dict) -> Section:
     rows = [[s(d["id"]), s(d["device"]), f"{s(d['vendor'])} {s(d['product'])} {s(d['revision'])}", s(d["serial"]),
-             ", ".join(map(str, d["runs"])) or "-", s(d["sectors_read"])] for d in r["drives"]]
+             ", ".join(map(str, d["runs"])) or "-", s(d["sectors_read"]), s(d["sectors_only_this_drive"]),
+             s(d["failed_reads"]), s(d["failed_sectors"]), s(d["drive_time_s"])] for d in r["drives"]]
     prov = [[s(p["run_id"]), s(p["drive_id"]), s(p["phase"]), s(p["pass_no"]), s(p["sectors"]), ranges(p["ranges"], 8)]
             for p in r["provenance"]]
-    return ("Drives and provenance", ["Which drive read which sectors, by run, phase and pass."],
-            [("Drives", ["id", "device", "drive", "serial", "runs", "sectors read"], rows),
+    return ("Drives and provenance", ["Which drive read which sectors, by run, phase and pass; "
+                                      "\"only this drive\": read by it after another drive failed them."],
+            [("Drives", ["id", "device", "drive", "serial", "runs", "sectors read", "only this drive",
+                         "failed reads", "sectors failed", "drive time (s)"], rows),
              ("Provenance", ["run", "drive", "phase", "pass", "sectors", "LBA ranges"], prov)])
 
 

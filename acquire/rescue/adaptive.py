@@ -9,6 +9,8 @@ order of work is by expected sectors recovered per second of drive time:
              over, left untried. A failure is located (the sense INFORMATION field, or bisection
              when the drive gives none), the good sectors before it read, and only the failed
              sector marked; consecutive failures (a bad ring) skip ahead, doubling, as ddrescue.
+0. other-drive  a run continuing in another drive first reads what earlier drives failed
+             (engine.read_other_drive_failures; docs/rescue.md "Another drive").
 2. flaky     an isolated failure (nothing failed beside it or at its angle) is a flaky
              candidate: its whole ECC unit is read again, up to retries + 1 times.
 3. arcs      two passes forward over what the harvest left untried, now predicting from both sides (the
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 from .damage import DamageModel
 from .engine import (FORWARD, REVERSE, Reader, Result, Settings, Sink, align_down, align_up, read_and_report,
-                     sectors_in_order)
+                     read_other_drive_failures, sectors_in_order)
 from .sectormap import SectorMap, State
 
 HARVEST, FLAKY, ARCS, PROBE, SCRAPE, RETRY = "harvest", "flaky", "arcs", "probe", "scrape", "retry"
@@ -50,6 +52,8 @@ class AdaptiveEngine:
         self._flaky_tried: set[int] = set()      # one flaky round per failure and run
 
     def run(self) -> None:
+        # before the model learns: it must learn this drive's failures, not another drive's
+        read_other_drive_failures(self.reader, self.smap, self.sink, self.settings, self.protected)
         self.model.learn(force=True)
         self._harvest()
         self._flaky(1)

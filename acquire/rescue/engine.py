@@ -13,6 +13,7 @@ from typing import Protocol
 from .sectormap import SectorMap, State
 
 FORWARD, REVERSE = "forward", "reverse"
+OTHER_DRIVE = "other-drive"
 
 
 class Result(Protocol):              # acquire.drive.device.ReadResult
@@ -54,6 +55,9 @@ class Settings:
     skip_max: int = 1 << 16          # ... doubling per consecutive failure, up to this
     family: str = "cd"               # "cd" | "dvd" | "bd": the disc's geometry, for strategies that use it
     ecc_sectors: int = 1             # sectors that fail together (DVD 16, BD 32)
+    # (start, count, who): sectors another drive failed that this drive has not yet tried; `who`
+    # names that drive for the damage log. Read first, in the phase OTHER_DRIVE (docs/rescue.md)
+    prior_failures: tuple[tuple[int, int, str], ...] = ()
 
     @classmethod
     def for_medium(cls, capacity: int, ecc_sectors: int, family: str = "cd", **overrides) -> "Settings":
@@ -123,3 +127,45 @@ def align_down(lba: int, unit: int) -> int:
 
 def align_up(lba: int, unit: int) -> int:
     return -(-lba // unit) * unit
+
+
+def read_other_drive_failures(reader: Reader, smap: SectorMap, sink: Sink, settings: Settings,
+                              protected: set[int] | None = None) -> None:
+    """Phase OTHER_DRIVE: the sectors earlier drives failed, first, in this drive. Another drive's
+    failure is evidence, not a verdict: those sectors go back to UNTRIED, so no engine plans from
+    them (the damage model learns only this drive's failures), and are read in ECC-aligned reads of
+    up to `cluster` sectors. A read of several units that fails is settled unit by unit (an ECC
+    unit, a sector on a CD); what fails alone is BAD when it is one sector (the retry passes owe it
+    more) and NON_SCRAPED otherwise (scrape reads each sector of it alone)."""
+    if not settings.prior_failures:
+        return
+    unit = max(1, settings.ecc_sectors)
+    cluster = max(settings.cluster, unit)
+    for start, count, _ in settings.prior_failures:
+        for run in list(smap.runs(start, start + count)):
+            if run.state != State.FINISHED:
+                smap.set(run.start, run.count, State.UNTRIED)
+    sink.pass_started(OTHER_DRIVE, 1, FORWARD)
+    for start, count, who in settings.prior_failures:
+        reason = f"{OTHER_DRIVE}: failed in {who}, read first in this drive"
+        for lo, hi in _pieces(start, start + count, cluster):
+            if _read_piece(reader, smap, sink, lo, hi, reason, protected):
+                continue
+            if align_down(lo, unit) != align_down(hi - 1, unit):     # more than one unit: settle each
+                for u_lo, u_hi in _pieces(lo, hi, unit):
+                    _read_piece(reader, smap, sink, u_lo, u_hi, f"{reason}: unit by unit", protected)
+    sink.pass_ended(OTHER_DRIVE, 1)
+
+
+def _pieces(lo: int, hi: int, size: int):
+    """[lo, hi) cut at multiples of `size`."""
+    while lo < hi:
+        stop = min(hi, align_down(lo, size) + size)
+        yield lo, stop
+        lo = stop
+
+
+def _read_piece(reader, smap, sink, lo, hi, reason, protected) -> bool:
+    fail = State.BAD if hi - lo == 1 else State.NON_SCRAPED
+    return read_and_report(reader, smap, sink, lo, hi - lo, OTHER_DRIVE, 1, reason, fail_state=fail,
+                           protected=protected).ok

@@ -5,7 +5,8 @@ block together. `--strategy linear`; the default is adaptive.py.
 """
 from __future__ import annotations
 
-from .engine import FORWARD, REVERSE, Reader, Result, Settings, Sink, align_down, read_and_report, sectors_in_order
+from .engine import (FORWARD, REVERSE, Reader, Result, Settings, Sink, align_down, read_and_report,
+                     read_other_drive_failures, sectors_in_order)
 from .sectormap import SectorMap, State
 
 COPY, TRIM, SCRAPE, RETRY = "copy", "trim", "scrape", "retry"
@@ -17,6 +18,7 @@ class LinearEngine:
         self.protected: set[int] = set()       # sectors the drive refused alone as copy-protected
 
     def run(self) -> None:
+        read_other_drive_failures(self.reader, self.smap, self.sink, self.settings, self.protected)
         # copy: pass 1 forward and pass 2 reverse skip past failures, so one scratch costs a few
         # failed reads; pass 3 forward reads what the skips left, failing blocks become non-trimmed
         self._copy(1, FORWARD, skipping=True)

@@ -62,7 +62,7 @@ _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
-_DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s"}
+_DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by"}
 # a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
 _KIND_KEYS = {"failures": ("flaky", int, 1, "at least 1"), "delay_s": ("slow", float, 0, "zero or more")}
 _EVENT_KEYS = {"after_commands", "kind", "count"}
@@ -84,6 +84,12 @@ class Damage:
     sense: tuple[int, int, int] = DEFAULT_SENSE
     failures: int = 1                    # flaky: attempts that fail before the sector reads
     delay_s: float = 0.0                 # slow: extra cost of each READ touching the sector
+    readable_by: tuple[str, ...] = ()    # drives (serial or product) in which these sectors are sound;
+                                         # empty: damaged in every drive
+
+    def in_drive(self, serial: str | None, product: str) -> bool:
+        """Whether this damage is there in the drive so named: a disc read in two drives differs."""
+        return not any(name in (serial, product) for name in self.readable_by)
 
     @property
     def sense_text(self) -> str:
@@ -126,6 +132,11 @@ class Profile:
     damage: tuple[Damage, ...] = ()
     events: tuple[Event, ...] = ()
     tracks: tuple[Track, ...] = ()       # empty: one mode 1 track over the whole disc
+
+    @property
+    def damage_here(self) -> tuple[Damage, ...]:
+        """The damage this drive sees: every entry but those `readable_by` names it."""
+        return tuple(d for d in self.damage if d.in_drive(self.serial, self.product))
 
     @property
     def report_information(self) -> bool:
@@ -294,11 +305,21 @@ def _damage(fail, entries: Any, capacity: int) -> tuple[Damage, ...]:
                 extra[key] = _get(fail, entry, key, kind_type, label)
                 if extra[key] < least:
                     raise fail(f"{label} {key} must be {said}, not {extra[key]}")
+        if "readable_by" in entry:
+            extra["readable_by"] = _drive_names(fail, entry["readable_by"], label)
         if kind == "slow" and "delay_s" not in extra:
             raise fail(f"{label} slow damage needs delay_s", hint="e.g. delay_s = 2.5")
         out.append(Damage(number, ranges, kind, **extra))
     _no_overlap(fail, out)
     return tuple(out)
+
+
+def _drive_names(fail, value: Any, label: str) -> tuple[str, ...]:
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(v, str) and v and v.isascii() and v.isprintable() for v in value)):
+        raise fail(f"{label} readable_by must be a non-empty list of drive serials or products, not {value!r}",
+                   hint='e.g. readable_by = ["SIM-B"]')
+    return tuple(value)
 
 
 def _lbas(fail, value: Any, capacity: int, label: str) -> tuple[tuple[int, int], ...]:

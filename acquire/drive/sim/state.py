@@ -33,7 +33,7 @@ class DriveState:
     damage: DamageMap = field(init=False)
 
     def __post_init__(self) -> None:
-        self.damage = DamageMap(self.profile.damage)
+        self.damage = DamageMap(self.profile.damage_here)
         if not self.speed_x:
             self.speed_x = float(self.profile.speed_x)
 

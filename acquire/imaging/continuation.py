@@ -1,0 +1,46 @@
+"""A run that continues an acquisition in another drive: what the earlier drives failed, for the
+engine to read first (acquire.rescue.engine.read_other_drive_failures; docs/rescue.md "Another drive").
+
+The record keeps every failed read with the drive that made it (damage.drive_id); a sector counts
+as another drive's failure when a failed read of another drive touched it, it is not finished,
+and this drive has not failed it yet (so a second run in the same drive does not read it first again).
+"""
+from __future__ import annotations
+
+from ..record import Record
+from ..rescue.sectormap import SectorMap, State
+
+
+def drive_label(row: dict) -> str:
+    """`drive 1 (ACQUIRE SIMULATED, serial SIM-A)`: the spelling of a drive in a damage reason."""
+    name = " ".join(x for x in (row.get("vendor"), row.get("product")) if x) or row.get("device") or "unknown"
+    serial = f", serial {row['serial']}" if row.get("serial") else ""
+    return f"drive {row['id']} ({name}{serial})"
+
+
+def other_drive_failures(record: Record, drive_id: int, smap: SectorMap) -> tuple[tuple[int, int, str], ...]:
+    """(start, count, the drives that failed it) for each run of unfinished sectors that other
+    drives failed and `drive_id` has not, in LBA order."""
+    conn = record.db.conn
+    labels = {row[0]: drive_label(dict(zip(("id", "device", "vendor", "product", "serial"), row)))
+              for row in conn.execute("SELECT id, device, vendor, product, serial FROM drives")}
+    failed_by: dict[int, set[int]] = {}            # LBA -> other drives that failed it
+    own: set[int] = set()
+    for lba, count, by in conn.execute(
+            "SELECT lba, count, drive_id FROM damage WHERE outcome = 'failed' AND drive_id IS NOT NULL"):
+        for run in smap.runs(lba, lba + count):     # only unfinished sectors: the set stays small
+            if run.state == State.FINISHED:
+                continue
+            for x in range(run.start, run.end):
+                if by == drive_id:
+                    own.add(x)
+                else:
+                    failed_by.setdefault(x, set()).add(by)
+    out: list[list] = []
+    for x in sorted(failed_by.keys() - own):
+        who = " and ".join(labels.get(d, f"drive {d}") for d in sorted(failed_by[x]))
+        if out and out[-1][0] + out[-1][1] == x and out[-1][2] == who:
+            out[-1][1] += 1
+        else:
+            out.append([x, 1, who])
+    return tuple((s, c, w) for s, c, w in out)
