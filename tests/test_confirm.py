@@ -146,3 +146,15 @@ def test_a_slow_read_far_above_the_median_is_read_again_and_confirmed(tmp_path):
     assert out["second_read"]["candidates"]["slow"] == 32
     assert out["second_read"]["confirmed"] == 32 and out["unstable"] == []
     assert (tmp_path / "out.iso").read_bytes() == source
+
+
+def test_the_report_has_an_unstable_sectors_line_in_json_markdown_and_html(tmp_path, disc):
+    from acquire.report import build_report, render
+
+    _, profile = disc
+    image(tmp_path, profile, "--second-read", code=3)
+    report = build_report(tmp_path / "out.iso.custody.sqlite")
+    assert (report["damage"]["unstable"]["sectors"], report["damage"]["unstable"]["ranges"]) == (1, [[1005, 1005]])
+    line = "Unstable sectors (two reads differed, --second-read): 1: 1005; 0 finished by a later run since."
+    assert line in render(report, "markdown")
+    assert "Unstable sectors (two reads differed, --second-read): 1: 1005" in render(report, "html")
