@@ -101,10 +101,13 @@ def info_command(device: str, as_json: bool) -> None:
               help="Sign the seal (IMAGE.seal.json) with an Ed25519 key: an OpenSSH key file without passphrase, "
                    "'agent:' (ssh-agent's first Ed25519 key) or 'agent:SHA256:...'. Default: $ACQUIRE_SIGN_KEY; "
                    "without either the seal is unsigned.")
+@click.option("--second-read", is_flag=True,
+              help="After the passes, read again (past the drive's cache) every sector that failed, was marginal "
+                   "or slow, and keep it only if both reads agree; a sector that differs is unstable: zero-filled, read again by the next run.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, strategy, sign_key, as_json, yes) -> None:
+                  speed, strategy, sign_key, second_read, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
@@ -114,7 +117,8 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
                            notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
-                           command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key)
+                           command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key,
+                           second_read=second_read)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
     if as_json:
@@ -133,6 +137,10 @@ def _render_outcome(o) -> None:
         click.echo(f"  unreadable {first}-{last}" if last != first else f"  unreadable {first}")
     if len(o.unreadable_ranges) > 20:
         click.echo(f"  ... {len(o.unreadable_ranges) - 20} more ranges (acquire map RECORD --export-ddrescue FILE)")
+    if o.second_read is not None:
+        sr = o.second_read
+        click.echo(f"second read: {sr.re_read} sectors, {sr.confirmed} agreed, {len(sr.unstable)} unstable"
+                   f"{f', {len(sr.unconfirmed)} failed' if sr.unconfirmed else ''}")
     for name, value in o.hashes.items():
         click.echo(f"{name:7} {value}")
     click.echo(f"image   {o.image}\nrecord  {o.record}\nchain   {o.head_hash}")

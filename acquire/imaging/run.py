@@ -26,6 +26,7 @@ from ..rescue import make_engine
 from ..rescue.engine import Settings
 from ..rescue.sectormap import SectorMap, State
 from ..seal import Sealed, Signer, resolve as resolve_signer, write_seal
+from . import confirm
 from .checkpoint import Checkpointer
 from .continuation import other_drive_failures
 from .drive_settings import DriveSettings
@@ -55,6 +56,7 @@ class ImageOptions:
     strategy: str = "adaptive"        # acquire.rescue.STRATEGIES (the first is the default)
     command: str = ""
     sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
+    second_read: bool = False         # re-read what was hard to read, keep it only if it agrees (confirm.py)
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Outcome:
     resumed: bool = False
     fallbacks: list[str] = field(default_factory=list)
     seal: Sealed | None = None        # None for an interrupted run: nothing to seal yet
+    second_read: confirm.SecondRead | None = None   # None without --second-read
 
     @property
     def exit_code(self) -> int:
@@ -85,6 +88,8 @@ class Outcome:
             "unreadable_ranges": [list(r) for r in self.unreadable_ranges], "hashes": self.hashes,
             "status": self.status, "elapsed_s": round(self.elapsed_s, 3), "chain_head": self.head_hash,
             "resumed": self.resumed, "message": self.message,
+            "unstable": confirm.ranges(self.second_read.unstable) if self.second_read else [],
+            "second_read": self.second_read.as_json() if self.second_read else None,
             "seal": str(self.seal.path) if self.seal else None,
             "seal_signature": str(self.seal.signature) if self.seal and self.seal.signature else None,
             "seal_sha256": self.seal.sha256 if self.seal else None,
@@ -159,6 +164,8 @@ class Run:
         self.hashes: Hashes | None = None
         self.clock_at_start = drive.clock_s
         self.fallbacks_logged = 0
+        self.read_times = confirm.ReadTimes(drive) if options.second_read else None
+        self.second_read: confirm.SecondRead | None = None
 
     def execute(self, identity) -> Outcome:
         self._begin(identity)
@@ -201,6 +208,9 @@ class Run:
                     self._log_fallbacks()
                     self._run_engine()
                     self.sink.end_pass()
+                    if self.options.second_read:
+                        self.second_read = confirm.second_read(self.drive, self.record, self.run_id, self.smap,
+                                                               writer, self.sink, self.read_times)
                     self._fill_unreadable(writer)
                     self.checkpoints.checkpoint()
                     status = "complete" if self.smap.count(State.FINISHED) == self.smap.sectors else "partial"
@@ -254,7 +264,7 @@ class Run:
         settings = Settings.for_medium(self.medium.capacity, self.medium.ecc_sectors, self.medium.family,
                                        retries=o.retries, trim=o.trim, scrape=o.scrape,
                                        prior_failures=other_drive_failures(self.record, self.drive_id, self.smap))
-        make_engine(o.strategy, self.drive, self.smap, self.sink, settings).run()
+        make_engine(o.strategy, self.read_times or self.drive, self.smap, self.sink, settings).run()
 
     def _log_fallbacks(self) -> None:
         """Each command the drive refused, and what we did instead, as a 'fallback' event."""
@@ -286,7 +296,7 @@ class Run:
         return Outcome(self.image_path, self.record.path, self.medium.capacity, status, finished,
                        self.medium.capacity - finished, bad_runs if status != "interrupted" else [],
                        hashes, self.drive.clock_s - self.clock_at_start, self.record.head_hash(), message,
-                       self.resumed, list(self.drive.fallbacks))
+                       self.resumed, list(self.drive.fallbacks), second_read=self.second_read)
 
     # -- after the copy --------------------------------------------------------------------------------
     def _hashes(self) -> dict[str, str]:

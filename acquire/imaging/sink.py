@@ -66,6 +66,10 @@ class RunSink:
     def marginal(self, result: ReadResult, phase: str, pass_no: int, reason: str) -> None:
         self._damage(result, phase, pass_no, reason, "marginal")
 
+    def counted(self, result: ReadResult) -> None:
+        """A READ that only checks (the second read): in the pass's figures, not in the image."""
+        self._count(result, **({} if result.ok else {"failed_reads": 1}))
+
     def pass_started(self, phase: str, pass_no: int, direction: str) -> None:
         self.end_pass()
         self.phase, self.pass_no = phase, pass_no

@@ -97,6 +97,7 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
                    "head_hash": record.head_hash()},
         "filesystem": _filesystem(conn, tables, runs_map, sector_size),
     }
+    report["damage"]["unstable"] = _unstable(record, runs_map)
     return report
 
 
@@ -371,3 +372,16 @@ def _int(text: str | None) -> int | None:
         return None
 
 
+def _unstable(record: Record, runs: list[tuple[int, int, int]]) -> dict:
+    """The sectors a second read found unstable (`unstable-sectors` events, docs/imaging.md), and
+    how many of them a later run has read and confirmed since (finished in the map now)."""
+    sectors = [s for e in record.events("unstable-sectors") for s in e["details"].get("sectors", [])]
+    lbas = sorted({s["lba"] for s in sectors})
+    finished = [lba for lba in lbas if any(start <= lba < start + count and state == 4 for start, count, state in runs)]
+    spans: list[list[int]] = []
+    for lba in lbas:
+        if spans and spans[-1][1] == lba - 1:
+            spans[-1][1] = lba
+        else:
+            spans.append([lba, lba])
+    return {"sectors": len(lbas), "ranges": spans, "finished_since": len(finished), "reads": sectors}

@@ -133,6 +133,10 @@ def _damage(r: dict) -> Section:
     d = r["damage"]
     lines = [f"{d['reads']} logged reads: {d['failed']} failed, {d['marginal']} marginal (data after drive "
              f"retries or ECC); {s(d['drive_time_s'])} s in the drive."]
+    u = d.get("unstable") or {"sectors": 0, "ranges": [], "finished_since": 0}
+    lines.append(f"Unstable sectors (two reads differed, --second-read): {u['sectors']}"
+                 + (f": {ranges(u['ranges'])}; {u['finished_since']} finished by a later run since" if u["sectors"] else "")
+                 + ".")
     sense = [[s(x["sense"]), s(x["sense_name"]), s(x["failed"]), s(x["marginal"]), s(x["sectors"])] for x in d["by_sense"]]
     phase = [[s(x["phase"]), s(x["failed"]), s(x["marginal"]), s(x["drive_time_s"])] for x in d["by_phase"]]
     first = [[s(x["id"]), s(x["time_utc"]), s(x["lba"]), s(x["count"]), s(x["phase"]), s(x["pass_no"]), s(x["outcome"]),
