@@ -282,6 +282,58 @@ def verify_command(record: Path, source: str | None, no_record: bool, allowed_si
     raise SystemExit(result.exit_code)
 
 
+@cli.command("merge")
+@click.argument("records", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "image", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The merged image to write (it must not exist).")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record path (default IMAGE.custody.sqlite).")
+@click.option("--case", "case_id", help="Case identifier (default: the first record's).")
+@click.option("--evidence", "evidence_id", help="Evidence item identifier (default: the first record's).")
+@click.option("--examiner", help="Examiner's name (default: the first record's).")
+@click.option("--notes", help="Free-text notes for the record (default: the first record's).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def merge_command(records, image, record, case_id, evidence_id, examiner, notes, as_json) -> None:
+    """Merge acquisitions of copies of one pressing (or of one disc, imaged twice) into one image,
+    each sector from a copy that read it; refused, with the evidence, unless the copies agree on
+    capacity, TOC, profile, volume descriptor and every sector two of them read. Exit 3 when some
+    sectors no copy read.
+
+    Example: acquire merge copy1.iso.custody.sqlite copy2.iso.custody.sqlite -o title.iso
+    """
+    from .errors import MergeRefused
+    from .merge import MergeOptions, merge
+
+    options = MergeOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner, notes=notes,
+                           command=shlex.join(["acquire", *sys.argv[1:]]))
+    try:
+        outcome = merge(list(records), image, options)
+    except MergeRefused as exc:
+        if as_json:
+            click.echo(json.dumps({"status": "refused", "reason": str(exc), "details": exc.details}, indent=2))
+        click.echo(f"acquire: refused: {exc}", err=True)
+        for line in exc.details:
+            click.echo(f"  {line}", err=True)
+        raise SystemExit(exc.exit_code)
+    if as_json:
+        click.echo(json.dumps(outcome.as_json(), indent=2))
+        raise SystemExit(outcome.exit_code)
+    o = outcome
+    click.echo(f"{o.status}: {o.finished} of {o.sectors} sectors from {len(o.sources)} copies; {o.agreed} agreed "
+               f"in two or more copies, {o.single} from one copy only, {o.sectors - o.finished} read by no copy")
+    for s in o.sources:
+        click.echo(f"  copy {s['copy']} {s['record']}: gave {s['given']} sectors, {s['only_this_copy']} only it had "
+                   f"(chain head {s['chain_head'][:16]}...)")
+    for first, last in o.unread_ranges[:20]:
+        click.echo(f"  unread {first}-{last}" if last != first else f"  unread {first}")
+    for name, value in o.hashes.items():
+        click.echo(f"{name:7} {value}")
+    click.echo(f"image   {o.image}\nrecord  {o.record}\nchain   {o.head_hash}")
+    if o.seal is not None:
+        click.echo(f"seal    {o.seal.path}  code {o.seal.code}")
+    click.echo(f"merged in {o.elapsed_s:.1f} s ({o.mb_per_s:.0f} MB/s)")
+    raise SystemExit(o.exit_code)
+
+
 @cli.command("analyze")
 @click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def analyze_command(record: Path) -> None:
