@@ -240,6 +240,9 @@ def export_command(record: Path, e01: bool, compress: str, segment_size: str, ou
 @cli.command("verify")
 @click.argument("record", type=click.Path(exists=True, path_type=Path))
 @click.option("--source", metavar="DEVICE", help="Also re-read the disc in DEVICE and compare it with the image.")
+@click.option("--against", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="PATH",
+              help="Also compare the image sector by sector with another acquisition of the same disc or title: "
+                   "its record (its map says what it read), or an image file.")
 @click.option("--no-record", is_flag=True,
               help="Do not append the result to the record: open it read-only, leave its bytes unchanged.")
 @click.option("--allowed-signers", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
@@ -248,7 +251,7 @@ def export_command(record: Path, e01: bool, compress: str, segment_size: str, ou
               help="With --allowed-signers: the principal the signer must be (ssh-keygen -Y verify -I).")
 @click.option("--signer-fingerprint", metavar="SHA256:...", help="Trust the seal's signature only from this key.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def verify_command(record: Path, source: str | None, no_record: bool, allowed_signers: Path | None,
+def verify_command(record: Path, source: str | None, against: Path | None, no_record: bool, allowed_signers: Path | None,
                    identity: str | None, signer_fingerprint: str | None, as_json: bool) -> None:
     """Check the record, the seal file, its signature, the image and (with --source) the disc; append the
     result to the record. RECORD may also be a bag made by acquire export --bag: a full BagIt validation,
@@ -259,7 +262,7 @@ def verify_command(record: Path, source: str | None, no_record: bool, allowed_si
     from .verify import verify
 
     if record.is_dir():
-        given = [name for name, value in (("--source", source), ("--no-record", no_record),
+        given = [name for name, value in (("--source", source), ("--against", against), ("--no-record", no_record),
                                           ("--allowed-signers", allowed_signers), ("--identity", identity),
                                           ("--signer-fingerprint", signer_fingerprint)) if value]
         if given:
@@ -270,7 +273,7 @@ def verify_command(record: Path, source: str | None, no_record: bool, allowed_si
     if identity is not None and allowed_signers is None:
         raise UsageError("--identity needs --allowed-signers FILE", hint="e.g. --allowed-signers allowed_signers")
     result = verify(record, source=source, record_result=not no_record, allowed_signers=allowed_signers,
-                    identity=identity, signer_fingerprint=signer_fingerprint)
+                    identity=identity, signer_fingerprint=signer_fingerprint, against=against)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
     else:
