@@ -100,6 +100,15 @@ def test_a_different_pressing_is_refused_with_the_lba_and_nothing_is_written(tmp
     assert {p: sha256(p) for p in before} == before
 
 
+def test_a_pressing_that_differs_everywhere_is_refused_by_the_sample_before_the_full_pass(tmp_path):
+    make_disc(tmp_path / "disc.iso", SECTORS)
+    make_disc(tmp_path / "other.iso", SECTORS, seed=99)
+    a, c = copy(tmp_path, "a", damage=DAMAGE_A, code=3), copy(tmp_path, "c", source="other.iso", code=0)
+    done, _ = merge(a, c, "-o", tmp_path / "merged.iso", code=1)
+    assert done.stderr.startswith("acquire: refused: the copies differ in sectors both read (256 of 256 sampled)")
+    assert not (tmp_path / "merged.iso").exists() and not (tmp_path / ".merged.iso.merging").exists()
+
+
 def test_another_capacity_is_refused_before_any_sector_is_compared(tmp_path):
     make_disc(tmp_path / "disc.iso", SECTORS)
     make_disc(tmp_path / "short.iso", SECTORS - 1)
