@@ -248,6 +248,9 @@ def export_command(record: Path, e01: bool, compress: str, segment_size: str, ou
 @cli.command("verify")
 @click.argument("record", type=click.Path(exists=True, path_type=Path))
 @click.option("--source", metavar="DEVICE", help="Also re-read the disc in DEVICE and compare it with the image.")
+@click.option("--against", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="PATH",
+              help="Also compare the image sector by sector with another acquisition of the same disc or title: "
+                   "its record (its map says what it read), or an image file.")
 @click.option("--no-record", is_flag=True,
               help="Do not append the result to the record: open it read-only, leave its bytes unchanged.")
 @click.option("--allowed-signers", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
@@ -256,7 +259,7 @@ def export_command(record: Path, e01: bool, compress: str, segment_size: str, ou
               help="With --allowed-signers: the principal the signer must be (ssh-keygen -Y verify -I).")
 @click.option("--signer-fingerprint", metavar="SHA256:...", help="Trust the seal's signature only from this key.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def verify_command(record: Path, source: str | None, no_record: bool, allowed_signers: Path | None,
+def verify_command(record: Path, source: str | None, against: Path | None, no_record: bool, allowed_signers: Path | None,
                    identity: str | None, signer_fingerprint: str | None, as_json: bool) -> None:
     """Check the record, the seal file, its signature, the image and (with --source) the disc; append the
     result to the record. RECORD may also be a bag made by acquire export --bag: a full BagIt validation,
@@ -267,7 +270,7 @@ def verify_command(record: Path, source: str | None, no_record: bool, allowed_si
     from .verify import verify
 
     if record.is_dir():
-        given = [name for name, value in (("--source", source), ("--no-record", no_record),
+        given = [name for name, value in (("--source", source), ("--against", against), ("--no-record", no_record),
                                           ("--allowed-signers", allowed_signers), ("--identity", identity),
                                           ("--signer-fingerprint", signer_fingerprint)) if value]
         if given:
@@ -278,7 +281,7 @@ def verify_command(record: Path, source: str | None, no_record: bool, allowed_si
     if identity is not None and allowed_signers is None:
         raise UsageError("--identity needs --allowed-signers FILE", hint="e.g. --allowed-signers allowed_signers")
     result = verify(record, source=source, record_result=not no_record, allowed_signers=allowed_signers,
-                    identity=identity, signer_fingerprint=signer_fingerprint)
+                    identity=identity, signer_fingerprint=signer_fingerprint, against=against)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))
     else:
@@ -288,6 +291,58 @@ def verify_command(record: Path, source: str | None, no_record: bool, allowed_si
                 click.echo(f"     {line}")
         click.echo(result.recorded)
     raise SystemExit(result.exit_code)
+
+
+@cli.command("merge")
+@click.argument("records", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "image", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The merged image to write (it must not exist).")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Record path (default IMAGE.custody.sqlite).")
+@click.option("--case", "case_id", help="Case identifier (default: the first record's).")
+@click.option("--evidence", "evidence_id", help="Evidence item identifier (default: the first record's).")
+@click.option("--examiner", help="Examiner's name (default: the first record's).")
+@click.option("--notes", help="Free-text notes for the record (default: the first record's).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def merge_command(records, image, record, case_id, evidence_id, examiner, notes, as_json) -> None:
+    """Merge acquisitions of copies of one pressing (or of one disc, imaged twice) into one image,
+    each sector from a copy that read it; refused, with the evidence, unless the copies agree on
+    capacity, TOC, profile, volume descriptor and every sector two of them read. Exit 3 when some
+    sectors no copy read.
+
+    Example: acquire merge copy1.iso.custody.sqlite copy2.iso.custody.sqlite -o title.iso
+    """
+    from .errors import MergeRefused
+    from .merge import MergeOptions, merge
+
+    options = MergeOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner, notes=notes,
+                           command=shlex.join(["acquire", *sys.argv[1:]]))
+    try:
+        outcome = merge(list(records), image, options)
+    except MergeRefused as exc:
+        if as_json:
+            click.echo(json.dumps({"status": "refused", "reason": str(exc), "details": exc.details}, indent=2))
+        click.echo(f"acquire: refused: {exc}", err=True)
+        for line in exc.details:
+            click.echo(f"  {line}", err=True)
+        raise SystemExit(exc.exit_code)
+    if as_json:
+        click.echo(json.dumps(outcome.as_json(), indent=2))
+        raise SystemExit(outcome.exit_code)
+    o = outcome
+    click.echo(f"{o.status}: {o.finished} of {o.sectors} sectors from {len(o.sources)} copies; {o.agreed} agreed "
+               f"in two or more copies, {o.single} from one copy only, {o.sectors - o.finished} read by no copy")
+    for s in o.sources:
+        click.echo(f"  copy {s['copy']} {s['record']}: gave {s['given']} sectors, {s['only_this_copy']} only it had "
+                   f"(chain head {s['chain_head'][:16]}...)")
+    for first, last in o.unread_ranges[:20]:
+        click.echo(f"  unread {first}-{last}" if last != first else f"  unread {first}")
+    for name, value in o.hashes.items():
+        click.echo(f"{name:7} {value}")
+    click.echo(f"image   {o.image}\nrecord  {o.record}\nchain   {o.head_hash}")
+    if o.seal is not None:
+        click.echo(f"seal    {o.seal.path}  code {o.seal.code}")
+    click.echo(f"merged in {o.elapsed_s:.1f} s ({o.mb_per_s:.0f} MB/s)")
+    raise SystemExit(o.exit_code)
 
 
 @cli.command("analyze")

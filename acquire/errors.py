@@ -18,7 +18,8 @@ AcquireError                 exit 1
 ├── RecordError             exit 1  a record we cannot use
 ├── RecordTampered          exit 1  verify found an edited row
 ├── SigningKeyError         exit 1  a --sign-key we cannot use (passphrase, not Ed25519, no agent)
-└── SignatureError          exit 1  a seal signature that cannot be read or does not verify
+├── SignatureError          exit 1  a seal signature that cannot be read or does not verify
+└── MergeRefused            exit 1  acquire merge: the copies disagree where they can be compared
 """
 from __future__ import annotations
 
@@ -106,3 +107,12 @@ class SigningKeyError(AcquireError):
 
 class SignatureError(AcquireError):
     """A seal's SSHSIG file that cannot be read or does not verify (verify reports it as a failed check)."""
+
+
+class MergeRefused(AcquireError):
+    """`acquire merge` found the copies are not of one pressing (or not intact): the one line says
+    what, `details` the evidence (the LBAs, the windows, the fields that differ). No output is left."""
+
+    def __init__(self, message: str, *, details: list[str] = (), hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.details = list(details)

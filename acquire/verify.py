@@ -13,13 +13,14 @@ from pathlib import Path
 
 from .drive.device import SECTOR_BYTES, open_drive
 from .errors import RecordError
-from .hashing import ALGORITHMS, Window, compare_windows, hash_file
+from .hashing import ALGORITHMS, WINDOW_BYTES, Window, compare_windows, hash_file
 from .isowriter import IsoReader
 from .record import Record
 from .rescue.sectormap import SectorMap, State
 from .seal.check import check_seal_file, check_signature, seal_paths
 
 SOURCE_READ_SECTORS = 32
+SQLITE_HEADER = b"SQLite format 3\x00"      # the first 16 bytes of every SQLite database file
 MAX_LISTED = 50
 
 
@@ -56,12 +57,13 @@ class Verification:
 
 def verify(record_path: Path, *, source: str | None = None, image: Path | None = None,
            record_result: bool = True, allowed_signers: Path | None = None, identity: str | None = None,
-           signer_fingerprint: str | None = None) -> Verification:
+           signer_fingerprint: str | None = None, against: Path | None = None) -> Verification:
     """Every check, then (unless `record_result` is False) the result appended to an intact record.
 
     The layers, each its own check: record (chain and table seal), seal (IMAGE.seal.json against
     the record), signature (its SSHSIG, and with `allowed_signers` or `signer_fingerprint` the
-    signer's trust), image (hashes against the record), provenance, and with `source` the disc."""
+    signer's trust), image (hashes against the record), provenance, with `source` the disc, and
+    with `against` another acquisition (a record, or an image file) sector by sector."""
     record = Record.open_readonly(record_path)
     try:
         head = record.head_hash()
@@ -80,6 +82,10 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
                   _check_image(record, image_path), _provenance(record)]
         if source is not None:
             checks.append(_check_source(record, image_path, source))
+        compared = None
+        if against is not None:
+            check, compared = _check_against(record, image_path, Path(against))
+            checks.append(check)
     finally:
         record.close()
     result = Verification(record_path, image_path, checks)
@@ -88,18 +94,20 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
     elif not checks[0].ok:
         result.recorded = "not recorded: the record itself did not verify, so nothing is added to it"
     else:
-        result.recorded = _append_result(record_path, head, source, checks)
+        result.recorded = _append_result(record_path, head, source, checks, compared)
     return result
 
 
-def _append_result(record_path: Path, head: str | None, source: str | None, checks: list[Check]) -> str:
+def _append_result(record_path: Path, head: str | None, source: str | None, checks: list[Check],
+                   against: dict | None = None) -> str:
     """The verification as a chained event and a new seal, if the record is still the one checked."""
     record = Record.open(record_path)
     try:
         if record.head_hash() != head:
             return "not recorded: the record changed while it was being verified; run verify again"
+        extra = {} if against is None else {"against": against}     # older events stay as they were
         record.log_event(None, "verification", source=source, ok=all(c.ok for c in checks),
-                                 checks={c.name: c.summary for c in checks})
+                         checks={c.name: c.summary for c in checks}, **extra)
         record.seal(None)
         return f"recorded: a chained 'verification' event and a new seal (chain head {record.head_hash()})"
     finally:
@@ -205,6 +213,87 @@ def _check_source(record: Record, image_path: Path, source: str) -> Check:
     summary = (f"same disc; {finished} finished sectors re-read, {len(differing)} differ, "
                f"{len(now_unreadable)} failed to read; {len(now_readable)} of {unreadable} unreadable sectors read now")
     return Check("source", ok, summary, details)
+
+
+def _check_against(record: Record, image_path: Path, other: Path) -> tuple[Check, dict]:
+    """Another acquisition of the same disc (or title), sector by sector: Redump's rule that two
+    independent dumps must match. OTHER is a record (its map says which sectors it read) or an
+    image file (every sector counts as read). Streams a 1 MiB window of each at a time."""
+    medium = record.medium()
+    capacity = medium["capacity"]
+    mine = SectorMap.from_runs(capacity, record.load_map())
+    facts: dict = {"path": str(other)}
+    with open(other, "rb") as file:
+        is_record = file.read(16) == SQLITE_HEADER
+    if is_record:
+        other_record = Record.open_readonly(other)
+        try:
+            other_medium = other_record.medium() or {}
+            facts["chain_head"] = other_record.head_hash()
+            facts["image_hashes"] = other_record.image_hashes()
+            theirs = SectorMap.from_runs(other_medium.get("capacity") or 0, other_record.load_map())
+        finally:
+            other_record.close()
+        other_image = image_of(other)
+        differs = [name for name, column in (("capacity", "capacity"), ("profile", "profile"), ("TOC", "toc_json"))
+                   if other_medium.get(column) != medium.get(column)]
+        if differs:
+            return Check("against", False, f"{other.name} is not an acquisition of this disc (differs in "
+                         f"{', '.join(differs)})"), {**facts, "ok": False, "differs_in": differs}
+    else:
+        other_image = other
+        size = other.stat().st_size
+        if size != capacity * SECTOR_BYTES:
+            return Check("against", False, f"{other.name} holds {size} bytes, this disc's image {capacity * SECTOR_BYTES}"
+                         ), {**facts, "ok": False, "size": size}
+        theirs = SectorMap(capacity, State.FINISHED)           # an image alone claims every sector
+    for path in (image_path, other_image):
+        if not path.exists():
+            return Check("against", False, f"{path} is missing"), {**facts, "ok": False}
+    agree = only_mine = only_theirs = 0
+    differing: list[int] = []
+    differing_count, windows = 0, []
+    window_sectors = WINDOW_BYTES // SECTOR_BYTES
+    with IsoReader(image_path, capacity) as a, IsoReader(other_image, capacity) as b:
+        for lo in range(0, capacity, window_sectors):
+            hi = min(lo + window_sectors, capacity)
+            cuts = sorted({lo, hi, *(r.start for r in mine.runs(lo, hi)), *(r.start for r in theirs.runs(lo, hi))})
+            data_a = data_b = None
+            in_window = 0
+            for start, end in zip(cuts, cuts[1:]):
+                here, there = mine.state_at(start) == State.FINISHED, theirs.state_at(start) == State.FINISHED
+                if here and there:
+                    if data_a is None:
+                        data_a, data_b = a.read(lo, hi - lo), b.read(lo, hi - lo)
+                    x, y = (start - lo) * SECTOR_BYTES, (end - lo) * SECTOR_BYTES
+                    if data_a[x:y] == data_b[x:y]:
+                        agree += end - start
+                        continue
+                    for lba in range(start, end):
+                        at = (lba - lo) * SECTOR_BYTES
+                        if data_a[at:at + SECTOR_BYTES] == data_b[at:at + SECTOR_BYTES]:
+                            agree += 1
+                        else:
+                            in_window += 1
+                            if len(differing) < MAX_LISTED:
+                                differing.append(lba)
+                elif here:
+                    only_mine += end - start
+                elif there:
+                    only_theirs += end - start
+            if in_window:
+                differing_count += in_window
+                windows.append(lo // window_sectors)
+    details = []
+    if differing_count:
+        details.append("differing sectors: " + _lbas(differing) +
+                       (f" ... ({differing_count} in all)" if differing_count > len(differing) else ""))
+        details.append("in 1 MiB windows: " + _lbas(windows))
+    summary = (f"{agree} sectors agree, {differing_count} differ; {only_mine} only in this record, "
+               f"{only_theirs} only in {other.name}")
+    facts.update(ok=not differing_count, agree=agree, differ=differing_count, differing_lbas=differing,
+                 differing_windows=windows[:MAX_LISTED], only_this=only_mine, only_other=only_theirs)
+    return Check("against", not differing_count, summary, details), facts
 
 
 def _lbas(lbas: list[int]) -> str:
