@@ -28,7 +28,7 @@ import xxhash
 
 from . import __version__
 from .durable import sync_path
-from .errors import MergeRefused, RecordError, UsageError
+from .errors import MergeRefused, UsageError
 from .hashing import WINDOW_BYTES, StreamHasher
 from .isowriter import SECTOR_BYTES, IsoReader, IsoWriter
 from .record import Record
