@@ -283,58 +283,18 @@ def _pass(sources: list[_Source], capacity: int, image: Path):
     under a temporary name; (map, provenance, counts, hashes) or MergeRefused with nothing left."""
     temp = image.with_name(f".{image.name}.merging")
     temp.unlink(missing_ok=True)                     # from a merge that was killed: never an image
-    merged = SectorMap(capacity)
-    provenance: list[list[int]] = []                 # [start, count, copy]
-    counts = {"agreed": 0, "single": 0}
-    differing: list[str] = []
-    differing_count, differing_windows = 0, []
+    merge = _Merge(SectorMap(capacity))
     hasher = StreamHasher()
     try:
         with IsoWriter(temp, capacity) as writer:
             writer.preallocate()
             for lo in range(0, capacity, WINDOW_SECTORS):
-                hi = min(lo + WINDOW_SECTORS, capacity)
-                window = lo // WINDOW_SECTORS
-                data = {s.copy: s.reader.read(lo, hi - lo) for s in sources}
-                for s in sources:
-                    _check_window(s, window, data[s.copy])
-                out = bytearray((hi - lo) * SECTOR_BYTES)
-                window_differs = 0
-                for a, b, having, state in _segments(sources, lo, hi):
-                    merged.set(a, b - a, State.FINISHED if having else state)
-                    if not having:
-                        continue                 # zero-filled: no copy read it
-                    x, y = (a - lo) * SECTOR_BYTES, (b - lo) * SECTOR_BYTES
-                    chosen = data[having[0].copy][x:y]
-                    for other in having[1:]:
-                        if data[other.copy][x:y] != chosen:
-                            lbas = [lba for lba in range(a, b) if _sector(data[other.copy], lba - lo)
-                                    != _sector(data[having[0].copy], lba - lo)]
-                            window_differs += len(lbas)
-                            differing += [f"LBA {lba}: copy {other.copy} differs from copy {having[0].copy}"
-                                          for lba in lbas][:MAX_LISTED - len(differing)]
-                    if differing_count or window_differs:
-                        continue                 # refusing: only the evidence is gathered now
-                    out[x:y] = chosen
-                    counts["agreed" if len(having) > 1 else "single"] += b - a
-                    having[0].given += b - a
-                    if len(having) == 1:
-                        having[0].only += b - a
-                    if provenance and provenance[-1][2] == having[0].copy and sum(provenance[-1][:2]) == a:
-                        provenance[-1][1] += b - a
-                    else:
-                        provenance.append([a, b - a, having[0].copy])
-                if window_differs:
-                    differing_count += window_differs
-                    differing_windows.append(window)
-                if not differing_count:
+                out = merge.window(sources, lo, min(lo + WINDOW_SECTORS, capacity))
+                if not merge.differing_count:
                     writer.write(lo, out)
                     hasher.update(out)
-            if differing_count:
-                raise MergeRefused(
-                    f"the copies differ in {differing_count} sectors both read: not one pressing; nothing written",
-                    details=differing + [f"1 MiB windows {', '.join(map(str, differing_windows[:MAX_LISTED]))}"
-                                         f"{' ...' if len(differing_windows) > MAX_LISTED else ''}"])
+            if merge.differing_count:
+                raise merge.refusal()
             writer.sync()
         hashes = hasher.finish()
         os.replace(temp, image)
@@ -343,7 +303,74 @@ def _pass(sources: list[_Source], capacity: int, image: Path):
         hasher.abort()
         temp.unlink(missing_ok=True)
         raise
-    return merged, provenance, counts, hashes
+    return merge.merged, merge.provenance, merge.counts, hashes
+
+
+@dataclass
+class _Merge:
+    """The merged map and provenance so far, and the evidence against merging once any differs."""
+
+    merged: SectorMap
+    provenance: list[list[int]] = field(default_factory=list)      # [start, count, copy]
+    counts: dict[str, int] = field(default_factory=lambda: {"agreed": 0, "single": 0})
+    differing: list[str] = field(default_factory=list)             # the first MAX_LISTED, in words
+    differing_count: int = 0
+    differing_windows: list[int] = field(default_factory=list)
+
+    def window(self, sources: list[_Source], lo: int, hi: int) -> bytearray:
+        """Sectors lo..hi-1 of the merged image (zeros where no copy read them)."""
+        window = lo // WINDOW_SECTORS
+        data = {s.copy: s.reader.read(lo, hi - lo) for s in sources}
+        for s in sources:
+            _check_window(s, window, data[s.copy])
+        out = bytearray((hi - lo) * SECTOR_BYTES)
+        window_differs = 0
+        for a, b, having, state in _segments(sources, lo, hi):
+            self.merged.set(a, b - a, State.FINISHED if having else state)
+            if not having:
+                continue                             # zero-filled: no copy read it
+            x, y = (a - lo) * SECTOR_BYTES, (b - lo) * SECTOR_BYTES
+            window_differs += self._differences(data, having, lo, a, b)
+            if self.differing_count or window_differs:
+                continue                             # refusing: only the evidence is gathered now
+            out[x:y] = data[having[0].copy][x:y]
+            self._credit(having, a, b)
+        if window_differs:
+            self.differing_count += window_differs
+            self.differing_windows.append(window)
+        return out
+
+    def _differences(self, data: dict, having: list[_Source], lo: int, a: int, b: int) -> int:
+        """How many sectors of a..b-1 another copy holds differently from the first that read them."""
+        x, y = (a - lo) * SECTOR_BYTES, (b - lo) * SECTOR_BYTES
+        first = having[0]
+        found = 0
+        for other in having[1:]:
+            if data[other.copy][x:y] == data[first.copy][x:y]:
+                continue
+            lbas = [lba for lba in range(a, b) if _sector(data[other.copy], lba - lo) != _sector(data[first.copy], lba - lo)]
+            found += len(lbas)
+            self.differing += [f"LBA {lba}: copy {other.copy} differs from copy {first.copy}"
+                               for lba in lbas][:MAX_LISTED - len(self.differing)]
+        return found
+
+    def _credit(self, having: list[_Source], a: int, b: int) -> None:
+        """Sectors a..b-1 come from the first copy that read them."""
+        giver = having[0]
+        self.counts["agreed" if len(having) > 1 else "single"] += b - a
+        giver.given += b - a
+        if len(having) == 1:
+            giver.only += b - a
+        if self.provenance and self.provenance[-1][2] == giver.copy and sum(self.provenance[-1][:2]) == a:
+            self.provenance[-1][1] += b - a
+        else:
+            self.provenance.append([a, b - a, giver.copy])
+
+    def refusal(self) -> MergeRefused:
+        windows = ", ".join(map(str, self.differing_windows[:MAX_LISTED]))
+        more = " ..." if len(self.differing_windows) > MAX_LISTED else ""
+        return MergeRefused(f"the copies differ in {self.differing_count} sectors both read: not one pressing; "
+                            "nothing written", details=self.differing + [f"1 MiB windows {windows}{more}"])
 
 
 def _sector(data: bytes, index: int) -> bytes:

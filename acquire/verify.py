@@ -223,77 +223,101 @@ def _check_against(record: Record, image_path: Path, other: Path) -> tuple[Check
     capacity = medium["capacity"]
     mine = SectorMap.from_runs(capacity, record.load_map())
     facts: dict = {"path": str(other)}
-    with open(other, "rb") as file:
-        is_record = file.read(16) == SQLITE_HEADER
-    if is_record:
-        other_record = Record.open_readonly(other)
-        try:
-            other_medium = other_record.medium() or {}
-            facts["chain_head"] = other_record.head_hash()
-            facts["image_hashes"] = other_record.image_hashes()
-            theirs = SectorMap.from_runs(other_medium.get("capacity") or 0, other_record.load_map())
-        finally:
-            other_record.close()
-        other_image = image_of(other)
-        differs = [name for name, column in (("capacity", "capacity"), ("profile", "profile"), ("TOC", "toc_json"))
-                   if other_medium.get(column) != medium.get(column)]
-        if differs:
-            return Check("against", False, f"{other.name} is not an acquisition of this disc (differs in "
-                         f"{', '.join(differs)})"), {**facts, "ok": False, "differs_in": differs}
-    else:
-        other_image = other
-        size = other.stat().st_size
-        if size != capacity * SECTOR_BYTES:
-            return Check("against", False, f"{other.name} holds {size} bytes, this disc's image {capacity * SECTOR_BYTES}"
-                         ), {**facts, "ok": False, "size": size}
-        theirs = SectorMap(capacity, State.FINISHED)           # an image alone claims every sector
+    side = _other_side(medium, other, facts)
+    if isinstance(side, Check):
+        return side, {**facts, "ok": False}
+    theirs, other_image = side
     for path in (image_path, other_image):
         if not path.exists():
             return Check("against", False, f"{path} is missing"), {**facts, "ok": False}
-    agree = only_mine = only_theirs = 0
-    differing: list[int] = []
-    differing_count, windows = 0, []
-    window_sectors = WINDOW_BYTES // SECTOR_BYTES
+    tally = _Tally()
     with IsoReader(image_path, capacity) as a, IsoReader(other_image, capacity) as b:
+        window_sectors = WINDOW_BYTES // SECTOR_BYTES
         for lo in range(0, capacity, window_sectors):
-            hi = min(lo + window_sectors, capacity)
-            cuts = sorted({lo, hi, *(r.start for r in mine.runs(lo, hi)), *(r.start for r in theirs.runs(lo, hi))})
-            data_a = data_b = None
-            in_window = 0
-            for start, end in zip(cuts, cuts[1:]):
-                here, there = mine.state_at(start) == State.FINISHED, theirs.state_at(start) == State.FINISHED
-                if here and there:
-                    if data_a is None:
-                        data_a, data_b = a.read(lo, hi - lo), b.read(lo, hi - lo)
-                    x, y = (start - lo) * SECTOR_BYTES, (end - lo) * SECTOR_BYTES
-                    if data_a[x:y] == data_b[x:y]:
-                        agree += end - start
-                        continue
-                    for lba in range(start, end):
-                        at = (lba - lo) * SECTOR_BYTES
-                        if data_a[at:at + SECTOR_BYTES] == data_b[at:at + SECTOR_BYTES]:
-                            agree += 1
-                        else:
-                            in_window += 1
-                            if len(differing) < MAX_LISTED:
-                                differing.append(lba)
-                elif here:
-                    only_mine += end - start
-                elif there:
-                    only_theirs += end - start
-            if in_window:
-                differing_count += in_window
-                windows.append(lo // window_sectors)
+            tally.window(a, b, lo, min(lo + window_sectors, capacity), mine, theirs, lo // window_sectors)
     details = []
-    if differing_count:
-        details.append("differing sectors: " + _lbas(differing) +
-                       (f" ... ({differing_count} in all)" if differing_count > len(differing) else ""))
-        details.append("in 1 MiB windows: " + _lbas(windows))
-    summary = (f"{agree} sectors agree, {differing_count} differ; {only_mine} only in this record, "
-               f"{only_theirs} only in {other.name}")
-    facts.update(ok=not differing_count, agree=agree, differ=differing_count, differing_lbas=differing,
-                 differing_windows=windows[:MAX_LISTED], only_this=only_mine, only_other=only_theirs)
-    return Check("against", not differing_count, summary, details), facts
+    if tally.differ:
+        details.append("differing sectors: " + _lbas(tally.listed) +
+                       (f" ... ({tally.differ} in all)" if tally.differ > len(tally.listed) else ""))
+        details.append("in 1 MiB windows: " + _lbas(tally.windows))
+    summary = (f"{tally.agree} sectors agree, {tally.differ} differ; {tally.only_mine} only in this record, "
+               f"{tally.only_theirs} only in {other.name}")
+    facts.update(ok=not tally.differ, agree=tally.agree, differ=tally.differ, differing_lbas=tally.listed,
+                 differing_windows=tally.windows[:MAX_LISTED], only_this=tally.only_mine, only_other=tally.only_theirs)
+    return Check("against", not tally.differ, summary, details), facts
+
+
+def _other_side(medium: dict, other: Path, facts: dict) -> tuple[SectorMap, Path] | Check:
+    """OTHER's map and image, or the Check that says why it is not an acquisition of this disc."""
+    capacity = medium["capacity"]
+    with open(other, "rb") as file:
+        is_record = file.read(16) == SQLITE_HEADER
+    if not is_record:
+        size = other.stat().st_size
+        facts["size"] = size
+        if size != capacity * SECTOR_BYTES:
+            return Check("against", False, f"{other.name} holds {size} bytes, this disc's image {capacity * SECTOR_BYTES}")
+        return SectorMap(capacity, State.FINISHED), other           # an image alone claims every sector
+    other_record = Record.open_readonly(other)
+    try:
+        other_medium = other_record.medium() or {}
+        facts["chain_head"] = other_record.head_hash()
+        facts["image_hashes"] = other_record.image_hashes()
+        theirs = SectorMap.from_runs(other_medium.get("capacity") or 0, other_record.load_map())
+    finally:
+        other_record.close()
+    differs = [name for name, column in (("capacity", "capacity"), ("profile", "profile"), ("TOC", "toc_json"))
+               if other_medium.get(column) != medium.get(column)]
+    if differs:
+        facts["differs_in"] = differs
+        return Check("against", False, f"{other.name} is not an acquisition of this disc (differs in "
+                     f"{', '.join(differs)})")
+    return theirs, image_of(other)
+
+
+@dataclass
+class _Tally:
+    """What a sector-by-sector comparison found so far."""
+
+    agree: int = 0
+    differ: int = 0
+    only_mine: int = 0
+    only_theirs: int = 0
+    listed: list[int] = field(default_factory=list)      # the first MAX_LISTED differing LBAs
+    windows: list[int] = field(default_factory=list)     # the 1 MiB windows holding a difference
+
+    def window(self, a: IsoReader, b: IsoReader, lo: int, hi: int, mine: SectorMap, theirs: SectorMap,
+               index: int) -> None:
+        """Sectors lo..hi-1: compared where both read them, counted where only one did."""
+        cuts = sorted({lo, hi, *(r.start for r in mine.runs(lo, hi)), *(r.start for r in theirs.runs(lo, hi))})
+        data_a = data_b = None
+        before = self.differ
+        for start, end in zip(cuts, cuts[1:]):
+            here, there = mine.state_at(start) == State.FINISHED, theirs.state_at(start) == State.FINISHED
+            if here and there:
+                if data_a is None:
+                    data_a, data_b = a.read(lo, hi - lo), b.read(lo, hi - lo)
+                self._compare(data_a, data_b, lo, start, end)
+            elif here:
+                self.only_mine += end - start
+            elif there:
+                self.only_theirs += end - start
+        if self.differ > before:
+            self.windows.append(index)
+
+    def _compare(self, data_a: bytes, data_b: bytes, lo: int, start: int, end: int) -> None:
+        x, y = (start - lo) * SECTOR_BYTES, (end - lo) * SECTOR_BYTES
+        if data_a[x:y] == data_b[x:y]:
+            self.agree += end - start
+            return
+        for lba in range(start, end):
+            at = (lba - lo) * SECTOR_BYTES
+            if data_a[at:at + SECTOR_BYTES] == data_b[at:at + SECTOR_BYTES]:
+                self.agree += 1
+            else:
+                self.differ += 1
+                if len(self.listed) < MAX_LISTED:
+                    self.listed.append(lba)
 
 
 def _lbas(lbas: list[int]) -> str:

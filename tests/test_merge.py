@@ -93,9 +93,13 @@ def test_a_different_pressing_is_refused_with_the_lba_and_nothing_is_written(tmp
     before = {p: sha256(p) for p in (a, b, c)}
     out = tmp_path / "merged.iso"
     done, result = merge(a, b, c, "-o", out, code=1)
-    assert done.stderr.startswith("acquire: refused: the copies differ in 1 sectors both read"), done.stderr
+    # refused by the full pass, or by the sample when its seed (the sources' chain heads, which
+    # hold the runs' times) happens to draw LBA 1777: either way the LBA is named
+    by_pass = done.stderr.startswith("acquire: refused: the copies differ in 1 sectors both read")
+    by_sample = done.stderr.startswith("acquire: refused: the copies differ in sectors both read (1 of 256 sampled)")
+    assert by_pass or by_sample, done.stderr
     assert "LBA 1777: copy 3 differs from copy 1" in done.stderr and result["status"] == "refused"
-    assert "1 MiB windows 3" in done.stderr
+    assert "1 MiB windows 3" in done.stderr or by_sample
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".merged", "merged"))) == []
     assert {p: sha256(p) for p in before} == before
 
