@@ -16,6 +16,7 @@ from .errors import RecordError
 from .hashing import ALGORITHMS, WINDOW_BYTES, Window, compare_windows, hash_file
 from .isowriter import IsoReader
 from .record import Record
+from .record.chain import EVENTS
 from .rescue.sectormap import SectorMap, State
 from .seal.check import check_seal_file, check_signature, seal_paths
 
@@ -78,7 +79,7 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
             # a record edited and re-hashed after signing fails here, by name
             signed = Check("signature", False, f"the signature over {seal_path.name} is valid, but what it signed "
                            "is not this record: it was changed after it was signed", [seal.summary, *seal.details])
-        checks = [_check_record(record), Check("seal", seal.ok, seal.summary, seal.details), signed,
+        checks = [*_check_record(record), Check("seal", seal.ok, seal.summary, seal.details), signed,
                   _check_image(record, image_path), _provenance(record)]
         if source is not None:
             checks.append(_check_source(record, image_path, source))
@@ -91,7 +92,7 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
     result = Verification(record_path, image_path, checks)
     if not record_result:
         result.recorded = "not recorded (--no-record): the record file is unchanged"
-    elif not checks[0].ok:
+    elif not (checks[0].ok and checks[1].ok):
         result.recorded = "not recorded: the record itself did not verify, so nothing is added to it"
     else:
         result.recorded = _append_result(record_path, head, source, checks, compared)
@@ -122,16 +123,24 @@ def image_of(record_path: Path) -> Path:
     return record_path.with_name(name[: -len(suffix)])
 
 
-def _check_record(record: Record) -> Check:
+def _check_record(record: Record) -> tuple[Check, Check]:
+    """Two lines: the chain (the events table: each hash recomputes and links to the one before,
+    every run's seal is there) and the record (every other table against the latest seal)."""
     findings = record.verify()
-    if not findings:
-        return Check("record", True, f"chain intact, seal matches every table (head {record.head_hash()})")
-    tampered = [f for f in findings if f.severity == "tampered"]
-    lines = [f"{f.severity}: {f.table}{' ' + f.row if f.row else ''}: {f.message}" for f in findings]
+    line = lambda f: f"{f.severity}: {f.table}{' ' + f.row if f.row else ''}: {f.message}"  # noqa: E731
+    chain = [f for f in findings if f.table == EVENTS and f.severity == "tampered"]
+    rest = [f for f in findings if f not in chain]
+    count = record.db.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    chain_check = (Check("chain", True, f"{count} events, each hash recomputes and links to the one before "
+                         f"(head {record.head_hash()})") if not chain else
+                   Check("chain", False, f"the event log was edited ({len(chain)} finding(s))", [line(f) for f in chain]))
+    tampered = [f for f in rest if f.severity == "tampered"]
+    if not rest:
+        return chain_check, Check("record", True, "the seal matches every table")
     if tampered:
         tables = sorted({f.table for f in tampered})
-        return Check("record", False, f"edited after sealing: {', '.join(tables)}", lines)
-    return Check("record", False, "chain intact but the last run was interrupted (unsealed)", lines)
+        return chain_check, Check("record", False, f"edited after sealing: {', '.join(tables)}", [line(f) for f in rest])
+    return chain_check, Check("record", False, "the last run was interrupted (unsealed)", [line(f) for f in rest])
 
 
 def _provenance(record: Record) -> Check:

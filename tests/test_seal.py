@@ -132,10 +132,10 @@ def test_verify_names_each_layer_and_trusts_the_key_only_when_told(tmp_path, key
     out = image(tmp_path, "--sign-key", key)
     rec = tmp_path / "out.iso.custody.sqlite"
     plain = verify(rec, record_result=False)
-    assert [c.name for c in plain.checks][:5] == ["record", "seal", "signature", "image", "provenance"]
-    assert plain.ok and "NOT checked against a trusted one" in plain.checks[2].summary
+    assert [c.name for c in plain.checks][:6] == ["chain", "record", "seal", "signature", "image", "provenance"]
+    assert plain.ok and "NOT checked against a trusted one" in plain.checks[3].summary
     trusted = verify(rec, record_result=False, allowed_signers=allowed, identity="examiner@lab")
-    assert trusted.ok and "trusted for examiner@lab" in trusted.checks[2].summary
+    assert trusted.ok and "trusted for examiner@lab" in trusted.checks[3].summary
     assert verify(rec, record_result=False, signer_fingerprint=out["signed_by"]).ok
     other = keygen(tmp_path / "other")
     assert not verify(rec, record_result=False, signer_fingerprint=ssh_fingerprint(other.with_suffix(".pub"))).ok
@@ -206,7 +206,7 @@ def test_an_unsigned_run_says_so_in_the_output_the_record_and_verify(tmp_path):
     with Record.open_readonly(tmp_path / "out.iso.custody.sqlite") as record:
         assert [e["kind"] for e in record.events()][-2:] == ["seal-unsigned", "seal"]
     result = verify(tmp_path / "out.iso.custody.sqlite", record_result=False)
-    assert result.ok and result.checks[2].summary.startswith("unsigned")
+    assert result.ok and result.checks[3].summary.startswith("unsigned")
     (tmp_path / "human").mkdir()
     make_disc(tmp_path / "human" / "disc.bin", 100)
     profile = write_profile(tmp_path / "human" / "p.toml", "disc.bin")

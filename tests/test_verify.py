@@ -20,7 +20,7 @@ def verify(record, *extra):
 def test_an_untouched_acquisition_verifies_and_exits_0(tmp_path):
     _, record = acquired(tmp_path, code=0)
     code, out = verify(record)
-    assert code == 0 and out["ok"] and [c["name"] for c in out["checks"]] == ["record", "seal", "signature", "image", "provenance"]
+    assert code == 0 and out["ok"] and [c["name"] for c in out["checks"]] == ["chain", "record", "seal", "signature", "image", "provenance"]
 
 
 def test_one_flipped_image_byte_fails_and_names_its_1_mib_window(tmp_path):
@@ -98,3 +98,14 @@ def test_an_acquisition_continued_in_another_drive_records_which_drive_read_what
     by_serial = {line.split("serial ")[1].split(",")[0]: int(line.split("): ")[1].split(" sectors")[0])
                  for line in provenance["details"]}
     assert set(by_serial) == {"DRIVE-A", "DRIVE-B"} and sum(by_serial.values()) == 6000
+
+
+def test_an_edited_event_fails_the_chain_line_and_an_edited_row_the_record_line(tmp_path):
+    _, record = acquired(tmp_path, damage=[{"lbas": "100-103", "kind": "unreadable"}], code=3)
+    with sqlite3.connect(record) as db:
+        db.execute("UPDATE events SET details_json = '{}' WHERE id = 3")
+    code, out = verify(record)
+    checks = {c["name"]: c for c in out["checks"]}
+    assert code == 1 and not checks["chain"]["ok"] and checks["record"]["ok"]
+    assert any("id=3" in line and "does not recompute" in line for line in checks["chain"]["details"])
+    assert out["recorded"].startswith("not recorded")
