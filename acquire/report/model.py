@@ -251,7 +251,7 @@ def _map(runs: list[tuple[int, int, int]], capacity: int, sector_size: int) -> d
     for _, count, state in runs:
         counts[state] += count
     unreadable = [[s, s + c - 1] for s, c, st in runs if st != State.FINISHED]
-    bad = [[s, s + c - 1] for s, c, st in runs if st == 3]
+    bad = [[s, s + c - 1] for s, c, st in runs if st == State.BAD]
     return {
         "sectors": capacity,
         "sector_size": sector_size,
