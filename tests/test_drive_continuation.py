@@ -142,3 +142,43 @@ def test_on_a_dvd_a_failed_ecc_block_of_the_other_drive_is_read_whole_then_scrap
     assert reads[1] == "64 16 err 03/11/00"          # the unit A failed, whole, first
     source, got = (tmp_path / "disc.iso").read_bytes(), image.read_bytes()
     assert got[:70 * SECTOR] == source[:70 * SECTOR] and got[71 * SECTOR:] == source[71 * SECTOR:]
+
+
+def test_the_other_drive_runs_are_the_per_sector_definition_on_random_damage_rows():
+    """other_drive_failures sweeps the rows' edges; checked against the definition, sector by
+    sector: unfinished, failed by another drive, not failed by this one, runs by who failed them."""
+    import random
+    import sqlite3 as sql
+    from acquire.imaging import continuation
+    from acquire.rescue.sectormap import SectorMap, State
+
+    class Rows:                                   # what other_drive_failures reads of a Record
+        def __init__(self, rows):
+            conn = sql.connect(":memory:")
+            conn.execute("CREATE TABLE drives (id, device, vendor, product, serial)")
+            conn.executemany("INSERT INTO drives VALUES (?, 'd', 'V', 'P', ?)", [(i, f"S{i}") for i in (1, 2, 3)])
+            conn.execute("CREATE TABLE damage (lba, count, drive_id, outcome)")
+            conn.executemany("INSERT INTO damage VALUES (?, ?, ?, 'failed')", rows)
+            self.db = type("Db", (), {"conn": conn})()
+
+    rng = random.Random(2026)
+    for _ in range(300):
+        smap = SectorMap(500)
+        for _ in range(5):
+            smap.set(rng.randrange(490), rng.randrange(1, 10), State(rng.randrange(5)))
+        rows = [(rng.randrange(480), rng.randrange(1, 20), rng.randint(1, 3)) for _ in range(rng.randrange(12))]
+        me = rng.randint(1, 3)
+        failed, own = {}, set()
+        for lba, count, by in rows:
+            for x in range(lba, lba + count):
+                if smap.state_at(x) != State.FINISHED:
+                    (own.add(x) if by == me else failed.setdefault(x, set()).add(by))
+        label = {i: f"drive {i} (V P, serial S{i})" for i in (1, 2, 3)}
+        expected = []
+        for x in sorted(failed.keys() - own):
+            who = " and ".join(label[d] for d in sorted(failed[x]))
+            if expected and expected[-1][0] + expected[-1][1] == x and expected[-1][2] == who:
+                expected[-1][1] += 1
+            else:
+                expected.append([x, 1, who])
+        assert continuation.other_drive_failures(Rows(rows), me, smap) == tuple(map(tuple, expected))
