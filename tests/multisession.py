@@ -6,7 +6,7 @@ xorriso's `-grow_blindly NEXT_START`), so that its directories point into the ea
 exactly as on a disc; then it is placed at its start LBA. Every builder returns a `Disc`: the
 per-session images, the composite image (every session at its LBA, zeros where nothing is recorded:
 what an acquisition of the disc holds), the not-recorded ranges, and a simulated-drive profile TOML
-in DESIGN.md's [[track]] syntax that places the sessions (docs/fs.md "Multisession test discs").
+in the [[track]] syntax of docs/reference/contracts.md "The simulated drive's profile" that places the sessions (docs/fs.md "Multisession test discs").
 
     disc = cd_r_two_sessions(tmp_path)        # session 2 deletes /gone.bin and replaces /replaced.bin
     disc = cd_r_three_sessions(tmp_path)      # genisoimage, xorriso -as mkisofs -C -M, genisoimage -C -M
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SECTOR = 2048
-TAO_RUN_OUT_BLOCKS = 2                 # run-out after every TAO data track (Orange Book; mmc.md)
+TAO_RUN_OUT_BLOCKS = 2                 # run-out after every TAO data track (Orange Book; docs/reference/mmc.md "READ CAPACITY(10)")
 CD_FIRST_SESSION_GAP = 6_750 + 4_500 + 150     # 90 s lead-out + 60 s lead-in + 2 s pre-gap, in sectors
 CD_LATER_SESSION_GAP = 2_250 + 4_500 + 150     # 30 s lead-out + 60 s lead-in + 2 s pre-gap
 # DVD-R: the Border Zone (Border-out + Border-in) between borders. Not confirmed against ECMA-382 /

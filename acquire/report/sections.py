@@ -36,8 +36,10 @@ def title_of(report: dict) -> str:
 
 
 def sections(report: dict) -> list[Section]:
-    return [_verify(report), _case(report), _image(report), _medium(report), _drives(report), _runs(report),
-            _passes(report), _damage(report), _filesystem(report), _settings(report)]
+    from .sessions import section as sessions_section
+    return [x for x in (_verify(report), _case(report), _image(report), _medium(report), _drives(report), _runs(report),
+                        _passes(report), _damage(report), _filesystem(report), sessions_section(report),
+                        _settings(report)) if x is not None]
 
 
 def _verify(r: dict) -> Section:

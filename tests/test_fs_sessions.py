@@ -1,0 +1,205 @@
+"""Every session's file system: each session's tree equals what xorriso and isoinfo list for it, and
+the files a later session removed or replaced are reported with their earlier extents."""
+import json
+import shutil
+import sqlite3
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import multisession as ms
+from acquire.fs.analyze import analyze_image
+from acquire.fs.reader import SectorReader
+from acquire.fs.sessions import SessionVolume, find_sessions, session_changes, starts_from_record
+from acquire.fs.volume import parse_primary_volume
+from acquire.record import Record
+from acquire.record.fs_tables import FileEntry, load_analysis, save_analysis
+from acquire.rescue.sectormap import SectorMap, State
+from conftest import SECTOR, run_acquire
+
+pytestmark = pytest.mark.skipif(bool(ms.tools_missing()), reason=f"needs {', '.join(ms.TOOLS)}")
+
+BUILDERS = ("cd_r_two_sessions", "cd_r_three_sessions", "dvd_r_three_borders", "overwriteable_stdio")
+
+
+@pytest.fixture(scope="module")
+def discs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("multisession")
+    return {name: getattr(ms, name)(base / name) for name in BUILDERS}
+
+
+def session_filesystems(analysis):
+    """session number -> that session's iso9660 filesystem."""
+    return {fs.details["session"]: fs for fs in analysis.filesystems if fs.kind == "iso9660" and "session" in fs.details}
+
+
+def data_files(analysis, fs_id):
+    return {f.path: [tuple(e) for e in f.extents] for f in analysis.files_of(fs_id) if not f.is_dir and f.size}
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_each_sessions_files_and_extents_equal_xorrisos_listing_of_that_session(discs, name):
+    disc = discs[name]
+    analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+    by_session = session_filesystems(analysis)
+    assert sorted(by_session) == list(range(1, len(disc.sessions) + 1))
+    for session in disc.sessions:
+        fs = by_session[session.number]
+        assert fs.details["session_start"] == session.start
+        assert data_files(analysis, fs.id) == ms.xorriso_listing(disc.image, session.start), session
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_each_sessions_files_start_where_isoinfo_says_with_its_sizes(discs, name):
+    disc = discs[name]
+    analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+    for number, fs in session_filesystems(analysis).items():
+        ours = {f.path: (f.extents[0][0], f.size) for f in analysis.files_of(fs.id) if not f.is_dir and f.size}
+        assert ours == ms.isoinfo_listing(disc.image, fs.details["session_start"]), number
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_without_the_layout_the_sessions_are_found_in_the_image(discs, name):
+    disc = discs[name]
+    with SectorReader(disc.image, None) as reader:
+        assert find_sessions(reader) == disc.starts
+    assert disc.starts == [s for s, _ in ms.xorriso_toc(disc.image)] or disc.medium != "dvd-rw"
+
+
+def test_the_last_session_is_the_primary_view_as_a_mount_shows_it(discs):
+    disc = discs["cd_r_two_sessions"]
+    analysis = analyze_image(disc.image, None)
+    primary = analysis.filesystems[0]
+    assert (primary.kind, primary.label, primary.alternate_of) == ("iso9660", "MS_SESSION_2", None)
+    assert session_filesystems(analysis)[1].alternate_of == primary.id
+    assert "/gone.bin" not in data_files(analysis, primary.id)
+    # an earlier session's files are not counted twice among the damaged files
+    assert analysis.damaged_files() == []
+
+
+def test_a_file_deleted_in_session_2_is_reported_with_its_extent_from_session_1(discs):
+    disc = discs["cd_r_two_sessions"]
+    first = ms.xorriso_listing(disc.image, 0)
+    analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+    removed = {c.path: c for c in analysis.session_changes if c.change == "removed"}
+    assert sorted(removed) == ["/docs/deep/old.txt", "/gone.bin"]
+    gone = removed["/gone.bin"]
+    assert (gone.session, gone.later_session, gone.size) == (1, 2, 9000)
+    assert list(gone.extents) == first["/gone.bin"]
+    assert gone.unreadable_sectors == 0
+    # the bytes are still on the disc, at that extent
+    lba, count = gone.extents[0]
+    body = (disc.directory / "tree1" / "gone.bin").read_bytes()
+    assert disc.image.read_bytes()[lba * SECTOR: lba * SECTOR + len(body)] == body
+
+
+def test_a_replaced_file_is_reported_with_its_old_and_new_extents(discs):
+    disc = discs["cd_r_two_sessions"]
+    analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+    (replaced,) = [c for c in analysis.session_changes if c.change == "replaced"]
+    assert replaced.path == "/replaced.bin" and (replaced.session, replaced.later_session) == (1, 2)
+    assert list(replaced.extents) == ms.xorriso_listing(disc.image, 0)["/replaced.bin"]
+    assert list(replaced.new_extents) == ms.xorriso_listing(disc.image, disc.starts[1])["/replaced.bin"]
+
+
+def test_three_sessions_report_each_replacement_from_the_session_it_was_in(discs):
+    disc = discs["cd_r_three_sessions"]
+    analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+    got = {(c.change, c.path, c.session, c.later_session) for c in analysis.session_changes}
+    assert got == {("replaced", "/replaced.bin", 1, 2), ("replaced", "/keep.txt", 2, 3)}
+
+
+def test_a_dvd_r_border_deletion_and_replacement_are_found(discs):
+    disc = discs["dvd_r_three_borders"]
+    analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+    got = {(c.change, c.path, c.session, c.later_session) for c in analysis.session_changes}
+    assert got == {("removed", "/gone.bin", 1, 2), ("replaced", "/replaced.bin", 2, 3)}
+
+
+def test_a_removed_files_unread_sectors_are_counted_from_the_map(discs):
+    disc = discs["cd_r_two_sessions"]
+    lba, count = ms.xorriso_listing(disc.image, 0)["/gone.bin"][0]
+    smap = SectorMap(disc.sectors, State.FINISHED)
+    for first, last in disc.not_recorded():
+        smap.set(first, last - first + 1, State.BAD)
+    smap.set(lba + 1, 2, State.BAD)
+    analysis = analyze_image(disc.image, smap, session_starts=disc.starts)
+    gone = next(c for c in analysis.session_changes if c.path == "/gone.bin")
+    assert gone.unreadable_sectors == 2
+    # the gaps are not read, and finding the sessions does not need them
+    with SectorReader(disc.image, smap) as reader:
+        assert find_sessions(reader) == disc.starts
+
+
+def test_session_changes_round_trip_through_the_record_and_the_seal_covers_them(discs, tmp_path):
+    disc = discs["cd_r_two_sessions"]
+    analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+    record = Record.create(tmp_path / "r.sqlite", tool_version="test")
+    try:
+        save_analysis(record, analysis)
+        assert load_analysis(record) == analysis
+        record.seal(None)
+        assert record.verify() == []
+        record.db.conn.execute("UPDATE session_changes SET extents_json = '[[1,1]]' WHERE path = '/gone.bin'")
+        assert any(f.table == "session_changes" and f.severity == "tampered" for f in record.verify())
+    finally:
+        record.close()
+
+
+def test_session_starts_are_taken_from_a_layout_table_in_the_record():
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE tracks (number INTEGER, session INTEGER, start_lba INTEGER)")
+    conn.executemany("INSERT INTO tracks VALUES (?, ?, ?)", [(1, 1, 0), (2, 2, 11604), (3, 2, 12000)])
+    assert starts_from_record(conn) == [0, 11604]
+    conn.execute("DROP TABLE tracks")
+    conn.execute("CREATE TABLE medium (id INTEGER, toc_json TEXT)")
+    conn.execute("INSERT INTO medium VALUES (1, ?)", (json.dumps([{"track": 1, "session": 1, "start_lba": 0},
+                                                                  {"track": 2, "session": 2, "start_lba": 18696},
+                                                                  {"track": 0xAA, "start_lba": 18890}]),))
+    assert starts_from_record(conn) == [0, 18696]
+
+
+def test_a_file_back_in_a_later_session_at_its_old_extent_is_no_change():
+    f = FileEntry(1, "/a", 10, False, ((40, 1),))
+    other = FileEntry(2, "/a", 10, False, ((99, 1),))
+    assert session_changes([(1, 1, [f]), (2, 2, [f]), (3, 3, [f])]) == []
+    (change,) = session_changes([(1, 1, [f]), (2, 2, []), (3, 3, [other])])
+    assert (change.change, change.session, change.later_session) == ("replaced", 1, 3)
+
+
+def test_every_report_format_names_the_removed_file_and_its_extent(discs, tmp_path):
+    disc = discs["cd_r_two_sessions"]
+    shutil.copyfile(disc.image, tmp_path / "disc.iso")
+    (tmp_path / "disc.toml").write_text('[drive]\nserial = "SIM-MS"\n\n[disc]\nprofile = "cd-r"\nimage = "disc.iso"\n')
+    run_acquire("image", f"sim:{tmp_path / 'disc.toml'}", tmp_path / "out.iso", "--json", check_code=0)
+    record = tmp_path / "out.iso.custody.sqlite"
+    lba, count = ms.xorriso_listing(disc.image, 0)["/gone.bin"][0]
+    for suffix in (".json", ".md", ".html", ".xml"):
+        out = tmp_path / f"report{suffix}"
+        run_acquire("report", record, "-o", out, check_code=0)
+        text = out.read_text()
+        assert "/gone.bin" in text and f"{lba}+{count}" in text or suffix == ".json", suffix
+    report = json.loads((tmp_path / "report.json").read_text())
+    gone = next(c for c in report["filesystem"]["session_changes"] if c["path"] == "/gone.bin")
+    assert (gone["change"], gone["extents"], gone["sectors_read"]) == ("removed", [[lba, count]], True)
+    assert [s["start_lba"] for s in report["filesystem"]["sessions"]] == disc.starts
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(min_size=0, max_size=SECTOR * 3), st.integers(0, 40), st.integers(0, 3))
+def test_session_finding_survives_any_bytes(tmp_path, noise, root_lba, copies):
+    """A primary volume descriptor head at arbitrary places, over noise: bounded, never raises."""
+    pvd = bytearray(SECTOR)
+    pvd[0:7] = b"\x01CD001\x01"
+    pvd[156] = 34
+    pvd[158:162] = root_lba.to_bytes(4, "little")
+    pvd[80:84] = (noise[0] if noise else 5).to_bytes(4, "little")
+    image = tmp_path / "fuzz.iso"
+    body = bytearray(SECTOR * 16) + pvd + noise
+    for i in range(copies):
+        body += bytes(SECTOR * (15 + i)) + pvd
+    image.write_bytes(bytes(body) + bytes(-len(body) % SECTOR))
+    with SectorReader(image, None) as reader:
+        starts = find_sessions(reader)
+    assert starts and starts == sorted(set(starts)) and all(0 <= s < len(body) // SECTOR for s in starts)
+    assert parse_primary_volume(bytes(pvd)) is not None and SessionVolume  # the head is a real PVD
