@@ -3,6 +3,7 @@ the files a later session removed or replaced are reported with their earlier ex
 import json
 import shutil
 import sqlite3
+import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -15,7 +16,7 @@ from acquire.fs.volume import parse_primary_volume
 from acquire.record import Record
 from acquire.record.fs_tables import FileEntry, load_analysis, save_analysis
 from acquire.rescue.sectormap import SectorMap, State
-from conftest import SECTOR, run_acquire
+from conftest import ROOT, SECTOR, run_acquire
 
 pytestmark = pytest.mark.skipif(bool(ms.tools_missing()), reason=f"needs {', '.join(ms.TOOLS)}")
 
@@ -179,6 +180,11 @@ def test_every_report_format_names_the_removed_file_and_its_extent(discs, tmp_pa
         run_acquire("report", record, "-o", out, check_code=0)
         text = out.read_text()
         assert "/gone.bin" in text and f"{lba}+{count}" in text or suffix == ".json", suffix
+    xsd = ROOT.parent / "shared" / "reference" / "dfxml" / "dfxml.xsd"
+    if shutil.which("xmllint") and xsd.is_file():
+        done = subprocess.run(["xmllint", "--noout", "--schema", str(xsd), str(tmp_path / "report.xml")],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     gone = next(c for c in report["filesystem"]["session_changes"] if c["path"] == "/gone.bin")
     assert (gone["change"], gone["extents"], gone["sectors_read"]) == ("removed", [[lba, count]], True)

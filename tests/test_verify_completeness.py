@@ -5,6 +5,7 @@ import shutil
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import multisession as ms
 from acquire.fs import declared
@@ -204,3 +205,19 @@ def test_an_apple_partition_map_entry_states_its_partitions_end(tmp_path):
 def test_a_protective_mbr_spanning_every_sector_states_no_end():
     mbr = {"partitions": [{"number": 1, "type": "ee", "first_lba_512": 1, "sectors_512": 0xFFFF_FFFF}]}
     assert declared.from_details("mbr", mbr) == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=SECTOR * 4), st.sampled_from([0, 1, 16, 256]), st.booleans())
+def test_declared_sizes_of_any_bytes_never_raise(tmp_path, noise, at, signatures):
+    """Noise where the structures are looked for (MBR, GPT, APM, HFS, ISO 9660, UDF anchor), with
+    their signatures planted or not: every end stated is a number, nothing raises."""
+    data = bytearray(300 * SECTOR)
+    data[at * SECTOR: at * SECTOR + len(noise)] = noise
+    if signatures:
+        data[510:512], data[512:520], data[0:2] = b"\x55\xaa", b"EFI PART", b"ER"
+        data[16 * SECTOR: 16 * SECTOR + 7] = b"\x01CD001\x01"
+    path = tmp_path / "noise.img"
+    path.write_bytes(bytes(data))
+    sizes = declared.merged(declared.from_image(path))
+    assert all(isinstance(s.end_bytes, int) and s.end_bytes >= 0 for s in sizes)
