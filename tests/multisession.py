@@ -18,7 +18,7 @@ The gaps (docs/fs.md "Multisession test discs", with sources): a TAO data track 
 blocks that are counted in the track but hold no data; between sessions of a CD lie the lead-out
 of the earlier session and the lead-in and pre-gap of the next: 6,750 + 4,500 + 150 = 11,400
 sectors after the first session (its lead-out is 90 s), 2,250 + 4,500 + 150 = 6,900 after later
-ones (30 s lead-outs).
+ones (30 s lead-outs); libburn's doc/cookbook.txt gives the same next writable addresses.
 """
 from __future__ import annotations
 
