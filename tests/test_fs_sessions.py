@@ -209,3 +209,14 @@ def test_session_finding_survives_any_bytes(tmp_path, noise, root_lba, copies):
         starts = find_sessions(reader)
     assert starts and starts == sorted(set(starts)) and all(0 <= s < len(body) // SECTOR for s in starts)
     assert parse_primary_volume(bytes(pvd)) is not None and SessionVolume  # the head is a real PVD
+
+
+def test_a_last_session_whose_descriptors_are_unreadable_is_named_and_the_one_before_is_shown(discs):
+    disc = discs["cd_r_three_sessions"]
+    smap = SectorMap(disc.sectors, State.FINISHED)
+    smap.set(disc.starts[2] + 16, 3, State.BAD)           # session 3's PVD, SVD and terminator
+    analysis = analyze_image(disc.image, smap, session_starts=disc.starts)
+    assert analysis.filesystems[0].label == "MS3_SESSION_2"
+    lost = [u for u in analysis.unreadable if u.what.startswith("descriptor (session 3")]
+    assert [u.lba for u in lost] == [disc.starts[2] + 16, disc.starts[2] + 17, disc.starts[2] + 18]
+    assert {(c.path, c.session, c.later_session) for c in analysis.session_changes} == {("/replaced.bin", 1, 2)}

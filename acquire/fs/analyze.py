@@ -39,10 +39,8 @@ def analyze_image(image_path: Path, smap: SectorMap | None, *, session_starts: S
 def _analyze(reader: SectorReader, starts: list[int]) -> Analysis:
     analysis = Analysis(image_sectors=reader.sectors)
     ids = itertools.count(1)                 # filesystem ids, in the order of the module docstring
+    starts = _usable_sessions(analysis, reader, starts)
     descriptors = volume.read_descriptors(reader, starts[-1])
-    if descriptors.primary is None and starts[-1] != 0:
-        starts = [0]                         # the layout named no ISO 9660 session there: read LBA 16
-        descriptors = volume.read_descriptors(reader, 0)
     primary_space = descriptors.primary[1].volume_space_size if descriptors.primary is not None else None
     _system_area(analysis, reader, ids, primary_space)
     analysis.unreadable.extend(Unreadable(None, None, lba, 1, "descriptor") for lba in descriptors.unreadable)
@@ -59,6 +57,21 @@ def _analyze(reader: SectorReader, starts: list[int]) -> Analysis:
             analysis.unreadable.extend(unreadable)
     sessions.add_earlier_sessions(analysis, reader, starts, ids, primary_id, primary_files_of(analysis, primary_id))
     return analysis
+
+
+def _usable_sessions(analysis: Analysis, reader: SectorReader, starts: list[int]) -> list[int]:
+    """The sessions whose primary volume descriptor can be read; a later session whose descriptor
+    sectors are unreadable is said so in unreadable_tree (its tree cannot be walked), and the
+    last readable session is then the one shown."""
+    usable = []
+    for number, start in enumerate(starts, 1):
+        found = volume.read_descriptors(reader, start)
+        if found.primary is not None:
+            usable.append(start)
+        elif len(starts) > 1:
+            analysis.unreadable.extend(Unreadable(None, None, lba, 1, f"descriptor (session {number} at LBA {start})")
+                                       for lba in found.unreadable)
+    return usable or [0]
 
 
 def primary_files_of(analysis: Analysis, fs_id: int | None) -> list[FileEntry]:
