@@ -307,10 +307,14 @@ def xorriso_listing(image: Path, sbsector: int) -> dict[str, list[tuple[int, int
     return files
 
 
-def isoinfo_listing(image: Path, sbsector: int) -> dict[str, tuple[int, int]]:
+def isoinfo_listing(image: Path, sbsector: int, *, session_only: bool = False) -> dict[str, tuple[int, int]]:
     """path -> (first lba, size in bytes) of every file of that session, by `isoinfo -T SBSECTOR -R -l`
-    (genisoimage's reader, independent of xorriso)."""
-    out = _run("isoinfo", "-i", image, "-T", str(sbsector), "-R", "-l")
+    on the whole disc image, or with `session_only` `isoinfo -N SBSECTOR -R -l` on the session's own
+    image (as mkisofs -C wrote it) (genisoimage's reader, independent of xorriso). A listing reads
+    directory records only, and a session's directories lie in its own image, so -N lists the files
+    the session kept from earlier ones too, at their earlier LBAs."""
+    flag = "-N" if session_only else "-T"
+    out = _run("isoinfo", "-i", image, flag, str(sbsector), "-R", "-l")
     files: dict[str, tuple[int, int]] = {}
     directory = "/"
     for line in out.splitlines():

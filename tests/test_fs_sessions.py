@@ -59,6 +59,17 @@ def test_each_sessions_files_start_where_isoinfo_says_with_its_sizes(discs, name
         assert ours == ms.isoinfo_listing(disc.image, fs.details["session_start"]), number
 
 
+@pytest.mark.parametrize("name", ["cd_r_two_sessions", "cd_r_three_sessions", "dvd_r_three_borders"])
+def test_each_later_session_alone_lists_as_isoinfo_N_lists_the_session_image(discs, name):
+    """isoinfo -N START reads a session's own image (what the burner was given) at its disc addresses."""
+    disc = discs[name]
+    analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+    for session in disc.sessions[1:]:
+        fs = session_filesystems(analysis)[session.number]
+        ours = {f.path: (f.extents[0][0], f.size) for f in analysis.files_of(fs.id) if not f.is_dir and f.size}
+        assert ours == ms.isoinfo_listing(session.image, session.start, session_only=True), session
+
+
 @pytest.mark.parametrize("name", BUILDERS)
 def test_without_the_layout_the_sessions_are_found_in_the_image(discs, name):
     disc = discs[name]

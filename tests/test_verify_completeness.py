@@ -221,3 +221,24 @@ def test_declared_sizes_of_any_bytes_never_raise(tmp_path, noise, at, signatures
     path.write_bytes(bytes(data))
     sizes = declared.merged(declared.from_image(path))
     assert all(isinstance(s.end_bytes, int) and s.end_bytes >= 0 for s in sizes)
+
+
+# HFS master directory block 1024 bytes into the volume (Inside Macintosh: Files 2-60), as
+# genisoimage 1.1.11 -hfs wrote it: drSigWord "BD", drCrDate, drLsMod, drAtrb 0x8180, drNmFls 3,
+# drVBMSt 3, drAllocPtr 0x43, drNmAlBlks 0x01b8 = 440, drAlBlkSiz 0x800 = 2048, drClpSiz 0x2000,
+# drAlBlSt 4 (512-byte units), drNxtCNID 0x17, drFreeBks 0, drVN "ACQ_HFS" (Pascal string)
+HFS_MDB = bytes.fromhex(
+    "42 44 e7 36 05 08 e7 36 05 08 81 80 00 03 00 03"
+    "00 43 01 b8 00 00 08 00 00 00 20 00 00 04 00 00"
+    "00 17 00 00 07 41 43 51 5f 48 46 53 00 00 00 00")
+
+
+def test_an_hfs_master_directory_block_states_its_volumes_end(tmp_path):
+    from acquire.fs.systemarea import hfs_volume
+    path = _image(tmp_path, [(1024, HFS_MDB)])
+    with SectorReader(path, None) as reader:
+        kind, label, details = hfs_volume(reader, 0)
+    assert (kind, label, details["allocation_blocks"], details["allocation_block_size"],
+            details["first_allocation_block_512"]) == ("hfs", "ACQ_HFS", 440, 2048, 4)
+    (end,) = declared.from_details("hfs", details)
+    assert end.end_bytes == 4 * 512 + 440 * 2048
