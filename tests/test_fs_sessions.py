@@ -160,6 +160,14 @@ def test_session_changes_round_trip_through_the_record_and_the_seal_covers_them(
 
 def test_session_starts_are_taken_from_a_layout_table_in_the_record():
     conn = sqlite3.connect(":memory:")
+    # the acquisition's layout (h-14a's layout_tracks): a CD Extra's audio session holds no ISO 9660
+    conn.execute("CREATE TABLE layout_tracks (track INTEGER, session INTEGER, start INTEGER, end INTEGER, audio INTEGER)")
+    conn.executemany("INSERT INTO layout_tracks VALUES (?, ?, ?, ?, ?)",
+                     [(1, 1, 0, 204, 0), (2, 2, 11604, 11798, 0)])
+    assert starts_from_record(conn) == [0, 11604]
+    conn.execute("UPDATE layout_tracks SET audio = 1 WHERE track = 1")
+    assert starts_from_record(conn) == [11604]
+    conn.execute("DROP TABLE layout_tracks")
     conn.execute("CREATE TABLE tracks (number INTEGER, session INTEGER, start_lba INTEGER)")
     conn.executemany("INSERT INTO tracks VALUES (?, ?, ?)", [(1, 1, 0), (2, 2, 11604), (3, 2, 12000)])
     assert starts_from_record(conn) == [0, 11604]

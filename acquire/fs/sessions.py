@@ -222,9 +222,9 @@ def _change(kind: str, f: FileEntry, number: int, fs_id: int, later: int,
 
 # where a record may hold the disc's layout: (table, start column, session column or None). The
 # first that exists and has rows wins; without one the sessions are found in the image.
-LAYOUT_SOURCES = (("sessions", "start_lba", None), ("sessions", "start", None),
-                  ("tracks", "start_lba", "session"), ("tracks", "start", "session"),
-                  ("layout_tracks", "start_lba", "session"))
+LAYOUT_SOURCES = (("layout_tracks", "start", "session"),          # acquisition's layout (docs/record.md "Layout")
+                  ("sessions", "start_lba", None), ("sessions", "start", None),
+                  ("tracks", "start_lba", "session"), ("tracks", "start", "session"))
 
 
 def starts_from_record(conn) -> list[int] | None:
@@ -238,11 +238,13 @@ def starts_from_record(conn) -> list[int] | None:
         columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if start not in columns or (session is not None and session not in columns):
             continue
+        data_only = " AND NOT audio" if "audio" in columns else ""      # an audio session holds no file system
         if session is None:
-            rows = conn.execute(f"SELECT {start} FROM {table} WHERE {start} IS NOT NULL ORDER BY {start}").fetchall()
+            rows = conn.execute(f"SELECT {start} FROM {table} WHERE {start} IS NOT NULL{data_only} "
+                                f"ORDER BY {start}").fetchall()
         else:
-            rows = conn.execute(f"SELECT min({start}) FROM {table} WHERE {start} IS NOT NULL GROUP BY {session} "
-                                f"ORDER BY 1").fetchall()
+            rows = conn.execute(f"SELECT min({start}) FROM {table} WHERE {start} IS NOT NULL{data_only} "
+                                f"GROUP BY {session} ORDER BY 1").fetchall()
         if rows:
             return [int(r[0]) for r in rows]
     return _starts_from_toc(conn, tables)
