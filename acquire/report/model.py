@@ -26,7 +26,6 @@ from ..rescue.geometry import DiscLayout
 from ..rescue.sectormap import State
 from ..seal.check import latest_seal_event
 from ..seal.document import SIGNED
-from .sessions import sessions_model
 from .svg import STATE_NAMES
 
 REPORT_FORMAT = 1           # bump when a key changes meaning or goes away (docs/reports.md)
@@ -295,7 +294,7 @@ def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int
         conn.execute("SELECT 1 FROM events WHERE kind = 'fs-analysis' LIMIT 1").fetchone())
     if not analysed:
         return {"analysed": False, "summary": "no file-system analysis in this record (acquire analyze RECORD adds it)", "filesystems": [], "files": [],
-                "damaged_files": [], "boot_images": [], "unreadable_tree": [], "sessions": [], "session_changes": []}
+                "damaged_files": [], "boot_images": [], "unreadable_tree": []}
     unfinished = [(s, s + c) for s, c, st in runs if st != State.FINISHED]
     filesystems = _rows(conn, "SELECT * FROM filesystems ORDER BY id") if "filesystems" in tables else []
     for fs in filesystems:
@@ -318,6 +317,7 @@ def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int
     for b in boot:
         b["bootable"] = None if b.get("bootable") is None else bool(b["bootable"])
     tree = _rows(conn, "SELECT * FROM unreadable_tree ORDER BY id") if "unreadable_tree" in tables else []
+    from .sessions import sessions_model            # every session's tree (docs/fs.md "Every session")
     sessions, session_changes = sessions_model(conn, tables, filesystems, files)
     summary = (f"{len(filesystems)} file system(s), {sum(1 for f in files if not f['is_dir'])} files, "
                f"{len(damaged)} damaged, {len(boot)} boot image(s), {len(tree)} unreadable part(s) of the tree")

@@ -36,10 +36,8 @@ def title_of(report: dict) -> str:
 
 
 def sections(report: dict) -> list[Section]:
-    from .sessions import section as sessions_section
-    return [x for x in (_verify(report), _case(report), _image(report), _medium(report), _drives(report), _runs(report),
-                        _passes(report), _damage(report), _filesystem(report), sessions_section(report),
-                        _settings(report)) if x is not None]
+    return [_verify(report), _case(report), _image(report), _medium(report), _drives(report), _runs(report),
+            _passes(report), _damage(report), _filesystem(report), _settings(report)]
 
 
 def _verify(r: dict) -> Section:
@@ -177,7 +175,9 @@ def _filesystem(r: dict) -> Section:
         tables.append(("Extracted boot images", ["entry", "file", "bytes", "sha256", "matches the record"],
                        [[s(e["entry_no"]), e["path"], s(e["size_bytes"]), e["sha256"], s(e["matches_record"])]
                         for e in fs["extracted_boot_images"]]))
-    return ("Files", [fs["summary"]], tables)
+    from .sessions import section as sessions_part  # a multisession disc: each session's tree, what changed
+    lines, more = sessions_part(r)
+    return ("Files", [fs["summary"], *lines], tables + more)
 
 
 def _settings(r: dict) -> Section:

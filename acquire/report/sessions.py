@@ -2,7 +2,7 @@
 or replaced (acquire.fs.sessions makes them; the record's session_changes table holds them).
 
     report["filesystem"]["sessions"], report["filesystem"]["session_changes"] = sessions_model(conn, tables, fs)
-    section(report)            # (title, lines, tables) for HTML and Markdown
+    section(report)            # (lines, tables) the Files section adds, for HTML and Markdown
     dfxml(root, report, sub)   # an acquire:sessions element for DFXML
 """
 from __future__ import annotations
@@ -47,18 +47,18 @@ def _extents(extents: list) -> str:
     return ", ".join(f"{lba}+{count}" for lba, count in extents) or "-"
 
 
-def section(report: dict) -> tuple[str, list[str], list[tuple[str, list[str], list[list[str]]]]] | None:
-    """None when the disc has one session (nothing to say beyond the Files section)."""
+def section(report: dict) -> tuple[list[str], list[tuple[str, list[str], list[list[str]]]]]:
+    """(lines, tables) the Files section adds for a multisession disc; nothing for one session."""
     fs = report.get("filesystem") or {}
     sessions, changes = fs.get("sessions") or [], fs.get("session_changes") or []
     if not sessions:
-        return None
+        return [], []
     removed = [c for c in changes if c["change"] == "removed"]
     replaced = [c for c in changes if c["change"] == "replaced"]
     lines = [f"{len(sessions)} sessions, each with its own ISO 9660 tree; a drive and a mount show the last. "
              f"{len(removed)} file(s) of an earlier session are removed in a later one and {len(replaced)} "
              "replaced (same path, another extent): their earlier sectors are still on the disc."]
-    tables = [("Sessions", ["session", "start LBA", "declared end", "label", "files", "file system"],
+    tables = [("Each session's file system", ["session", "start LBA", "declared end", "label", "files", "file system"],
                [[str(s["session"]), str(s["start_lba"]), str(s.get("declared_end", "-")), str(s.get("label") or "-"),
                  str(s["files"]), f"{s['filesystem_id']}{' (shown by a mount)' if s['last'] else ''}"] for s in sessions])]
     tables.append((f"Removed in a later session ({len(removed)})",
@@ -71,7 +71,7 @@ def section(report: dict) -> tuple[str, list[str], list[tuple[str, list[str], li
                    [[c["path"], str(c["size"]), str(c["session"]), str(c["later_session"]), _extents(c["extents"]),
                      _extents(c["new_extents"]), "all" if c["sectors_read"] else f"{c['unreadable_sectors']} not read"]
                     for c in replaced[:MAX_SHOWN]] or [["none", "-", "-", "-", "-", "-", "-"]]))
-    return ("Sessions", lines, tables)
+    return lines, tables
 
 
 def dfxml(root, report: dict, sub: Callable, acquire_name: Callable[[str], str]) -> None:
