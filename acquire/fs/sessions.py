@@ -149,8 +149,7 @@ def add_earlier_sessions(analysis: Analysis, reader: SectorReader, starts: Seque
     for number, start in enumerate(starts[:-1], 1):
         descriptors = volume.read_descriptors(reader, start)
         if descriptors.primary is None:
-            analysis.unreadable.extend(_lost_descriptors(descriptors, start))
-            continue
+            continue                     # analyze._usable_sessions named it already
         lba, vd = descriptors.primary
         tree = iso9660.walk(reader, lba, vd, fs_id=next(ids), kind="iso9660", alternate_of=last_fs_id)
         _mark(tree.filesystem.details, reader, number, start, tree.files)
@@ -177,12 +176,6 @@ def declared_end(sv: SessionVolume, files: list[FileEntry]) -> int:
     size = sv.volume.volume_space_size
     furthest = max((lba + count for f in files for lba, count in f.extents if lba >= sv.start), default=0)
     return sv.start + size if furthest > size else sv.declared_end
-
-
-def _lost_descriptors(descriptors: volume.Descriptors, start: int):
-    from ..record.fs_tables import Unreadable
-    what = f"descriptor (session at LBA {start})"
-    return [Unreadable(None, None, lba, 1, what) for lba in descriptors.unreadable]
 
 
 def session_changes(trees: list[tuple[int, int, list[FileEntry]]]) -> list[SessionChange]:
