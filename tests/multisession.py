@@ -10,6 +10,7 @@ in the [[track]] syntax of docs/reference/contracts.md "The simulated drive's pr
 
     disc = cd_r_two_sessions(tmp_path)        # session 2 deletes /gone.bin and replaces /replaced.bin
     disc = cd_r_three_sessions(tmp_path)      # genisoimage, xorriso -as mkisofs -C -M, genisoimage -C -M
+    disc = cd_r_joliet_sessions(tmp_path)     # ISO 9660 + Joliet only, as Windows burners write
     disc = dvd_r_three_borders(tmp_path)      # three borders of xorriso -grow_blindly
     disc = overwriteable_stdio(tmp_path)      # xorriso -dev FILE, three -commit: DVD+RW / file style
     oracle = xorriso_listing(disc.image, disc.sessions[0].start)   # path -> extents of that session
@@ -238,6 +239,24 @@ def cd_r_three_sessions(directory: Path) -> Disc:
     return disc
 
 
+def cd_r_joliet_sessions(directory: Path) -> Disc:
+    """Two TAO sessions as a Windows burner leaves them: ISO 9660 (8.3 names) and Joliet, no Rock
+    Ridge; both by genisoimage -J (session 2 with -C -M), which replaces "/Quarterly Report.doc"."""
+    directory.mkdir(parents=True, exist_ok=True)
+    disc = Disc("cd-r", directory, image=directory / "disc.iso")
+    t1 = write_tree(directory / "tree1", {"Quarterly Report.doc": 9000, "Notes For Later.txt": 3000}, seed=4)
+    s1 = directory / "session1.iso"
+    _run("genisoimage", "-quiet", "-J", "-V", "JOLIET_1", "-o", s1, t1)
+    place(disc, Session(1, 0, s1, _sectors(s1), TAO_RUN_OUT_BLOCKS))
+    start2 = next_start_cd(disc)
+    t2 = write_tree(directory / "tree2", {"Quarterly Report.doc": 12000}, seed=5)
+    s2 = directory / "session2.iso"
+    _run("genisoimage", "-quiet", "-J", "-V", "JOLIET_2", "-C", f"0,{start2}", "-M", disc.image, "-o", s2, t2)
+    place(disc, Session(2, start2, s2, _sectors(s2), TAO_RUN_OUT_BLOCKS))
+    write_profile(disc)
+    return disc
+
+
 def dvd_r_three_borders(directory: Path, border_zone: int = DVD_R_BORDER_ZONE) -> Disc:
     """A DVD-R (incremental) of three borders, each session by xorriso -grow_blindly: border 2 deletes
     /gone.bin, border 3 replaces /replaced.bin. No run-out blocks (a CD's TAO linking); between
@@ -307,14 +326,15 @@ def xorriso_listing(image: Path, sbsector: int) -> dict[str, list[tuple[int, int
     return files
 
 
-def isoinfo_listing(image: Path, sbsector: int, *, session_only: bool = False) -> dict[str, tuple[int, int]]:
+def isoinfo_listing(image: Path, sbsector: int, *, session_only: bool = False,
+                    joliet: bool = False) -> dict[str, tuple[int, int]]:
     """path -> (first lba, size in bytes) of every file of that session, by `isoinfo -T SBSECTOR -R -l`
     on the whole disc image, or with `session_only` `isoinfo -N SBSECTOR -R -l` on the session's own
     image (as mkisofs -C wrote it) (genisoimage's reader, independent of xorriso). A listing reads
     directory records only, and a session's directories lie in its own image, so -N lists the files
-    the session kept from earlier ones too, at their earlier LBAs."""
+    the session kept from earlier ones too, at their earlier LBAs. `joliet`: the Joliet tree (-J)."""
     flag = "-N" if session_only else "-T"
-    out = _run("isoinfo", "-i", image, flag, str(sbsector), "-R", "-l")
+    out = _run("isoinfo", "-i", image, flag, str(sbsector), "-J" if joliet else "-R", "-l")
     files: dict[str, tuple[int, int]] = {}
     directory = "/"
     for line in out.splitlines():

@@ -121,6 +121,19 @@ def test_three_sessions_report_each_replacement_from_the_session_it_was_in(discs
     assert got == {("replaced", "/replaced.bin", 1, 2), ("replaced", "/keep.txt", 2, 3)}
 
 
+def test_a_disc_without_rock_ridge_is_compared_by_its_joliet_names_and_a_rename_is_no_removal(tmp_path):
+    """genisoimage -M without Rock Ridge keeps session 1's files in session 2's Joliet tree under their
+    ISO 9660 names (isoinfo -J shows NOTES_FO.TXT at the old extent): renamed, not removed."""
+    disc = ms.cd_r_joliet_sessions(tmp_path / "joliet")
+    analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+    first = ms.xorriso_listing(disc.image, 0)               # xorriso names them by Joliet here
+    got = {(c.change, c.path, c.session, c.later_session, c.new_path): list(c.extents) for c in analysis.session_changes}
+    assert got == {("renamed", "/Notes For Later.txt", 1, 2, "/NOTES_FO.TXT"): first["/Notes For Later.txt"],
+                   ("replaced", "/Quarterly Report.doc", 1, 2, None): first["/Quarterly Report.doc"]}
+    later = ms.isoinfo_listing(disc.image, disc.starts[1], joliet=True)
+    assert later["/NOTES_FO.TXT"][0] == first["/Notes For Later.txt"][0][0]
+
+
 def test_a_dvd_r_border_deletion_and_replacement_are_found(discs):
     disc = discs["dvd_r_three_borders"]
     analysis = analyze_image(disc.image, None, session_starts=disc.starts)

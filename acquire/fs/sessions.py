@@ -139,12 +139,14 @@ def add_earlier_sessions(analysis: Analysis, reader: SectorReader, starts: Seque
                          last_fs_id: int | None, last_files: list[FileEntry]) -> None:
     """Walk each earlier session's primary tree (an `iso9660` filesystem, alternate_of the last
     session's, with `session` and `session_start` in its details) and list what the last session
-    removed or replaced. The last session's filesystem gets its session number too."""
+    removed or replaced, by the names a user sees (_named_view). The last session's filesystem gets
+    its session number too."""
     if len(starts) < 2:
         return
     last = next((fs for fs in analysis.filesystems if fs.id == last_fs_id), None)
     if last is not None:
         _mark(last.details, reader, len(starts), starts[-1], last_files)
+    last_names = _named_view(analysis, last_fs_id, last_files)
     trees: list[tuple[int, int, list[FileEntry]]] = []
     for number, start in enumerate(starts[:-1], 1):
         descriptors = volume.read_descriptors(reader, start)
@@ -156,10 +158,37 @@ def add_earlier_sessions(analysis: Analysis, reader: SectorReader, starts: Seque
         analysis.filesystems.append(tree.filesystem)
         analysis.files.extend(tree.files)
         analysis.unreadable.extend(tree.unreadable)
-        trees.append((number, tree.filesystem.id, tree.files))
+        names = (tree.filesystem.id, tree.files)
+        if tree.rock_ridge is None:
+            names = _joliet_view(analysis, reader, descriptors, next(ids), tree.filesystem.id, number, start) or names
+        trees.append((number, *names))
     if last_fs_id is not None:
-        trees.append((len(starts), last_fs_id, last_files))
+        trees.append((len(starts), *last_names))
         analysis.session_changes.extend(session_changes(trees))
+
+
+def _named_view(analysis: Analysis, fs_id: int | None, files: list[FileEntry]) -> tuple[int | None, list[FileEntry]]:
+    """The tree whose names a user sees: Rock Ridge's when the primary tree has it, else Joliet's
+    (a disc burned on Windows has ISO 9660 8.3 names and Joliet), else the ISO 9660 names."""
+    if any(fs.kind == "rockridge" and fs.details.get("names_in") == fs_id for fs in analysis.filesystems):
+        return fs_id, files
+    joliet = next((fs for fs in analysis.filesystems if fs.kind == "joliet" and fs.alternate_of == fs_id), None)
+    return (joliet.id, analysis.files_of(joliet.id)) if joliet is not None else (fs_id, files)
+
+
+def _joliet_view(analysis: Analysis, reader: SectorReader, descriptors: volume.Descriptors, fs_id: int,
+                 primary_id: int, number: int, start: int) -> tuple[int, list[FileEntry]] | None:
+    """An earlier session's Joliet tree, walked and kept (alternate_of its primary tree), when it has one."""
+    for lba, svd in descriptors.supplementary:
+        if svd.joliet_level is None:
+            continue
+        tree = iso9660.walk(reader, lba, svd, fs_id=fs_id, kind="joliet", alternate_of=primary_id)
+        tree.filesystem.details.update(session=number, session_start=start)
+        analysis.filesystems.append(tree.filesystem)
+        analysis.files.extend(tree.files)
+        analysis.unreadable.extend(tree.unreadable)
+        return tree.filesystem.id, tree.files
+    return None
 
 
 def _mark(details: dict, reader: SectorReader, number: int, start: int, files: list[FileEntry]) -> None:
@@ -180,8 +209,9 @@ def declared_end(sv: SessionVolume, files: list[FileEntry]) -> int:
 
 def session_changes(trees: list[tuple[int, int, list[FileEntry]]]) -> list[SessionChange]:
     """From (session number, filesystem id, files) in session order, the files an earlier session
-    holds that a later one dropped ('removed', reported from the last session that still had it)
-    or holds at another extent ('replaced', one row per superseded version)."""
+    holds that a later one dropped ('removed', reported from the last session that still had it),
+    holds under another name at the same extents ('renamed') or holds at another extent
+    ('replaced', one row per superseded version)."""
     last_session = trees[-1][0]
     versions: dict[str, list[tuple[int, int, FileEntry]]] = {}
     present: dict[int, set[str]] = {}
@@ -193,22 +223,27 @@ def session_changes(trees: list[tuple[int, int, list[FileEntry]]]) -> list[Sessi
             present[number].add(f.path)
             versions.setdefault(f.path, []).append((number, fs_id, f))
     numbers = [n for n, _, _ in trees]
+    at_extents = {number: {f.extents: f.path for f in files if not f.is_dir and f.extents} for number, _, files in trees}
     changes: list[SessionChange] = []
     for path, held in versions.items():
         for (number, fs_id, f), after in zip(held, [*held[1:], None]):
             if after is None:
                 if number != last_session:
                     gone_in = next(n for n in numbers if n > number and path not in present[n])
-                    changes.append(_change("removed", f, number, fs_id, gone_in))
+                    # the same extents under another name: renamed, not removed (genisoimage -M keeps
+                    # an earlier file under its ISO 9660 name in a later session's Joliet tree)
+                    new_path = at_extents[gone_in].get(f.extents) if f.extents else None
+                    changes.append(_change("renamed" if new_path else "removed", f, number, fs_id, gone_in,
+                                           new_path=new_path))
             elif after[2].extents != f.extents:
                 changes.append(_change("replaced", f, number, fs_id, after[0], after[2].extents))
     return sorted(changes, key=lambda c: (c.session, c.change, c.path))
 
 
 def _change(kind: str, f: FileEntry, number: int, fs_id: int, later: int,
-            new_extents: tuple[tuple[int, int], ...] = ()) -> SessionChange:
+            new_extents: tuple[tuple[int, int], ...] = (), new_path: str | None = None) -> SessionChange:
     return SessionChange(kind, f.path, number, fs_id, f.size, f.extents, f.unreadable_sectors, later,
-                         new_extents, f.mtime_utc)
+                         new_extents, f.mtime_utc, new_path)
 
 
 # --- the layout in the record ---------------------------------------------------------------------

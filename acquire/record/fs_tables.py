@@ -78,10 +78,11 @@ class Unreadable:
 @dataclass(frozen=True, slots=True)
 class SessionChange:
     """A file an earlier session of a multisession disc holds that the last session no longer shows
-    as it was: 'removed' (its path is gone from a later session's tree) or 'replaced' (a later
-    session has the same path at another extent). Its sectors are still on the disc."""
+    as it was: 'removed' (its path is gone from a later session's tree), 'renamed' (gone, but its
+    extents are there under another path) or 'replaced' (a later session has the same path at
+    another extent). Its sectors are still on the disc."""
 
-    change: str                                 # 'removed' | 'replaced'
+    change: str                                 # 'removed' | 'renamed' | 'replaced'
     path: str
     session: int                                # the session (1-based) whose tree holds this version
     filesystem_id: int                          # that session's iso9660 filesystem
@@ -91,6 +92,7 @@ class SessionChange:
     later_session: int                          # removed: the first session without it; replaced: the one with the new version
     new_extents: tuple[tuple[int, int], ...] = ()   # replaced: the later version's extents
     mtime_utc: str | None = None
+    new_path: str | None = None                 # renamed: the path the later session gives these extents
 
 
 @dataclass(slots=True)
@@ -154,7 +156,7 @@ FS_SCHEMA: dict[str, tuple[dict[str, type], str, list[tuple[str, str, str]], set
         {
             "id": int, "change": str, "path": str, "session": int, "filesystem_id": int, "size": int,
             "extents_json": str, "unreadable_sectors": int, "later_session": int, "new_extents_json": str,
-            "mtime_utc": str,
+            "mtime_utc": str, "new_path": str,
         },
         "id", [("filesystem_id", "filesystems", "id")], {"change", "path", "session", "extents_json"},
     ),
@@ -194,7 +196,7 @@ def save_analysis(record: Record, analysis: Analysis, *, run_id: int | None = No
     tree_rows = [(u.filesystem_id, u.path, u.lba, u.count, u.what) for u in analysis.unreadable]
     change_rows = [
         (c.change, c.path, c.session, c.filesystem_id, c.size, _json([list(e) for e in c.extents]),
-         c.unreadable_sectors, c.later_session, _json([list(e) for e in c.new_extents]), c.mtime_utc)
+         c.unreadable_sectors, c.later_session, _json([list(e) for e in c.new_extents]), c.mtime_utc, c.new_path)
         for c in analysis.session_changes
     ]
     with record._write() as conn:
@@ -245,9 +247,9 @@ def load_analysis(record: Record) -> Analysis | None:
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session_changes'").fetchone():
         for row in conn.execute(
                 "SELECT change, path, session, filesystem_id, size, extents_json, unreadable_sectors, later_session, "
-                "new_extents_json, mtime_utc FROM session_changes ORDER BY id"):
-            change, path, session, fs_id, size, extents, bad, later, new, mtime = row
+                "new_extents_json, mtime_utc, new_path FROM session_changes ORDER BY id"):
+            change, path, session, fs_id, size, extents, bad, later, new, mtime, new_path = row
             analysis.session_changes.append(SessionChange(
                 change, path, session, fs_id, size, tuple(tuple(e) for e in json.loads(extents)), bad, later,
-                tuple(tuple(e) for e in json.loads(new or "[]")), mtime))
+                tuple(tuple(e) for e in json.loads(new or "[]")), mtime, new_path))
     return analysis

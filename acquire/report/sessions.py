@@ -54,10 +54,12 @@ def section(report: dict) -> tuple[list[str], list[tuple[str, list[str], list[li
     if not sessions:
         return [], []
     removed = [c for c in changes if c["change"] == "removed"]
+    renamed = [c for c in changes if c["change"] == "renamed"]
     replaced = [c for c in changes if c["change"] == "replaced"]
     lines = [f"{len(sessions)} sessions, each with its own ISO 9660 tree; a drive and a mount show the last. "
-             f"{len(removed)} file(s) of an earlier session are removed in a later one and {len(replaced)} "
-             "replaced (same path, another extent): their earlier sectors are still on the disc."]
+             f"{len(removed)} file(s) of an earlier session are removed in a later one, {len(renamed)} renamed "
+             f"(same extents, another path) and {len(replaced)} replaced (same path, another extent): their "
+             "earlier sectors are still on the disc."]
     tables = [("Each session's file system", ["session", "start LBA", "declared end", "label", "files", "file system"],
                [[str(s["session"]), str(s["start_lba"]), str(s.get("declared_end", "-")), str(s.get("label") or "-"),
                  str(s["files"]), f"{s['filesystem_id']}{' (shown by a mount)' if s['last'] else ''}"] for s in sessions])]
@@ -66,6 +68,11 @@ def section(report: dict) -> tuple[list[str], list[tuple[str, list[str], list[li
                    [[c["path"], str(c["size"]), str(c["session"]), str(c["later_session"]), _extents(c["extents"]),
                      "all" if c["sectors_read"] else f"{c['unreadable_sectors']} not read"] for c in removed[:MAX_SHOWN]]
                    or [["none", "-", "-", "-", "-", "-"]]))
+    if renamed:
+        tables.append((f"Renamed in a later session ({len(renamed)})",
+                       ["path", "size (bytes)", "in session", "renamed in session", "new path", "extents (LBA+sectors)"],
+                       [[c["path"], str(c["size"]), str(c["session"]), str(c["later_session"]), str(c.get("new_path")),
+                         _extents(c["extents"])] for c in renamed[:MAX_SHOWN]]))
     tables.append((f"Replaced in a later session ({len(replaced)})",
                    ["path", "size (bytes)", "in session", "replaced in session", "old extents", "new extents", "sectors read"],
                    [[c["path"], str(c["size"]), str(c["session"]), str(c["later_session"]), _extents(c["extents"]),
