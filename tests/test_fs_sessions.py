@@ -132,6 +132,12 @@ def test_a_disc_without_rock_ridge_is_compared_by_its_joliet_names_and_a_rename_
                    ("replaced", "/Quarterly Report.doc", 1, 2, None): first["/Quarterly Report.doc"]}
     later = ms.isoinfo_listing(disc.image, disc.starts[1], joliet=True)
     assert later["/NOTES_FO.TXT"][0] == first["/Notes For Later.txt"][0][0]
+    record = Record.create(tmp_path / "r.sqlite", tool_version="test")
+    try:
+        save_analysis(record, analysis)
+        assert load_analysis(record).session_changes == analysis.session_changes
+    finally:
+        record.close()
 
 
 def test_a_dvd_r_border_deletion_and_replacement_are_found(discs):
