@@ -287,3 +287,30 @@ def test_a_disc_acquired_from_its_track_layout_lists_every_session_and_verifies(
     done = run_acquire("verify", record, "--json", "--no-record")
     checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
     assert done.returncode == 0 and checks["completeness"]["ok"], checks["completeness"]
+
+
+_paths = st.sampled_from(["/a", "/b", "/c", "/d/e"])
+_extent = st.tuples(st.integers(20, 60), st.integers(1, 3))
+_session = st.dictionaries(_paths, _extent, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_session, min_size=2, max_size=5))
+def test_session_changes_say_exactly_what_the_last_session_no_longer_shows(sessions):
+    trees = [(n, n, [FileEntry(n, p, 10, False, (e,)) for p, e in files.items()]) for n, files in enumerate(sessions, 1)]
+    last = sessions[-1]
+    changes = session_changes(trees)
+    for c in changes:
+        held = sessions[c.session - 1]
+        assert held[c.path] == c.extents[0]
+        if c.change == "replaced":
+            assert sessions[c.later_session - 1][c.path] != c.extents[0]
+        else:                                            # removed or renamed: gone from that later session
+            assert c.path not in sessions[c.later_session - 1]
+            assert (c.change == "renamed") == (c.extents[0] in sessions[c.later_session - 1].values())
+    # every path an earlier session holds is either in the last session as it is, or is explained
+    for n, files in enumerate(sessions[:-1], 1):
+        for path, extent in files.items():
+            explained = any(c.path == path and c.session >= n for c in changes)
+            assert last.get(path) == extent or explained, (n, path)
+    assert session_changes([(1, 1, trees[0][2]), (2, 2, trees[0][2])]) == []
