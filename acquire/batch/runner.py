@@ -177,7 +177,7 @@ class _Batch:
                 except ChangerGone:
                     raise
                 except ChangerError as exc:
-                    self._finish(drive, job, Verdict("failed", f"changer: {exc}"), {})
+                    self._finish(drive, job, Verdict("failed", f"the changer failed: {exc}"), {})
                     return False
             if isinstance(self.changer, FixedDrives):
                 device = job.device or device
@@ -216,11 +216,11 @@ class _Batch:
                 continue
             if other is not None and other.id not in self.state.claimed:
                 self._event("load", job=other.id, drive=drive)
-                self._verdict(other, drive, Verdict("refused", f"found in drive {drive} in place of {job.id}: two "
+                self._verdict(other, drive, Verdict("refused", f"found in the drive in place of {job.id}: two "
                                                     "discs picked at once, or a stack out of order; feed it again"),
                               "reject", {})
                 self._event("unload", job=other.id, drive=drive, pile="reject")
-            self._finish(drive, job, Verdict("refused", f"the disc in drive {drive} is not this one "
+            self._finish(drive, job, Verdict("refused", "the disc in the drive is not this one "
                                                        f"({'; '.join(wrong)}; {said})"), {})
             return False
 

@@ -93,7 +93,7 @@ class SimChanger:
             self._write_drive(drive, self.discs[tray[-1]])
         self._save()
         if not seated:
-            raise LoadFailed(f"the disc did not load into drive {drive} (it lies on the tray, not seated)")
+            raise LoadFailed("the disc did not load (it lies on the tray, not seated)")
 
     def unload(self, drive: str, pile: str, hint: str) -> None:
         tray = self.state["trays"][drive]
