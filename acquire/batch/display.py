@@ -15,7 +15,8 @@ class Display:
         self.console = Console(stderr=True, highlight=False)
         self.live_enabled = sys.stderr.isatty() if live is None else live
         self.lines = {d: "idle" for d in drives}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()       # the live display's start, stop and refresh
+        self._asking = threading.Lock()      # one prompt at a time; progress goes on being noted meanwhile
         self._live: Live | None = None
 
     def __enter__(self) -> "Display":
@@ -47,20 +48,21 @@ class Display:
     def note(self, line: str) -> None:
         """A line that stays (a disc's verdict, a changer's fault)."""
         with self._lock:
-            self.console.print(Text(line))
+            self.console.print(Text(line), soft_wrap=True)
 
     def ask(self, prompt: str) -> str:
-        """One prompt to the operator; the progress lines stop while it waits."""
-        with self._lock:
-            self._stop()
+        """One prompt to the operator; the progress lines stop while it waits (and the drives'
+        progress is still taken, so no acquisition waits on the operator)."""
+        with self._asking:
+            with self._lock:
+                self._stop()
+                self.console.print(Text(prompt), end="", soft_wrap=True)
             try:
-                self.console.print(Text(prompt), end="")
                 answer = sys.stdin.readline()
-                if not answer:
-                    return "q"                 # stdin closed: nobody to answer, stop (resumable)
-                return answer
             finally:
-                self._start()
+                with self._lock:
+                    self._start()
+            return answer if answer else "q"   # stdin closed: nobody to answer, stop (resumable)
 
 
 def progress_text(p: dict) -> str:
