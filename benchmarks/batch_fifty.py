@@ -82,8 +82,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sleep", type=float, default=1.0)
     ap.add_argument("--stall", default="5")
+    ap.add_argument("--keep", type=Path, help="Build the stacks in this (new) folder and leave them there.")
+    ap.add_argument("--kill-after", type=int, default=25, help="Verdicts before the SIGKILL.")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
         a, b = Path(tmp) / "a", Path(tmp) / "b"
         stack = fifty(a, sleep_scale=args.sleep)
         shutil.copytree(a, b)
@@ -100,7 +103,7 @@ def main() -> None:
 
         started = time.monotonic()
         proc = subprocess.Popen(command(b, args.stall), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while verdicts(b) < 25 and proc.poll() is None:
+        while verdicts(b) < args.kill_after and proc.poll() is None:
             time.sleep(0.05)
         killed_at = verdicts(b)
         proc.send_signal(signal.SIGKILL)
@@ -114,6 +117,9 @@ def main() -> None:
         print(f"  manifest rows {second['rows']}, every disc on its right pile: {second['right_piles']}, "
               f"batch log verifies: {second['log_intact']}")
         print(f"  the same manifest as run 1: {first['manifest'] == second['manifest']}")
+        for one, two in zip(first["manifest"].splitlines(), second["manifest"].splitlines()):
+            if one != two:
+                print(f"    run 1: {one}\n    run 2: {two}")
         print(f"  discs being imaged at the kill: {', '.join(open_discs) or 'none'}; their records show a resumed "
               f"run: {all(resumed(b, job) for job in open_discs)}")
 

@@ -269,3 +269,25 @@ def test_with_yes_each_job_may_name_its_own_simulated_drive(tmp_path):
     (tmp_path / "queue.csv").write_text("\n".join(rows) + "\n")
     done = run_acquire("batch", tmp_path / "queue.csv", "-o", tmp_path / "out", "--yes", "--json", check_code=0)
     assert json.loads(done.stdout)["verdicts"] == {"complete": 2, "partial": 0, "failed": 0, "refused": 0}
+
+
+def test_a_disc_over_its_time_budget_is_stopped_resumable_and_a_queue_longer_than_the_stack_is_refused(tmp_path):
+    make_stack(Stack(tmp_path, 2, sleep_scale=40.0))          # d02 costs some 7 s of real time
+    rows = (tmp_path / "queue.csv").read_text().splitlines()
+    rows[0] += ",budget_s"
+    rows[2] += ",5"
+    rows.append("CAT-0003,SHELF-12,d03,DISC_03,85,")           # the stack has no third disc
+    (tmp_path / "queue.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "discs" / "d01.toml").write_text((tmp_path / "discs" / "d01.toml").read_text()
+                                                  .replace("sleep_scale = 40.0", "sleep_scale = 0.0"))
+    started = time.monotonic()
+    _batch(tmp_path, check_code=3)
+    assert time.monotonic() - started < 15
+    rows = {r["id"]: r for r in _manifest(tmp_path)}
+    assert (rows["CAT-0002"]["verdict"], rows["CAT-0002"]["pile"]) == ("failed", "reject")
+    assert rows["CAT-0002"]["reason"] == "timed out: the time budget of 5 s was used up (resumable)"
+    record = sqlite3.connect(tmp_path / "out" / rows["CAT-0002"]["record"])
+    assert [k for (k,) in record.execute("SELECT kind FROM events WHERE kind = 'run-end'")]   # closed, not killed
+    record.close()
+    assert (rows["CAT-0003"]["verdict"], rows["CAT-0003"]["pile"]) == ("refused", "none")
+    assert rows["CAT-0003"]["reason"] == "not in the input stack: the stack ran out before it"

@@ -54,7 +54,7 @@ class Terminal:
 
 
 def test_the_operator_is_asked_for_each_disc_and_a_wrong_disc_is_caught_on_screen(tmp_path):
-    make_stack(Stack(tmp_path, 2))
+    make_stack(Stack(tmp_path, 3))
     drive = tmp_path / "drive.toml"
 
     def insert(name: str) -> None:
@@ -83,12 +83,15 @@ def test_the_operator_is_asked_for_each_disc_and_a_wrong_disc_is_caught_on_scree
         insert("d02")
         term.enter()
         term.wait_for("Take disc CAT-0002")
+        drive.unlink()
         term.enter()
+        term.wait_for("Insert disc CAT-0003")
+        term.enter("s")                           # the third disc is not on the shelf
         shown = term.wait_for("batch exit")
-        print(shown.rstrip())
-        assert "2 complete, 0 partial, 0 failed, 0 refused; piles {'accept': 2}" in shown
-        assert "batch exit 0" in shown
+        assert "CAT-0003     refused  -> none   the operator could not find the disc" in shown
+        assert "2 complete, 0 partial, 0 failed, 1 refused; piles {'accept': 2, 'none': 1}" in shown
+        assert "batch exit 3" in shown
     finally:
         term.close()
     manifest = (tmp_path / "out" / "manifest.csv").read_text().splitlines()
-    assert [line.split(",")[4] for line in manifest[1:]] == ["complete", "complete"]
+    assert [line.split(",")[4] for line in manifest[1:]] == ["complete", "complete", "refused"]

@@ -22,6 +22,10 @@ class LoadFailed(ChangerError):
     """The disc did not load (misfed, stuck, fell off the picker): it is rejected."""
 
 
+class DiscMissing(ChangerError):
+    """The operator has not got the disc the queue asks for: it is refused, on no pile."""
+
+
 class StackEmpty(ChangerError):
     """No disc left in the input stack: the batch is over."""
 
@@ -83,7 +87,7 @@ class OperatorChanger:
         answer = self._prompt(f"Insert disc {hint} into {self._device(drive)}, close the tray, then press "
                               "Enter (s: it is missing, q: stop the batch) ")
         if answer in ("s", "skip"):
-            raise LoadFailed(f"the operator could not find disc {hint}")
+            raise DiscMissing("the operator could not find the disc")
         self._held[drive] = True
 
     def unload(self, drive: str, pile: str, hint: str) -> None:

@@ -127,6 +127,10 @@ def apply(state: Replay, kind: str, d: dict[str, Any]) -> None:
     elif kind == "verdict":
         state.claimed.add(d["job"])
         state.verdicts[d["job"]] = d
+    elif kind == "stack-empty":            # the load found no disc: the job is free again
+        state.claimed.discard(d["job"])
+        if state.on_drive.get(d["drive"]) == d["job"]:
+            del state.on_drive[d["drive"]]
     elif kind == "unload":
         state.unloaded.add(d["job"])
         if state.on_drive.get(d["drive"]) == d["job"]:

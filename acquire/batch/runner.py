@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AcquireError, UsageError
-from .changer import ChangerError, ChangerGone, FixedDrives, LoadFailed, OperatorChanger, OperatorQuit, StackEmpty
+from .changer import (ChangerError, ChangerGone, DiscMissing, FixedDrives, LoadFailed, OperatorChanger, OperatorQuit,
+                      StackEmpty)
 from .display import Display, progress_text
 from .identity import IdentityTimeout, mismatches, read_identity_within, which_job
 from .log import BatchLog, Replay, apply, manifest_rows, replay, write_manifest
@@ -168,11 +169,12 @@ class _Batch:
                 except StackEmpty:
                     self.stack_empty = True
                     self._event("stack-empty", job=job.id, drive=drive)
-                    self.state.claimed.discard(job.id)
-                    self.state.on_drive.pop(drive, None)
                     return None
                 except LoadFailed as exc:
                     self._finish(drive, job, Verdict("failed", f"did not load: {exc}"), {})
+                    return False
+                except DiscMissing as exc:
+                    self._missing(drive, job, str(exc))
                     return False
                 except ChangerGone:
                     raise
@@ -209,17 +211,15 @@ class _Batch:
                 if answer.strip().lower() in ("q", "quit"):
                     raise OperatorQuit("stopped at the operator's request", hint="run the same command to resume")
                 if answer.strip().lower() in ("s", "skip"):
-                    self._verdict(job, drive, Verdict("refused", "the operator could not find the disc"),
-                                  NOT_IN_STACK, {})
-                    self._event("unload", job=job.id, drive=drive, pile=NOT_IN_STACK)
+                    self._missing(drive, job, "the operator could not find the disc")
                     return False
                 continue
             if other is not None and other.id not in self.state.claimed:
-                self._event("load", job=other.id, drive=drive)
+                # its disc leaves with this drive's tray: no load or unload of its own (a restart
+                # between the two verdicts finds this drive still on `job`, and refuses it again)
                 self._verdict(other, drive, Verdict("refused", f"found in the drive in place of {job.id}: two "
                                                     "discs picked at once, or a stack out of order; feed it again"),
                               "reject", {})
-                self._event("unload", job=other.id, drive=drive, pile="reject")
             self._finish(drive, job, Verdict("refused", "the disc in the drive is not this one "
                                                        f"({'; '.join(wrong)}; {said})"), {})
             return False
@@ -273,6 +273,11 @@ class _Batch:
         self._manifest()
         self.display.note(f"{job.id:<12} {verdict.verdict:<8} -> {pile:<6} {verdict.reason}"
                           + (f"  [{drive}]" if drive else ""))
+
+    def _missing(self, drive: str, job: Job, reason: str) -> None:
+        """A job whose disc is not to be had: refused, on no pile, nothing to unload."""
+        self._verdict(job, drive, Verdict("refused", reason), NOT_IN_STACK, {})
+        self._event("unload", job=job.id, drive=drive, pile=NOT_IN_STACK)
 
     def _unload(self, drive: str, job: Job, pile: str) -> None:
         try:

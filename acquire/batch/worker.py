@@ -1,5 +1,5 @@
-"""One disc's acquisition in a process of its own (`python -m acquire.batch.worker JOB.json`), and
-the parent's side that watches it: its progress lines, its time budget, and a hung drive.
+"""The parent's side of one disc's acquisition in a process of its own (child.py, `python -m
+acquire.batch.child JOB.json`): its progress lines, its time budget, and a hung drive.
 
 A process per disc, not a thread: a drive whose firmware has hung blocks the command (an SG_IO
 ioctl, the simulated drive's `hang` event) beyond the reach of any Python code in that process;
@@ -9,9 +9,6 @@ lock on the disc's folder besides. Its result is a JSON file, written whole (wri
 """
 from __future__ import annotations
 
-import ctypes
-import errno
-import fcntl
 import json
 import os
 import signal
@@ -21,101 +18,22 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-PR_SET_PDEATHSIG = 1            # prctl(2)
-STARTUP_S = 120.0               # a child has this long to start (import, lock) before the stall timer runs
-GRACE_S = 10.0                  # after SIGTERM (the budget), this long to close its record, then SIGKILL
 RESULT = "result.json"
 JOB = "job.json"
-
-
-# --- the child ------------------------------------------------------------------------------------
-
-def _die_with_parent(parent: int) -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):     # not Linux: the folder lock still keeps two writers apart
-        pass
-    if os.getppid() != parent:            # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _emit(**fields: Any) -> None:
-    sys.stdout.write(json.dumps(fields) + "\n")
-    sys.stdout.flush()
+STARTUP_S = 120.0               # a child has this long to start (import, lock) before the stall timer runs
+GRACE_S = 10.0                  # after SIGTERM (the budget), this long to close its record, then SIGKILL
 
 
 def write_json(path: Path, data: dict) -> None:
+    """A JSON file replaced whole: write, fsync, rename."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def _acquire(spec: dict) -> dict:
-    from ..api import ImageOptions, acquire_image
-    from ..errors import AcquireError
-
-    folder = Path(spec["folder"])
-    o = spec["options"]
-    options = ImageOptions(case_id=o.get("case"), evidence_id=o.get("evidence"), examiner=o.get("examiner"),
-                           notes=o.get("notes"), retries=o.get("retries", 1), trim=not o.get("no_trim"),
-                           scrape=not o.get("no_scrape"), speed=o.get("speed"),
-                           strategy=o.get("strategy") or "adaptive", second_read=bool(o.get("second_read")),
-                           command=spec.get("command", ""))
-
-    def progress(p) -> None:
-        _emit(phase=p.phase, pass_no=p.pass_no, sectors=p.sectors, finished=p.finished, bad=p.bad,
-              untried=p.untried, drive_time_s=round(p.drive_time_s, 3))
-
-    try:
-        outcome = acquire_image(spec["device"], folder / spec["image"], options, on_progress=progress)
-    except AcquireError as exc:
-        return {"exit_code": exc.exit_code, "error": str(exc), "error_type": type(exc).__name__}
-    except OSError as exc:
-        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        return {"exit_code": 4 if full else 1, "error_type": "OutOfSpace" if full else "OSError",
-                "error": f"{'disk full' if full else 'cannot use'} {exc.filename or ''} ({exc.strerror or exc})".replace("  ", " ")}
-    result: dict[str, Any] = {"exit_code": outcome.exit_code, "outcome": outcome.as_json()}
-    if outcome.status != "interrupted":
-        _emit(phase="report")           # the drive's part is over: no stall from here on
-        result["reports"] = _reports(outcome.record, folder, spec["image"])
-    return result
-
-
-def _reports(record: Path, folder: Path, image: str) -> list[str] | str:
-    from ..report import write_report
-
-    names = []
-    try:
-        for suffix in (".html", ".json"):
-            out = folder / f"{Path(image).stem}.report{suffix}"
-            write_report(record, out)
-            names.append(out.name)
-    except Exception as exc:           # noqa: BLE001 - a report that fails leaves the image and record good
-        return f"report failed: {exc}"
-    return names
-
-
-def child_main(argv: list[str]) -> int:
-    spec_path = Path(argv[0])
-    spec = json.loads(spec_path.read_text())
-    _die_with_parent(int(spec["parent"]))
-    folder = spec_path.parent
-    lock = open(folder / ".lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)     # a leftover child of a killed batch: wait for it to die
-    _emit(phase="start")
-    try:
-        result = _acquire(spec)
-    except Exception as exc:             # noqa: BLE001 - one disc's bug must reach the batch as a verdict
-        import traceback
-        traceback.print_exc()
-        result = {"exit_code": 1, "error_type": type(exc).__name__, "error": f"internal error: {exc!r}"}
-    write_json(folder / RESULT, result)
-    return int(result["exit_code"])
 
 
 # --- the parent -----------------------------------------------------------------------------------
@@ -136,7 +54,7 @@ def run_disc(spec: dict, folder: Path, *, budget_s: float, stall_s: float,
     (folder / RESULT).unlink(missing_ok=True)
     write_json(folder / JOB, {**spec, "folder": str(folder), "parent": os.getpid()})
     with open(folder / "acquire.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "acquire.batch.worker", str(folder / JOB)],
+        proc = subprocess.Popen([sys.executable, "-m", "acquire.batch.child", str(folder / JOB)],
                                 stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
     seen = {"last": None, "drive": True}
 
@@ -180,6 +98,3 @@ def run_disc(spec: dict, folder: Path, *, budget_s: float, stall_s: float,
         pass
     return DiscRun(proc.returncode, result, stopped)
 
-
-if __name__ == "__main__":
-    sys.exit(child_main(sys.argv[1:]))
