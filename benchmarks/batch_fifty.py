@@ -2,14 +2,15 @@
 next at once, one on which the drive hangs) on the two drives of a simulated autoloader.
 
 Run 1 goes through uninterrupted. Run 2, on a byte-identical copy of the stack, is killed with
-SIGKILL while a disc is being imaged, then started again. The figures: each run's wall time, the
+SIGKILL once KILL_AFTER discs have their verdict and another is being imaged (its record holds
+sectors), then started again. The figures: each run's wall time, the
 discs per minute, the verdicts and piles, whether every disc lies on the pile the manifest says and
 its faults call for, whether the two manifests are the same, and whether both batch logs verify.
 The discs are 71-134 sectors (fixtures/make_batch_stack.py), so the figure is the batch's own
 overhead per disc (a process per disc, the identity check, records, reports, the changer), not
 drive time; [timing] sleep_scale makes each simulated second cost SLEEP real ones.
 
-    python benchmarks/batch_fifty.py [--sleep 1.0] [--stall 5]
+    python benchmarks/batch_fifty.py [--sleep 1.0] [--stall 5] [--kill-after 25] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -59,6 +60,21 @@ def in_progress(root: Path) -> list[str]:
                    and (root / "out" / job / f"{job}.iso.custody.sqlite").exists()})
 
 
+def imaging(root: Path) -> bool:
+    """Whether a disc is being imaged: started, no verdict, its record holding sectors."""
+    try:
+        for job in in_progress(root):
+            conn = sqlite3.connect(f"file:{root / 'out' / job / f'{job}.iso.custody.sqlite'}?mode=ro", uri=True)
+            try:
+                if conn.execute("SELECT COUNT(*) FROM sector_map").fetchone()[0]:
+                    return True
+            finally:
+                conn.close()
+    except sqlite3.Error:
+        pass
+    return False
+
+
 def resumed(root: Path, job: str) -> bool:
     conn = sqlite3.connect(f"file:{root / 'out' / job / f'{job}.iso.custody.sqlite'}?mode=ro", uri=True)
     try:
@@ -103,8 +119,8 @@ def main() -> None:
 
         started = time.monotonic()
         proc = subprocess.Popen(command(b, args.stall), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while verdicts(b) < args.kill_after and proc.poll() is None:
-            time.sleep(0.05)
+        while proc.poll() is None and (verdicts(b) < args.kill_after or not imaging(b)):
+            time.sleep(0.01)
         killed_at = verdicts(b)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
