@@ -184,11 +184,12 @@ def _check_batch(root: Path, stack: Stack) -> list[dict]:
 
 
 def test_a_batch_on_two_drives_puts_every_disc_on_its_pile_whatever_its_fault(tmp_path):
-    stack = make_stack(Stack(tmp_path, 8, damaged={2}, no_load={3}, double_pick={4}, hang={6}, gone={7}))
+    stack = make_stack(Stack(tmp_path, 9, damaged={2}, no_load={3}, double_pick={4}, hang={6}, gone={7}, broken={8}))
     done = _batch(tmp_path, check_code=3)
     rows = {r["id"]: r for r in _check_batch(tmp_path, stack)}
-    assert [rows[f"CAT-{p:04d}"]["verdict"] for p in range(1, 9)] == [
-        "complete", "partial", "failed", "refused", "refused", "failed", "failed", "complete"]
+    assert [rows[f"CAT-{p:04d}"]["verdict"] for p in range(1, 10)] == [
+        "complete", "partial", "failed", "refused", "refused", "failed", "failed", "failed", "complete"]
+    assert rows["CAT-0008"]["reason"].startswith("internal error: TOMLDecodeError(")
     assert rows["CAT-0003"]["reason"].startswith("did not load")
     assert "it is CAT-0005" in rows["CAT-0004"]["reason"] and "in place of CAT-0004" in rows["CAT-0005"]["reason"]
     assert rows["CAT-0006"]["reason"] == f"hung: the drive made no progress for {STALL} s; the acquisition was ended"
@@ -196,7 +197,7 @@ def test_a_batch_on_two_drives_puts_every_disc_on_its_pile_whatever_its_fault(tm
     assert rows["CAT-0001"]["report"] == "CAT-0001/CAT-0001.report.html" and (tmp_path / "out" / rows["CAT-0001"]["report"]).exists()
     drives = {e["details"]["drive"] for e in _events(tmp_path) if e["kind"] == "start"}
     assert drives == {"A", "B"}
-    assert "2 complete, 1 partial, 3 failed, 2 refused" in done.stdout
+    assert "2 complete, 1 partial, 4 failed, 2 refused" in done.stdout
     # the same command again: nothing left to do, the same manifest
     _batch(tmp_path, check_code=3)
     assert list(rows.values()) == _manifest(tmp_path)
