@@ -292,3 +292,20 @@ def test_a_disc_over_its_time_budget_is_stopped_resumable_and_a_queue_longer_tha
     record.close()
     assert (rows["CAT-0003"]["verdict"], rows["CAT-0003"]["pile"]) == ("refused", "none")
     assert rows["CAT-0003"]["reason"] == "not in the input stack: the stack ran out before it"
+
+
+def test_a_full_disk_refuses_each_disc_and_the_batch_still_gives_every_one_its_verdict(tmp_path):
+    make_stack(Stack(tmp_path, 3))
+    out = tmp_path / "out"
+    out.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(out)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip()})")
+    try:
+        _batch(tmp_path, check_code=3)
+        rows = _manifest(tmp_path)
+        assert [(r["verdict"], r["pile"]) for r in rows] == [("refused", "reject")] * 3
+        assert all(r["reason"].startswith(f"not enough space: {out} needs") for r in rows)
+        assert SimChanger(tmp_path / "changer.toml").pile_of() == {"d01": "reject", "d02": "reject", "d03": "reject"}
+    finally:
+        subprocess.run(["umount", str(out)], capture_output=True)
