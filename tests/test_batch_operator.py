@@ -1,7 +1,7 @@
 """The operator's path of `acquire batch` (no changer) as a person sees it: the batch runs in a real
 terminal (tmux), the test reads the screen (`tmux capture-pane`) and answers as the operator would,
 inserting a simulated disc by writing the drive's profile. The wrong disc first: the identity check
-must catch it and say which disc it is."""
+must catch it and say which disc it is. And a changer's two drives, each with its progress line."""
 from __future__ import annotations
 
 import os
@@ -95,3 +95,26 @@ def test_the_operator_is_asked_for_each_disc_and_a_wrong_disc_is_caught_on_scree
         term.close()
     manifest = (tmp_path / "out" / "manifest.csv").read_text().splitlines()
     assert [line.split(",")[4] for line in manifest[1:]] == ["complete", "complete", "refused"]
+
+
+def test_each_drive_of_a_changer_has_its_own_progress_line_on_screen(tmp_path):
+    make_stack(Stack(tmp_path, 2, sleep_scale=25.0))           # each disc some 3 s of real time
+    command = (f"cd {shlex.quote(str(tmp_path))} && PYTHONPATH={shlex.quote(str(ROOT))} {shlex.quote(sys.executable)} "
+               f"-m acquire batch queue.csv -o out --changer sim:changer.toml; echo \"batch exit $?\"; sleep 600")
+    term = Terminal(tmp_path, command)
+    try:
+        deadline, both = time.monotonic() + 60, None
+        while time.monotonic() < deadline and both is None:
+            lines = term.screen().splitlines()
+            a = [line for line in lines if line.startswith("       A  CAT-") and " pass " in line]
+            b = [line for line in lines if line.startswith("       B  CAT-") and " pass " in line]
+            if a and b:
+                both = (a[0], b[0])
+            time.sleep(0.1)
+        assert both, f"never both drives' progress at once; the screen:\n{term.screen()}"
+        for line in both:                                     # e.g. "       A  CAT-0001: copy pass 1   40.8%  ..."
+            assert " finished " in line and " bad " in line and "%" in line
+        shown = term.wait_for("batch exit")
+        assert "2 complete, 0 partial, 0 failed, 0 refused; piles {'accept': 2}" in shown
+    finally:
+        term.close()
