@@ -393,8 +393,7 @@ def batch_command(queue, output, changer, drives, accept, budget_s, stall_s, exa
 
     rule = parse_rule(accept)
     jobs = load_queue(queue)
-    names = []
-    display_box = {}
+    display_box = {}                        # the prompts go through the display, made just below
     the_changer = open_changer(changer, list(drives), yes=yes,
                                ask=None if yes else (lambda text: display_box["d"].ask(text)))
     try:

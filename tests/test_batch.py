@@ -309,3 +309,31 @@ def test_a_full_disk_refuses_each_disc_and_the_batch_still_gives_every_one_its_v
         assert SimChanger(tmp_path / "changer.toml").pile_of() == {"d01": "reject", "d02": "reject", "d03": "reject"}
     finally:
         subprocess.run(["umount", str(out)], capture_output=True)
+
+
+def test_ctrl_c_pauses_the_discs_in_progress_without_a_verdict_and_the_next_run_resumes_them(tmp_path):
+    make_stack(Stack(tmp_path, 2, sleep_scale=25.0))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "acquire", "batch", str(tmp_path / "queue.csv"), "-o",
+                             str(tmp_path / "out"), "--changer", f"sim:{tmp_path / 'changer.toml'}"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while sum(e["kind"] == "start" for e in _events_or_none(tmp_path)) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4 and "acquire: batch stopped: interrupted (Ctrl-C); run the same command to resume" in err
+    ended = {e["details"]["job"]: e["kind"] for e in _events(tmp_path) if e["kind"] in ("paused", "verdict")}
+    assert set(ended) == {"CAT-0001", "CAT-0002"} and "paused" in ended.values()   # one may have finished first
+    _batch(tmp_path, "--stall", "60", check_code=0)           # sleep_scale 25: a resume's set-up is slow
+    resumed = [e["details"]["job"] for e in _events(tmp_path) if e["kind"] == "start" and e["run_id"] == 2]
+    assert sorted(resumed) == sorted(job for job, kind in ended.items() if kind == "paused")
+    assert [r["verdict"] for r in _manifest(tmp_path)] == ["complete", "complete"]
+
+
+def _events_or_none(root: Path) -> list[dict]:
+    try:
+        return _events(root)
+    except sqlite3.Error:
+        return []

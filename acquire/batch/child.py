@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .worker import JOB, RESULT, write_json
+from .worker import RESULT, write_json
 
 PR_SET_PDEATHSIG = 1            # prctl(2)
 

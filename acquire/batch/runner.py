@@ -11,6 +11,7 @@ Nothing one disc does (a bad medium, a drive gone, a hang, a full disk, a bug) s
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import threading
 import time
@@ -91,16 +92,15 @@ class _Batch:
                     finished_before=len(self.state.verdicts), command=self.options.command)
         threads = [threading.Thread(target=self._drive, args=(name, device), name=f"drive {name}", daemon=True)
                    for name, device in drives]
-        for t in threads:
-            t.start()
+        previous = self._on_sigint()
         try:
             for t in threads:
-                while t.is_alive():
-                    t.join(0.2)
-        except KeyboardInterrupt:
-            self.stopping = "interrupted (Ctrl-C)"
+                t.start()
             for t in threads:
                 t.join()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         if not self.stopping and self.stack_empty:
             for job in self._pending():        # discs the queue has and the stack had not
                 self._verdict(job, "", Verdict("refused", "not in the input stack: the stack ran out before it"),
@@ -116,6 +116,18 @@ class _Batch:
         self.log.seal()
         return BatchResult(self.options.output / MANIFEST_NAME, self.log.path, counts, piles, unfinished,
                            time.monotonic() - started, self.stopping)
+
+    def _on_sigint(self):
+        """Ctrl-C sets `stopping` (each drive then pauses its disc, resumable) instead of raising in
+        the main thread: a KeyboardInterrupt inside Thread.join can leave a running thread marked
+        as ended (CPython gh-90882), and the batch would end before its drives. None: not the main
+        thread, no handler installed."""
+        def stop(signum, frame) -> None:
+            self.stopping = self.stopping or "interrupted (Ctrl-C)"
+        try:
+            return signal.signal(signal.SIGINT, stop)
+        except ValueError:
+            return None
 
     def _event(self, kind: str, **details: Any) -> str:
         h = self.log.append(kind, **details)
@@ -236,10 +248,10 @@ class _Batch:
         run = run_disc(spec, folder, budget_s=job.budget_s or self.options.budget_s, stall_s=self.options.stall_s,
                        on_progress=lambda p: self.display.update(drive, f"{job.id}: {progress_text(p)}"),
                        should_stop=lambda: self.stopping is not None)
-        if self.stopping and (run.result is None or run.result.get("outcome", {}).get("status") == "interrupted"):
-            self._event("paused", job=job.id, drive=drive)   # no verdict: the next batch resumes it
-            return
         verdict = Verdict("failed", run.stopped) if run.stopped else from_result(run.exit_code, run.result)
+        if self.stopping and verdict.verdict not in ("complete", "partial"):
+            self._event("paused", job=job.id, drive=drive)   # stopped by the batch: no verdict, the next run resumes it
+            return
         with self.feed:
             self._finish(drive, job, verdict, self._facts(job, run.result))
 
