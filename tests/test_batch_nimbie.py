@@ -4,6 +4,7 @@ UNTESTED ON HARDWARE: these check the encoding and decoding only; no Nimbie was 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 
 from acquire.batch import nimbie
 from acquire.batch.changer import ChangerError, LoadFailed, StackEmpty
@@ -55,3 +56,19 @@ def test_a_mechanical_command_succeeds_on_its_final_code_and_fails_by_kind():
     error = nimbie.status_error("AT+S00", "lift the disc")
     assert isinstance(error, ChangerError) and str(error) == "the Nimbie could not lift the disc: AT+S00 (no disc in the tray)"
     assert "no answer" in str(nimbie.status_error(None, "place"))
+
+
+@given(st.binary(max_size=128))
+def test_any_in_packet_decodes_to_text_or_nothing(packet):
+    text = nimbie.packet_text(packet)
+    assert text is None or ("\x00" not in text and len(text) <= len(packet))
+
+
+@given(st.text(max_size=40))
+def test_any_state_string_is_a_state_or_one_changer_error(text):
+    try:
+        state = nimbie.parse_state(text)
+    except ChangerError as exc:
+        assert "is not {xxxxxxxxx}" in str(exc)
+    else:
+        assert isinstance(state.disc_available, bool) and text.startswith("{")
