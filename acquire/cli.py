@@ -378,10 +378,12 @@ def analyze_command(record: Path) -> None:
               help="Each disc's time budget (a job's budget_s overrides it); then its run is stopped, resumable.")
 @click.option("--stall", "stall_s", type=float, default=600.0, show_default=True, metavar="SECONDS",
               help="A drive that shows no progress for this long is hung: its disc is ended and rejected.")
+@click.option("--max-hangs", type=int, default=2, show_default=True, metavar="N",
+              help="A drive hung on N discs in a row takes no more (0: never retire a drive).")
 @click.option("--examiner", help="Examiner's name for every disc (a job's own examiner wins).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout at the end.")
 @click.option("--yes", is_flag=True, help="Never prompt: needs --changer, or a device named by each job of the queue.")
-def batch_command(queue, output, changer, drives, accept, budget_s, stall_s, examiner, as_json, yes) -> None:
+def batch_command(queue, output, changer, drives, accept, budget_s, stall_s, max_hangs, examiner, as_json, yes) -> None:
     """Image a queue of discs (a CSV or a folder of .toml jobs), each into its own folder, on every drive
     at once; a verdict and a pile for each disc, a manifest and a hash-chained batch log as it goes.
     Exit 0: every disc accepted; 3: some rejected; 4: stopped, run again to resume.
@@ -401,7 +403,7 @@ def batch_command(queue, output, changer, drives, accept, budget_s, stall_s, exa
         with Display(names) as display:
             display_box["d"] = display
             result = run_batch(jobs, the_changer, BatchOptions(output=output, rule=rule, budget_s=budget_s,
-                               stall_s=stall_s, examiner=examiner, command=shlex.join(["acquire", *sys.argv[1:]])),
+                               stall_s=stall_s, max_hangs=max_hangs, examiner=examiner, command=shlex.join(["acquire", *sys.argv[1:]])),
                                display)
     finally:
         the_changer.close()

@@ -337,3 +337,14 @@ def _events_or_none(root: Path) -> list[dict]:
         return _events(root)
     except sqlite3.Error:
         return []
+
+
+def test_a_drive_hung_on_two_discs_in_a_row_takes_no_more(tmp_path):
+    make_stack(Stack(tmp_path, 3, hang={1, 2, 3}))
+    config = tmp_path / "changer.toml"
+    config.write_text(config.read_text().replace('[[drive]]\nname = "B"\nserial = "SIM-B"\n', ""))
+    done = _batch(tmp_path, "--stall", "2", check_code=4)
+    assert "A: hung on 2 discs in a row: it takes no more (power-cycle it, then run the batch again)" in done.stderr
+    assert [r["reason"].split(";")[0] for r in _manifest(tmp_path)] == ["hung: the drive made no progress for 2 s"] * 2
+    assert [e["details"] for e in _events(tmp_path) if e["kind"] == "drive-retired"] == [{"drive": "A", "hangs": 2}]
+    assert "2 failed, 0 refused; piles {'reject': 2}; 1 unfinished" in done.stdout

@@ -39,6 +39,7 @@ class BatchOptions:
     rule: Rule = Rule()
     budget_s: float = 4 * 3600.0      # per disc, unless its job says otherwise
     stall_s: float = 600.0            # no progress from a drive for this long: hung
+    max_hangs: int = 2                # a drive hung on this many discs in a row takes no more
     examiner: str | None = None
     command: str = ""
 
@@ -83,6 +84,7 @@ class _Batch:
         self.feed = threading.Lock()        # one stack: loads and identity checks one at a time
         self.stopping: str | None = None
         self.stack_empty = False
+        self.last_reason: dict[str, str] = {}    # drive -> its latest verdict's reason, this run
 
     # -- the batch ---------------------------------------------------------------------------
     def run(self) -> BatchResult:
@@ -142,6 +144,7 @@ class _Batch:
 
     # -- one drive ---------------------------------------------------------------------------
     def _drive(self, drive: str, device: str) -> None:
+        hangs = 0
         while not self.stopping:
             try:
                 job = self._next(drive, device)
@@ -149,6 +152,13 @@ class _Batch:
                     break
                 if job is not False:
                     self._image(drive, device, job)
+                hangs = hangs + 1 if self._hung(drive) else 0
+                self.last_reason.pop(drive, None)
+                if self.options.max_hangs and hangs >= self.options.max_hangs:
+                    self._event("drive-retired", drive=drive, hangs=hangs)
+                    self.display.note(f"{drive}: hung on {hangs} discs in a row: it takes no more "
+                                      "(power-cycle it, then run the batch again)")
+                    break
             except (OperatorQuit, ChangerGone) as exc:
                 self.stopping = str(exc)
             except Exception as exc:     # noqa: BLE001 - never let one disc stop the other drives
@@ -156,6 +166,10 @@ class _Batch:
                 if not self._rescue(drive, f"internal error: {exc!r}"):
                     break
         self.display.update(drive, "stopped" if self.stopping else "done")
+
+    def _hung(self, drive: str) -> bool:
+        """Whether this drive's latest verdict (this run) says it hung."""
+        return self.last_reason.get(drive, "").startswith("hung:")
 
     def _next(self, drive: str, device: str):
         """Under the feed lock: the job whose disc is now in `drive`, identity checked; False when
@@ -282,6 +296,7 @@ class _Batch:
     def _verdict(self, job: Job, drive: str, verdict: Verdict, pile: str, facts: dict[str, Any]) -> None:
         self._event("verdict", job=job.id, drive=drive, verdict=verdict.verdict, reason=verdict.reason, pile=pile,
                     **facts)
+        self.last_reason[drive] = verdict.reason
         self._manifest()
         self.display.note(f"{job.id:<12} {verdict.verdict:<8} -> {pile:<6} {verdict.reason}"
                           + (f"  [{drive}]" if drive else ""))
