@@ -52,7 +52,7 @@ MODE1 = "mode1"
 MODE2_FORM1 = "mode2-form1"
 TRACK_MODES = (MODE1, MODE2_FORM1)
 DAMAGE_KINDS = ("unreadable", "flaky", "slow", "unstable")
-EVENT_KINDS = ("disconnect", "media-change", "not-ready")
+EVENT_KINDS = ("disconnect", "media-change", "not-ready", "hang")
 DEFAULT_SENSE = (0x03, 0x11, 0x00)       # MEDIUM ERROR, unrecovered read error
 DEFAULT_NOT_READY_COUNT = 3
 MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture images are made by "
@@ -99,7 +99,7 @@ class Damage:
 @dataclass(frozen=True, slots=True)
 class Event:
     after_commands: int
-    kind: str                            # disconnect | media-change | not-ready
+    kind: str                            # disconnect | media-change | not-ready | hang
     count: int = DEFAULT_NOT_READY_COUNT  # not-ready: commands answered 02/04/01
 
 
@@ -360,7 +360,7 @@ def _events(fail, entries: Any) -> tuple[Event, ...]:
             raise fail(f"{label} after_commands must be zero or more, not {after}")
         kind = _get(fail, entry, "kind", str, label)
         if kind not in EVENT_KINDS:
-            raise fail(f"{label} kind {kind!r} is unknown", hint="give disconnect, media-change or not-ready")
+            raise fail(f"{label} kind {kind!r} is unknown", hint="give disconnect, media-change, not-ready or hang")
         count = DEFAULT_NOT_READY_COUNT
         if "count" in entry:
             if kind != "not-ready":
