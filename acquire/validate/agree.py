@@ -79,7 +79,7 @@ def check_readers(image: Path, analysis: Analysis) -> Check:
             "expected_count": len(expected)}
         details.append(f"{listing.reader}: {len(listing.entries)} entries against {view}: "
                        + (f"{len(real)} disagreement(s)" if real else "agrees")
-                       + (f", {len(expected)} expected to differ (unreadable sectors)" if expected else ""))
+                       + (f", {len(expected)} expected to differ" if expected else ""))
         details += [f"  {d.line()}" for d in real[:MAX_LISTED]]
         details += [f"  {d.line()}" for d in expected[:MAX_LISTED]]
     tail = f"; skipped: {', '.join(skipped)}" if skipped else ""
