@@ -54,7 +54,7 @@ def check_readers(image: Path, analysis: Analysis) -> Check:
             reasons.setdefault(norm(f.path), "the El Torito boot catalog, which some readers do not list")
     figures: dict = {}
     details: list[str] = list(notes)
-    failed, ran, skipped = [], [], []
+    failed, ran, skipped, paths = [], [], [], []
     for listing in listings:
         if listing.skipped:
             skipped.append(f"{listing.reader} ({listing.package})")
@@ -72,6 +72,7 @@ def check_readers(image: Path, analysis: Analysis) -> Check:
         expected = [d for d in differences if d.expected is not None]
         if real:
             failed.append(listing.reader)
+            paths += [d.path for d in real if d.path not in paths]
         figures[listing.reader] = {
             "outcome": "fail" if real else "pass", "command": listing.command, "compared_with": view,
             "entries": len(listing.entries), "disagreements": [d.line() for d in real[:MAX_LISTED]],
@@ -84,8 +85,9 @@ def check_readers(image: Path, analysis: Analysis) -> Check:
         details += [f"  {d.line()}" for d in expected[:MAX_LISTED]]
     tail = f"; skipped: {', '.join(skipped)}" if skipped else ""
     if failed:
+        named = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         return Check("readers", "fail", False, f"{', '.join(failed)} disagree(s) with acquire's analysis"
-                     f" ({len(ran)} reader(s) ran){tail}", figures, details)
+                     f"{f' on {named}' if named else ''} ({len(ran)} reader(s) ran){tail}", figures, details)
     if not ran:
         return Check("readers", "skipped", True, f"no independent reader installed{tail}", figures, details)
     return Check("readers", "pass", True, f"{', '.join(ran)} agree with acquire's analysis on paths, sizes and "

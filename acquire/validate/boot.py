@@ -94,7 +94,7 @@ def settled(serial: str) -> float | None:
     """Seconds to wait before the screenshot once the outcome is clear from `serial`, else None."""
     if any(re.search(p, serial, re.M) for _, p in LOADERS):
         return LOADER_SETTLE_S
-    if re.search(r"No bootable device|BdsDxe: No bootable option", serial):
+    if re.search(r"No bootable device|BdsDxe: No bootable option|UEFI Interactive Shell", serial):
         return FAILURE_SETTLE_S
     if _after_boot(serial):
         return LOADER_SETTLE_S
@@ -122,7 +122,9 @@ def classify(run: qemu.Run, limit_s: float) -> tuple[str, str, dict]:
         return "booted", f"boot code ran and printed {printed[0]!r}", {"loader": "unknown", "printed": printed[:10]}
     if failures:
         unique = list(dict.fromkeys(failures))
-        return "not bootable", "the firmware found nothing to boot: " + " / ".join(unique[:4]), {"firmware_said": unique}
+        shell = "; it fell back to its UEFI Interactive Shell" if "UEFI Interactive Shell" in text else ""
+        return "not bootable", "the firmware found nothing to boot: " + " / ".join(unique[:4]) + shell, \
+            {"firmware_said": unique}
     return "no result", f"nothing recognised within {limit_s:g} s (see the screenshot)", {}
 
 

@@ -1,0 +1,172 @@
+"""`acquire validate` without QEMU: independent readers against the analysis, the record and the seal.
+
+The boot and mount checks (QEMU) are in tests/e2e/test_validate.py; here they are switched off or
+shown skipped with the way to install QEMU. Each disc is made by xorriso and imaged through the
+simulated drive, so the record is a real acquisition's.
+"""
+import json
+import os
+import shutil
+import sqlite3
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from conftest import run_acquire, write_profile
+
+from acquire.fs.analyze import analyze_image
+from acquire.validate import mount, tree
+
+READERS = ("xorriso", "sleuthkit", "7z", "isoinfo")
+NEEDED = ("xorriso", "fls", "istat", "7z", "isoinfo")
+pytestmark = pytest.mark.skipif(any(shutil.which(t) is None for t in NEEDED),
+                                reason="needs xorriso, sleuthkit, p7zip-full, genisoimage (.ci/run installs them)")
+VALIDATE_ON = {"ACQUIRE_NO_VALIDATE": ""}
+
+
+def make_iso(tmp_path: Path) -> Path:
+    tree_dir = tmp_path / "tree"
+    (tree_dir / "docs" / "a long directory name").mkdir(parents=True)
+    (tree_dir / "docs" / "a long directory name" / "Mixed Case Report.txt").write_text("report\n" * 300)
+    (tree_dir / "data.bin").write_bytes(bytes(range(256)) * 40)
+    (tree_dir / "empty.txt").write_bytes(b"")
+    iso = tmp_path / "src.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-V", "VALIDATE", "-o", str(iso), str(tree_dir)],
+                   check=True, capture_output=True)
+    return iso
+
+
+def acquire(tmp_path: Path, iso: Path, name: str = "disc.iso", code: int = 0) -> Path:
+    profile = write_profile(tmp_path / f"{name}.toml", iso.name)
+    run_acquire("image", f"sim:{profile}", tmp_path / name, "--no-validate", check_code=code)
+    return tmp_path / f"{name}.custody.sqlite"
+
+
+def validate(record: Path, *extra, env=None) -> tuple[int, dict]:
+    done = run_acquire("validate", record, "--json", *extra, env=env)
+    assert done.stdout.strip(), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def by_name(out: dict) -> dict:
+    return {c["check"]: c for c in out["checks"]}
+
+
+def corrupt_size(iso: Path, path: str, new_size: int) -> int:
+    """Change a file's data length in its ISO 9660 directory record (both byte orders), not in Joliet's.
+    ECMA-119 9.1: bytes 10-17 of a directory record hold the data length, LE then BE."""
+    analysis = analyze_image(iso, None)
+    primary = next(fs.id for fs in analysis.filesystems if fs.kind == "iso9660")
+    entry = next(f for f in analysis.files if f.filesystem_id == primary and f.path == path)
+    data = bytearray(iso.read_bytes())
+    name = path.rsplit("/", 1)[1].upper().encode() + b";1"
+    at = data.index(name, entry.entry_lba * 2048, (entry.entry_lba + 1) * 2048) - 33   # the name starts at byte 33
+    old = struct.unpack_from("<I", data, at + 10)[0]
+    struct.pack_into("<I", data, at + 10, new_size)
+    struct.pack_into(">I", data, at + 14, new_size)
+    iso.write_bytes(data)
+    return old
+
+
+def test_every_reader_agrees_on_a_clean_disc_and_the_result_is_recorded(tmp_path):
+    record = acquire(tmp_path, make_iso(tmp_path))
+    code, out = validate(record, "--no-boot", "--no-mount")
+    readers = by_name(out)["readers"]
+    assert code == 0 and readers["outcome"] == "pass", readers
+    for name in READERS:
+        fig = readers["figures"][name]
+        assert fig["outcome"] == "pass" and fig["entries"] >= 5 and fig["disagreement_count"] == 0, (name, fig)
+    assert out["recorded"].startswith("recorded: 1 chained 'validation' event")
+    assert run_acquire("verify", record, "--no-record").returncode == 0
+
+
+def test_a_corrupted_directory_record_makes_readers_disagree_and_names_the_path(tmp_path):
+    iso = make_iso(tmp_path)
+    old = corrupt_size(iso, "/data.bin", 1234)
+    record = acquire(tmp_path, iso)
+    code, out = validate(record, "--no-boot", "--no-mount")
+    readers = by_name(out)["readers"]
+    assert code == 1 and readers["outcome"] == "fail" and "/data.bin" in readers["summary"]
+    said = {name: readers["figures"][name]["disagreements"] for name in READERS}
+    lines = [line for found in said.values() for line in found]
+    assert lines and all(line.startswith("/data.bin: size:") for line in lines), said
+    # the readers of the ISO 9660 tree read the changed length; those of the Joliet tree the old one
+    assert any(f"1234" in line for line in lines) and any(f"{old}" in line for line in lines)
+
+
+def test_the_validation_rows_are_covered_by_the_seal(tmp_path):
+    record = acquire(tmp_path, make_iso(tmp_path))
+    validate(record, "--no-boot", "--no-mount")
+    conn = sqlite3.connect(record)
+    (event_id, details), = conn.execute("SELECT id, details_json FROM events WHERE kind = 'validation'").fetchall()
+    changed = details.replace('"outcome":"pass"', '"outcome":"fail"')
+    assert changed != details
+    conn.execute("UPDATE events SET details_json = ? WHERE id = ?", (changed, event_id))
+    conn.commit()
+    conn.close()
+    done = run_acquire("verify", record, "--no-record", "--json")
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert done.returncode == 1 and not checks["chain"]["ok"], checks["chain"]
+    assert f"events id={event_id}" in json.dumps(checks["chain"])
+
+
+def test_without_qemu_the_boot_check_says_how_to_install_it_and_the_readers_still_run(tmp_path):
+    record = acquire(tmp_path, make_iso(tmp_path))
+    bin_dir = tmp_path / "bin"                       # the readers, but no qemu-system-x86_64
+    bin_dir.mkdir()
+    for tool in NEEDED:
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    code, out = validate(record, env={"PATH": str(bin_dir)})
+    checks = by_name(out)
+    assert code == 0 and checks["readers"]["outcome"] == "pass"
+    assert checks["boot"]["outcome"] == "skipped" and "apt-get install qemu-system-x86 ovmf" in checks["boot"]["summary"]
+    assert checks["mount"]["outcome"] == "skipped" and "qemu-system-x86" in checks["mount"]["summary"]
+
+
+def test_every_report_format_shows_the_checks(tmp_path):
+    record = acquire(tmp_path, make_iso(tmp_path))
+    validate(record, "--no-boot", "--no-mount")
+    report = json.loads(run_acquire("report", record, check_code=0).stdout)
+    assert report["validation"]["validated"] and report["validation"]["checks"][0]["check"] == "readers"
+    for ext in ("html", "md", "xml"):
+        run_acquire("report", record, "-o", tmp_path / f"r.{ext}", check_code=0)
+    assert "xorriso, sleuthkit, 7z, isoinfo agree" in (tmp_path / "r.md").read_text()
+    assert "xorriso, sleuthkit, 7z, isoinfo agree" in (tmp_path / "r.html").read_text()
+    xml = (tmp_path / "r.xml").read_text()
+    assert '<acquire:check' in xml and 'name="readers"' in xml and 'outcome="pass"' in xml
+    xsd = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dfxml" / "dfxml.xsd"
+    if shutil.which("xmllint") and xsd.is_file():
+        done = subprocess.run(["xmllint", "--noout", "--schema", str(xsd), str(tmp_path / "r.xml")],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+
+
+# --- parsers of the tools' and the guest's output -----------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_the_mount_guests_output_parser_takes_any_text(text):
+    listings, failures = mount.parse(text)
+    assert all(isinstance(v, str) for v in failures.values())
+    for listing in listings.values():
+        assert all(key == tree.norm(key) for key in listing.entries)
+
+
+def test_the_mount_parser_reads_the_guests_lines():
+    # as printed by the guest's busybox (see mount.INIT) for the disc of make_iso
+    serial = ("VALIDATE-MOUNT-BEGIN iso9660\nE|d|2048|1796231655|-|.\n"
+              "E|f|5000|1796231655|eb42912c8547d788c6efa0ac6169f9cbbdd7f2c17c51606a773613139172571b|./data.bin\n"
+              "E|d|2048|1796231655|-|./Sub\nVALIDATE-MOUNT-END iso9660\nVALIDATE-MOUNT-FAILED udf wrong fs type\n")
+    listings, failures = mount.parse(serial)
+    entries = listings["iso9660"].entries
+    assert set(entries) == {"/data.bin", "/sub"} and entries["/data.bin"].size == 5000
+    assert entries["/data.bin"].mtime == 1796231655 and entries["/sub"].is_dir and failures == {"udf": "wrong fs type"}
+
+
+@pytest.mark.parametrize("path, normal", [("/SUB/HELLO_WO.TXT;1", "/sub/hello_wo.txt"), ("/README.;1", "/readme"),
+                                          ("Sub//Hello_World.txt", "/sub/hello_world.txt"), ("/", "/")])
+def test_paths_compare_in_one_normal_form(path, normal):
+    assert tree.norm(path) == normal
