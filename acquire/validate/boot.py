@@ -154,7 +154,7 @@ def _one(image: Path, way: Way, shots: Path, limit_s: float) -> Check:
     figures.update(found)
     figures.update({"seconds": run.seconds, "timed_out": run.timed_out,
                     "firmware_name": "SeaBIOS" if way.firmware == "bios" else "OVMF",
-                    "serial_tail": run.serial.strip()[-1500:], "screen_text": run.screen_text[-2000:]})
+                    "serial_tail": _compact(run.serial)[-1500:], "screen_text": _compact(run.screen_text)[-2000:]})
     if run.screenshot is not None:
         figures["screenshot"] = {"file": run.screenshot.name, "sha256": _sha256(run.screenshot),
                                  "bytes": run.screenshot.stat().st_size}
@@ -162,6 +162,11 @@ def _one(image: Path, way: Way, shots: Path, limit_s: float) -> Check:
     if not way.claim:
         summary += " (the image claims no way of booting)"
     return Check(way.name, outcome, ok, summary, figures)
+
+
+def _compact(text: str) -> str:
+    """Without the blank lines cursor movements leave in the serial text."""
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
 
 def _sha256(path: Path) -> str:
