@@ -83,6 +83,11 @@ def check_readers(image: Path, analysis: Analysis) -> Check:
                        + (f", {len(expected)} expected to differ" if expected else ""))
         details += [f"  {d.line()}" for d in real[:MAX_LISTED]]
         details += [f"  {d.line()}" for d in expected[:MAX_LISTED]]
+    hit = sorted(p for p, why in reasons.items() if "unreadable" in why)
+    if hit:
+        figures["expected_to_differ"] = {p: reasons[p] for p in hit[:MAX_LISTED]}
+        details.append(f"{len(hit)} path(s) in unreadable sectors, expected to differ (the image holds zeros "
+                       f"there): {', '.join(hit[:10])}")
     tail = f"; skipped: {', '.join(skipped)}" if skipped else ""
     if failed:
         named = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
