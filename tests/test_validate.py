@@ -83,6 +83,42 @@ def test_every_reader_agrees_on_a_clean_disc_and_the_result_is_recorded(tmp_path
     assert run_acquire("verify", record, "--no-record").returncode == 0
 
 
+def test_a_udf_bridge_disc_is_read_by_7zip_as_udf_and_udfinfo_agrees_on_the_label(tmp_path):
+    tree_dir = tmp_path / "tree"
+    (tree_dir / "Sub").mkdir(parents=True)
+    (tree_dir / "Sub" / "Hello.txt").write_text("hello\n")
+    (tree_dir / "data.bin").write_bytes(bytes(5000))
+    iso = tmp_path / "src.iso"
+    subprocess.run(["genisoimage", "-quiet", "-udf", "-J", "-R", "-V", "UDFT", "-o", str(iso), str(tree_dir)],
+                   check=True, capture_output=True)
+    record = acquire(tmp_path, iso)
+    code, out = validate(record, "--no-boot", "--no-mount")
+    readers = by_name(out)["readers"]
+    assert code == 0 and readers["outcome"] == "pass", readers["details"]
+    assert readers["figures"]["7z (udf)"]["compared_with"] == "acquire udf"
+    assert readers["figures"]["7z (udf)"]["entries"] == 3
+    if shutil.which("udfinfo"):
+        assert "udfinfo: label 'UDFT', acquire 'UDFT': agree" in readers["details"]
+
+
+def test_image_validates_at_its_end_unless_told_not_to(tmp_path):
+    iso = make_iso(tmp_path)
+    profile = write_profile(tmp_path / "drive.toml", iso.name)
+    done = run_acquire("image", f"sim:{profile}", tmp_path / "a.iso", "--no-validate", "--json", env=VALIDATE_ON)
+    assert done.returncode == 0 and "validation" not in json.loads(done.stdout)
+    # with validation on and no QEMU on PATH: the readers run, boot and mount say what to install
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in NEEDED:
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    done = run_acquire("image", f"sim:{profile}", tmp_path / "b.iso", "--json", env={**VALIDATE_ON, "PATH": str(bin_dir)})
+    out = json.loads(done.stdout)
+    assert done.returncode == 0 and out["status"] == "complete"
+    assert [c["outcome"] for c in out["validation"]["checks"]] == ["pass", "skipped", "skipped"]
+    conn = sqlite3.connect(tmp_path / "b.iso.custody.sqlite")
+    assert conn.execute("SELECT count(*) FROM events WHERE kind = 'validation'").fetchone()[0] == 3
+
+
 def test_a_corrupted_directory_record_makes_readers_disagree_and_names_the_path(tmp_path):
     iso = make_iso(tmp_path)
     old = corrupt_size(iso, "/data.bin", 1234)

@@ -25,7 +25,7 @@ def _listings(image: Path, analysis: Analysis) -> tuple[list[Listing], list[str]
                 readers.isoinfo(image, namespace)]
     if "udf" in kinds:
         out.append(readers.seven_zip(image, "udf"))
-        out[-1].reader = "7z (udf)"
+        out[-1].reader, out[-1].prefer = "7z (udf)", "udf"
         listing, fields = readers.udfinfo(image)
         udf = next(fs for fs in analysis.filesystems if fs.kind == "udf")
         if fields:

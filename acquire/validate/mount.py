@@ -91,7 +91,8 @@ def parse(serial: str) -> tuple[dict[str, Listing], dict[str, str]]:
     for line in qemu.plain(serial).splitlines():
         if line.startswith(BEGIN):
             fs = line.split()[1]
-            current = listings[fs] = Listing(f"Linux {fs}", "linux-image-amd64", f"mount -t {fs} -o ro (QEMU guest)")
+            current = listings[fs] = Listing(f"Linux {fs}", "linux-image-amd64", f"mount -t {fs} -o ro (QEMU guest)",
+                                             prefer=fs)
         elif line.startswith(FAILED):
             parts = line.split(maxsplit=2)
             failures[parts[1]] = parts[2] if len(parts) > 2 else "mount failed"

@@ -51,6 +51,7 @@ class Listing:
     package: str
     command: str
     entries: dict[str, Seen] = field(default_factory=dict)
+    prefer: str = ""                    # the analysis kind it reads, when it says ('udf'): wins a tie
     skipped: str | None = None          # the reader is missing or does not read this file system
     error: str | None = None            # it ran and failed
 
@@ -116,17 +117,19 @@ def _expected(path: str, reasons: dict[str, str]) -> str | None:
         probe = probe.rsplit("/", 1)[0] or "/"
 
 
-def best_view(entries: dict[str, Seen], all_views: dict[str, dict[str, Seen]]) -> str | None:
-    """The analysis view sharing the most paths with a reader's answer (its namespace)."""
+def best_view(entries: dict[str, Seen], all_views: dict[str, dict[str, Seen]], prefer: str = "") -> str | None:
+    """The analysis view sharing the most paths with a reader's answer (its namespace); on a tie the
+    one of the kind it reads (`prefer`), then the first."""
     if not all_views:
         return None
-    return max(all_views, key=lambda v: (len(entries.keys() & all_views[v].keys()), -list(all_views).index(v)))
+    return max(all_views, key=lambda v: (len(entries.keys() & all_views[v].keys()),
+                                         bool(prefer) and v.startswith(f"acquire {prefer}"), -list(all_views).index(v)))
 
 
 def compare(listing: Listing, all_views: dict[str, dict[str, Seen]], reasons: dict[str, str],
             fields: tuple[str, ...] = ("size", "lba")) -> tuple[str | None, list[Difference]]:
     """(the view compared against, every difference), each field only where both sides give it."""
-    view = best_view(listing.entries, all_views)
+    view = best_view(listing.entries, all_views, listing.prefer)
     if view is None:
         return None, []
     ours = all_views[view]
