@@ -234,3 +234,20 @@ def test_a_boot_image_in_unreadable_sectors_is_damaged_not_booted(tmp_path):
     assert readers["outcome"] == "pass", readers["details"]
     assert "unreadable" in readers["figures"]["expected_to_differ"]["/docs/notes.txt"]
     assert code == 1
+
+
+def test_a_udf_bridge_disc_mounts_as_iso9660_and_as_udf_with_the_same_files(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "Sub").mkdir(parents=True)
+    (tree / "Sub" / "Hello World.txt").write_text("hello\n" * 100)
+    (tree / "data.bin").write_bytes(os.urandom(100_000))
+    iso = tmp_path / "udf.iso"
+    subprocess.run(["genisoimage", "-quiet", "-udf", "-J", "-R", "-V", "UDFT", "-o", str(iso), str(tree)],
+                   check=True, capture_output=True)
+    record, _ = acquire(tmp_path, iso)
+    code, out = validate(record, "--no-boot")
+    mounted = checks(out)["mount"]
+    assert code == 0 and mounted["outcome"] == "pass", mounted["details"]
+    assert mounted["figures"]["udf"]["compared_with"] == "acquire udf"
+    assert mounted["figures"]["iso9660"]["compared_with"].startswith("acquire iso9660")
+    assert mounted["figures"]["udf"]["files_hashed"] == mounted["figures"]["iso9660"]["files_hashed"] == 2
