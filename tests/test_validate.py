@@ -206,3 +206,62 @@ def test_the_mount_parser_reads_the_guests_lines():
                                           ("Sub//Hello_World.txt", "/sub/hello_world.txt"), ("/", "/")])
 def test_paths_compare_in_one_normal_form(path, normal):
     assert tree.norm(path) == normal
+
+
+# --- boot planning and classification (no QEMU: the texts are what SeaBIOS 1.16.2, OVMF 2022.11 and
+# GRUB 2.06 printed in the e2e runs, tests/e2e/test_validate.py) -----------------------------------------
+
+from acquire.validate import boot, qemu  # noqa: E402
+
+
+def test_a_second_bios_entry_is_named_not_booted_and_a_hybrid_mbr_is_a_disk_boot(tmp_path):
+    tree_dir = tmp_path / "tree"
+    tree_dir.mkdir()
+    (tree_dir / "a.img").write_bytes(bytes(2048))
+    (tree_dir / "b.img").write_bytes(bytes(2048))
+    iso = tmp_path / "two.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-R", "-b", "a.img", "-no-emul-boot", "-eltorito-alt-boot",
+                    "-b", "b.img", "-no-emul-boot", "-o", str(iso), str(tree_dir)], check=True, capture_output=True)
+    ways, decided = boot.ways(analyze_image(iso, None))
+    assert [w.name for w in ways] == ["boot cd bios entry 1"]
+    assert [(c.name, c.outcome) for c in decided] == [("boot cd bios entry 2", "skipped")]
+    assert "boot manager's choice" in decided[0].summary
+
+
+def run(serial: str, screen: str = "") -> qemu.Run:
+    return qemu.Run(serial, screen, None, 1.0, False, [])
+
+
+@pytest.mark.parametrize("serial, outcome, words", [
+    ("SeaBIOS (version 1.16.2-debian-1.16.2-1)\nBooting from DVD/CD...\nWelcome to GRUB!\n", "booted", "GRUB"),
+    ("SeaBIOS (version 1.16.2-debian-1.16.2-1)\n\nBooting from DVD/CD...\n\nACQUIRE-BOOT-TEST-OK", "booted",
+     "'ACQUIRE-BOOT-TEST-OK'"),
+    ("SeaBIOS (version 1.16.2-debian-1.16.2-1)\nBooting from DVD/CD...\nBoot failed: Could not read from CDROM "
+     "(code 0004)\nBooting from ROM...\nBoot failed: could not read the boot disk\n\nNo bootable device.\n",
+     "not bootable", "No bootable device."),
+    ('BdsDxe: failed to load Boot0001 "UEFI QEMU DVD-ROM QM00003 " from PciRoot(0x0)/Pci(0x1,0x1)/Ata(Secondary,'
+     'Master,0x0): Not Found\nBdsDxe: starting Boot0002 "EFI Internal Shell"\nUEFI Interactive Shell v2.2\nShell> ',
+     "not bootable", "UEFI Interactive Shell"),
+    ("SeaBIOS (version 1.16.2-debian-1.16.2-1)\nBooting from DVD/CD...\n", "no result", "nothing recognised"),
+])
+def test_the_outcome_is_classified_from_what_the_machine_printed(serial, outcome, words):
+    found, summary, _ = boot.classify(run(serial), 30)
+    assert found == outcome and words in summary, summary
+
+
+def test_grub_menu_entries_do_not_pass_for_other_loaders():
+    # GRUB's menu lists "Memtest86+" and "Microsoft Windows": GRUB started, not they
+    screen = "GNU GRUB  version 2.06-13+deb12u2\n*GNU/Linux\n Microsoft Windows\n Memtest86+\n"
+    assert boot.classify(run("", screen), 30)[2] == {"loader": "GRUB"}
+
+
+def test_validate_adds_nothing_to_a_record_that_does_not_verify(tmp_path):
+    record = acquire(tmp_path, make_iso(tmp_path))
+    conn = sqlite3.connect(record)
+    conn.execute("UPDATE case_info SET examiner = 'someone else'")
+    conn.commit()
+    conn.close()
+    before = record.read_bytes()
+    code, out = validate(record, "--no-boot", "--no-mount")
+    assert out["recorded"].startswith("not recorded: the record itself does not verify")
+    assert record.read_bytes() == before

@@ -73,6 +73,7 @@ def validate(record_path: Path, *, boot: bool = True, mount: bool = True, reader
     record = Record.open_readonly(record_path)
     try:
         head = record.head_hash()
+        intact = not record.verify()           # decided read-only: a record that gets nothing keeps its bytes
         analysis = load_analysis(record)
         note = None
         if analysis is None:
@@ -92,17 +93,19 @@ def validate(record_path: Path, *, boot: bool = True, mount: bool = True, reader
     if note:
         for check in result.checks:
             check.details.insert(0, note)
-    result.recorded = _append(record_path, head, result.checks) if record_result else \
-        "not recorded (--no-record): the record file is unchanged"
+    if not record_result:
+        result.recorded = "not recorded (--no-record): the record file is unchanged"
+    elif not intact:
+        result.recorded = "not recorded: the record itself does not verify, so nothing is added to it"
+    else:
+        result.recorded = _append(record_path, head, result.checks)
     return result
 
 
 def _append(record_path: Path, head: str | None, checks: list[Check]) -> str:
-    """One chained 'validation' event per check and a new seal, if the record is intact and unchanged."""
+    """One chained 'validation' event per check and a new seal, if the record is unchanged since it verified."""
     record = Record.open(record_path)
     try:
-        if record.verify():
-            return "not recorded: the record itself does not verify, so nothing is added to it"
         if record.head_hash() != head:
             return "not recorded: the record changed while it was being validated; run validate again"
         for check in checks:
