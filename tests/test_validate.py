@@ -193,13 +193,15 @@ def test_the_mount_guests_output_parser_takes_any_text(text):
 
 def test_the_mount_parser_reads_the_guests_lines():
     # as printed by the guest's busybox (see mount.INIT) for the disc of make_iso
-    serial = ("VALIDATE-MOUNT-BEGIN iso9660\nE|d|2048|1796231655|-|.\n"
-              "E|f|5000|1796231655|eb42912c8547d788c6efa0ac6169f9cbbdd7f2c17c51606a773613139172571b|./data.bin\n"
-              "E|d|2048|1796231655|-|./Sub\nVALIDATE-MOUNT-END iso9660\nVALIDATE-MOUNT-FAILED udf wrong fs type\n")
+    serial = ("VALIDATE-MOUNT-BEGIN iso9660\nE|directory|2048|1796231655|.\n"
+              "E|regular file|5000|1796231655|./data.bin\nE|directory|2048|1796231655|./Sub\n"
+              "H|eb42912c8547d788c6efa0ac6169f9cbbdd7f2c17c51606a773613139172571b  ./data.bin\n"
+              "VALIDATE-MOUNT-END iso9660\nVALIDATE-MOUNT-FAILED udf wrong fs type\n")
     listings, failures = mount.parse(serial)
     entries = listings["iso9660"].entries
     assert set(entries) == {"/data.bin", "/sub"} and entries["/data.bin"].size == 5000
     assert entries["/data.bin"].mtime == 1796231655 and entries["/sub"].is_dir and failures == {"udf": "wrong fs type"}
+    assert entries["/data.bin"].sha256 == "eb42912c8547d788c6efa0ac6169f9cbbdd7f2c17c51606a773613139172571b"
 
 
 @pytest.mark.parametrize("path, normal", [("/SUB/HELLO_WO.TXT;1", "/sub/hello_wo.txt"), ("/README.;1", "/readme"),

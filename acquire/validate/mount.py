@@ -3,7 +3,7 @@
 The kernel's iso9660, udf and hfsplus drivers are the reference reader. The guest is the e2e
 suite's (acquire/validate/guest.py: a Debian kernel, a busybox initramfs); the image is a read-only
 virtio disk. In the guest, busybox walks the mounted tree and prints one line per entry to the
-serial port (type, size, mtime, SHA-256 of regular files, path); here each is compared with the
+serial port (type, size, mtime, path; then the SHA-256 of each regular file); here each is compared with the
 analysis, and each readable file's SHA-256 with the bytes of its extents in the image. The host's
 own mount is not used: it needs root and loop devices, and the guest gives the same answer anywhere.
 """
@@ -24,6 +24,9 @@ MODULES = ("virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virti
 TIMEOUT_S = 300
 BEGIN, END, FAILED = "VALIDATE-MOUNT-BEGIN", "VALIDATE-MOUNT-END", "VALIDATE-MOUNT-FAILED"
 SECTOR = 2048
+# busybox `stat -c 'E|%F|%s|%Y|%n'`: type, size, mtime (epoch s), name; `sha256sum`: "HASH  NAME"
+_STAT = re.compile(r"^E\|([a-z ]+)\|(\d+)\|(\d+)\|(\..*)$")
+_HASH = re.compile(r"^H\|([0-9a-f]{64})  (\..*)$")
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -42,12 +45,8 @@ for spec in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmount=//p' | tr ',' ' ')
     fi
     echo "VALIDATE-MOUNT-BEGIN $fs"
     cd /mnt
-    find . | while IFS= read -r p; do
-        if [ -L "$p" ]; then t=l; h=-; elif [ -d "$p" ]; then t=d; h=-;
-        elif [ -f "$p" ]; then t=f; h=$(sha256sum "$p" 2>/dev/null | cut -d' ' -f1); [ -n "$h" ] || h=unreadable;
-        else t=o; h=-; fi
-        echo "E|$t|$(stat -c '%s|%Y' "$p")|$h|$p"
-    done
+    find . -exec stat -c 'E|%F|%s|%Y|%n' {} +
+    find . -type f -exec sha256sum {} + 2>/dev/null | sed 's/^/H|/'
     cd /
     umount /mnt
     [ "$dev" = /dev/loop0 ] && losetup -d /dev/loop0
@@ -98,14 +97,18 @@ def parse(serial: str) -> tuple[dict[str, Listing], dict[str, str]]:
             failures[parts[1]] = parts[2] if len(parts) > 2 else "mount failed"
         elif line.startswith(END):
             current = None
-        elif current is not None and line.startswith("E|"):
-            m = re.match(r"^E\|(\w)\|(\d+)\|(\d+)\|([0-9a-f]{64}|-|unreadable)\|\./?(.*)$", line)
-            if not m or not m[5]:
-                continue
-            is_dir = m[1] == "d"
-            seen = Seen("/" + m[5], is_dir, None if is_dir else int(m[2]), None, int(m[3]),
-                        m[4] if len(m[4]) == 64 else None)
-            current.entries[norm(seen.path)] = seen
+        elif current is not None and (m := _STAT.match(line)):
+            kind = "d" if m[1].startswith("directory") else "l" if m[1].startswith("symbolic") else \
+                "f" if "regular" in m[1] else "o"
+            if m[4] not in (".", "./"):
+                seen = Seen("/" + m[4].removeprefix("./"), kind == "d", None if kind == "d" else int(m[2]),
+                            None, int(m[3]))
+                current.entries[norm(seen.path)] = seen
+        elif current is not None and (m := _HASH.match(line)):
+            key = norm(m[2].removeprefix("./"))
+            if key in current.entries:
+                old = current.entries[key]
+                current.entries[key] = Seen(old.path, old.is_dir, old.size, old.lba, old.mtime, m[1])
     return listings, failures
 
 
