@@ -10,8 +10,9 @@
 - The tiny boot disc acquired from a damaged drive (the boot image's sector unreadable): damaged,
   not booted; the files hit are expected to differ in the readers check.
 
-Measured on 2 cores (TCG): about 60 s for the whole file, most of it the grub image's validation
-(mount guest ~8 s, two boots ~2 s each) and Chromium.
+Measured on 2 cores (TCG): about 60-80 s for the whole file (more when the machine is loaded), most
+of it the grub image's validation (mount guest 8-15 s, two boots ~2 s each), the mount guests of the
+UDF disc and Chromium.
 """
 from __future__ import annotations
 
@@ -180,6 +181,15 @@ def test_the_html_report_shows_the_boot_screenshot_seen_in_chromium(grub, tmp_pa
     shot = record.parent / checks(out["validation"])["boot cd bios entry 1"]["figures"]["screenshot"]["file"]
     assert _shown_in(decode_png(shot.read_bytes()), decode_png(page.read_bytes())), \
         "the guest's screenshot is not visible in Chromium's rendering of the report"
+    # a screenshot that is not the one the record hashed is not shown, and the report says so
+    original = shot.read_bytes()
+    try:
+        shot.write_bytes(original + b"\0")
+        run_acquire("report", record, "-o", tmp_path / "changed.html", check_code=0)
+        changed = (tmp_path / "changed.html").read_text()
+        assert changed.count("data:image/png;base64,") == 1 and "not the one the record hashed" in changed
+    finally:
+        shot.write_bytes(original)
 
 
 def _shown_in(image, page) -> bool:
@@ -251,3 +261,20 @@ def test_a_udf_bridge_disc_mounts_as_iso9660_and_as_udf_with_the_same_files(tmp_
     assert mounted["figures"]["udf"]["compared_with"] == "acquire udf"
     assert mounted["figures"]["iso9660"]["compared_with"].startswith("acquire iso9660")
     assert mounted["figures"]["udf"]["files_hashed"] == mounted["figures"]["iso9660"]["files_hashed"] == 2
+
+
+def test_a_boot_that_shows_nothing_ends_at_the_time_limit_with_no_result_and_a_screenshot(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "boot.img").write_bytes(bytes.fromhex("faf4ebfd").ljust(2048, b"\0"))   # cli; hlt; jmp -3
+    iso = tmp_path / "silent.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", *TINY_BOOT, "-o", str(iso), str(tree)],
+                   check=True, capture_output=True)
+    record, _ = acquire(tmp_path, iso)
+    done = run_acquire("validate", record, "--json", "--no-mount", "--time-limit", "5", env=VALIDATE_ON)
+    out = json.loads(done.stdout)
+    show(out)
+    boot = checks(out)["boot cd bios entry 1"]
+    assert boot["outcome"] == "no result" and not boot["ok"] and boot["figures"]["timed_out"]
+    assert 5 <= boot["figures"]["seconds"] < 8 and "within 5 s" in boot["summary"]
+    assert (record.parent / boot["figures"]["screenshot"]["file"]).is_file() and done.returncode == 1
