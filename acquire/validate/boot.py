@@ -150,6 +150,8 @@ def _one(image: Path, way: Way, shots: Path, limit_s: float) -> Check:
     shot = shots / f"{image.name}.{way.name.replace(' ', '-')}.png"
     run = qemu.boot(image, medium=way.medium, firmware=way.firmware, screenshot=shot, time_limit_s=limit_s,
                     settled=settled)
+    if run.error:
+        return Check(way.name, "fail", False, f"QEMU could not boot the image: {run.error}", figures)
     outcome, summary, found = classify(run, limit_s)
     figures.update(found)
     figures.update({"seconds": run.seconds, "timed_out": run.timed_out,

@@ -76,7 +76,7 @@ def run_guest(image: Path, mounts: list[tuple[str, int]], cache: Path) -> str:
     cmd = ["timeout", "--kill-after=5", str(TIMEOUT_S), qemu.QEMU, "-accel", "tcg", "-m", "256", "-smp", "1",
            "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-kernel", str(vmlinuz), "-initrd", str(initrd),
            "-append", f"console=ttyS0 panic=-1 quiet loglevel=3 vmount={specs}",
-           "-drive", f"if=none,id=img,file={Path(image).resolve()},readonly=on,format=raw",
+           "-drive", f"if=none,id=img,file={qemu.drive_file(Path(image).resolve())},readonly=on,format=raw",
            "-device", "virtio-blk-pci,drive=img"]
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT_S + 30)
     return done.stdout.decode(errors="replace").replace("\r", "")

@@ -50,20 +50,26 @@ class Run:
     seconds: float                   # host wall seconds from start to the capture
     timed_out: bool                  # the time limit ended the run, not a recognised outcome
     command: list[str]
+    error: str = ""                  # QEMU itself failed (exit status and its last words), else ''
 
 
-def machine_args(image: Path, medium: str, firmware: str, serial_pipe: bool = True) -> list[str]:
+def drive_file(path: Path) -> str:
+    """A path as a -drive file= value: QEMU's option syntax doubles a comma."""
+    return str(path).replace(",", ",,")
+
+
+def machine_args(image: Path, medium: str, firmware: str) -> list[str]:
     """The QEMU command line (without the monitor) for booting `image` as a CD or a hard disk."""
     args = [QEMU, "-accel", "tcg", "-m", "256", "-nodefaults", "-no-reboot", "-vga", "std", "-display", "none",
             "-serial", "stdio"]
     if firmware == "uefi":
         args += ["-bios", ovmf_path() or OVMF_PATHS[0]]
     if medium == "cd":
-        args += ["-drive", f"if=none,id=boot0,file={image},media=cdrom,readonly=on,format=raw",
+        args += ["-drive", f"if=none,id=boot0,file={drive_file(image)},media=cdrom,readonly=on,format=raw",
                  "-device", "ide-cd,drive=boot0,bootindex=0"]
     else:
         # what dd to a USB stick gives: the image as a disk, from its first byte
-        args += ["-drive", f"if=none,id=boot0,file={image},readonly=on,format=raw",
+        args += ["-drive", f"if=none,id=boot0,file={drive_file(image)},readonly=on,format=raw",
                  "-device", "virtio-blk-pci,drive=boot0,bootindex=0"]
     return args
 
@@ -120,10 +126,11 @@ def boot(image: Path, *, medium: str, firmware: str, screenshot: Path, time_limi
     if firmware == "bios":
         cmd += ["-fw_cfg", f"name=etc/sercon-port,file={sercon}"]
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    errors = open(work / "qemu.err", "w+b")
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
     raw = b""
     capture_at = started + time_limit_s
-    timed_out = True
+    recognised = False
     try:
         monitor = _Monitor(monitor_path, started + 10)
         with selectors.DefaultSelector() as sel:
@@ -134,15 +141,18 @@ def boot(image: Path, *, medium: str, firmware: str, screenshot: Path, time_limi
                     if not chunk:
                         break
                     raw += chunk
-                if timed_out:
+                if not recognised:
                     wait = settled(plain(raw.decode(errors="replace")))
                     if wait is not None:
-                        timed_out = False
+                        recognised = True
                         capture_at = min(capture_at, time.monotonic() + wait)
         seconds = time.monotonic() - started
+        timed_out = not recognised and seconds >= time_limit_s
+        failed = proc.poll()
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         screenshot.unlink(missing_ok=True)
-        monitor.command(f"screendump {screenshot} -f png")
+        shot = work / "screen.png"              # the monitor splits its arguments on spaces: a path of ours
+        monitor.command(f"screendump {shot} -f png")
         text_page = work / "vga-text.bin"
         screen_text = ""
         if firmware == "bios":
@@ -150,17 +160,24 @@ def boot(image: Path, *, medium: str, firmware: str, screenshot: Path, time_limi
             screen_text = _vga_text(text_page)
         monitor.command("quit")
         monitor.close()
+        if shot.exists():
+            shutil.move(str(shot), screenshot)
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
+        error = ""
+        if failed not in (None, 0):                   # QEMU ended before the capture, and not by the guest's poweroff
+            errors.seek(0)
+            error = f"{QEMU} exited with status {failed}: " + errors.read().decode(errors="replace").strip()[-300:]
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        errors.close()
         shutil.rmtree(work, ignore_errors=True)
     return Run(plain(raw.decode(errors="replace")), screen_text, screenshot if screenshot.exists() else None,
-               round(seconds, 2), timed_out, cmd)
+               round(seconds, 2), timed_out, cmd, error)
 
 
 def _vga_text(path: Path) -> str:

@@ -22,7 +22,11 @@ PACKAGES = {"xorriso": "xorriso", "sleuthkit": "sleuthkit", "7z": "p7zip-full", 
 
 
 def _run(cmd: list[str], timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+    """The reader's output; one that hangs is stopped and reported as failed, never waited on."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(cmd, -9, "", f"{cmd[0]} did not finish within {timeout:g} s")
 
 
 def _missing(reader: str, exe: str, command: str) -> Listing | None:
