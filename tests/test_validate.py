@@ -267,3 +267,22 @@ def test_validate_adds_nothing_to_a_record_that_does_not_verify(tmp_path):
     code, out = validate(record, "--no-boot", "--no-mount")
     assert out["recorded"].startswith("not recorded: the record itself does not verify")
     assert record.read_bytes() == before
+
+
+_names = st.text(alphabet="abcXYZ._ -;1", min_size=1, max_size=8).filter(lambda n: tree.norm(n) != "/")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(_names, st.tuples(st.integers(0, 10**6), st.integers(20, 10**5)), max_size=20),
+       st.sampled_from(["size", "lba", None]))
+def test_a_reader_agreeing_with_the_analysis_has_no_differences_and_one_changed_field_is_named(files, change):
+    view = {tree.norm("/d/" + n): tree.Seen("/d/" + n, False, size, lba) for n, (size, lba) in files.items()}
+    listing = tree.Listing("r", "pkg", "cmd", entries=dict(view))
+    assert tree.compare(listing, {"acquire iso9660": view}, {})[1] == []
+    if change and view:
+        key = sorted(view)[0]
+        old = view[key]
+        listing.entries[key] = tree.Seen(old.path, False, old.size + 1 if change == "size" else old.size,
+                                         old.lba + 1 if change == "lba" else old.lba)
+        found = tree.compare(listing, {"acquire iso9660": view}, {})[1]
+        assert [(d.path, d.what) for d in found] == [(old.path, change)]
