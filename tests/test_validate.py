@@ -254,7 +254,7 @@ def test_the_outcome_is_classified_from_what_the_machine_printed(serial, outcome
 def test_grub_menu_entries_do_not_pass_for_other_loaders():
     # GRUB's menu lists "Memtest86+" and "Microsoft Windows": GRUB started, not they
     screen = "GNU GRUB  version 2.06-13+deb12u2\n*GNU/Linux\n Microsoft Windows\n Memtest86+\n"
-    assert boot.classify(run("", screen), 30)[2] == {"loader": "GRUB"}
+    assert boot.classify(run("", screen), 30)[2] == {"loader": "GRUB", "loaders": ["GRUB"]}
 
 
 def test_validate_adds_nothing_to_a_record_that_does_not_verify(tmp_path):

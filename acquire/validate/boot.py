@@ -113,9 +113,13 @@ def _after_boot(serial: str) -> list[str]:
 def classify(run: qemu.Run, limit_s: float) -> tuple[str, str, dict]:
     """(outcome, summary, figures) from the serial output and the VGA text page."""
     text = run.serial + "\n" + run.screen_text
-    for name, pattern in LOADERS:
-        if m := re.search(pattern, text, re.M):
-            return "booted", f"boot loader started: {name} (it printed {m[0].strip()!r})", {"loader": name}
+    found = sorted((m.start(), name, m[0].strip()) for name, pattern in LOADERS
+                   if (m := re.search(pattern, run.serial, re.M) or re.search(pattern, run.screen_text, re.M)))
+    if found:
+        chain = [name for _, name, _ in found]        # in the order they printed: ISOLINUX, then iPXE
+        then = "".join(f", then {name}" for name in chain[1:])
+        return "booted", f"boot loader started: {chain[0]} (it printed {found[0][2]!r}){then}", \
+            {"loader": chain[0], "loaders": chain}
     printed = _after_boot(run.serial)
     failures = [m.strip() for m in re.findall(FIRMWARE_FAILURE, text)]
     if printed and not failures:

@@ -7,6 +7,7 @@
 - A tiny boot image made here (real-mode code printing a known line through INT 10h) with an EFI
   entry beside it whose image is no FAT: SeaBIOS runs it and the line is seen; OVMF finds nothing.
 - A data-only ISO: not bootable, in SeaBIOS's words.
+- Debian's ipxe.iso: ISOLINUX then iPXE with SeaBIOS; iPXE's EFI build with OVMF.
 - The tiny boot disc acquired from a damaged drive (the boot image's sector unreadable): damaged,
   not booted; the files hit are expected to differ in the readers check.
 
@@ -278,3 +279,25 @@ def test_a_boot_that_shows_nothing_ends_at_the_time_limit_with_no_result_and_a_s
     assert boot["outcome"] == "no result" and not boot["ok"] and boot["figures"]["timed_out"]
     assert 5 <= boot["figures"]["seconds"] < 8 and "within 5 s" in boot["summary"]
     assert (record.parent / boot["figures"]["screenshot"]["file"]).is_file() and done.returncode == 1
+
+
+def test_debians_ipxe_iso_boots_isolinux_then_ipxe_with_seabios_and_ipxe_with_ovmf(tmp_path):
+    cache = harness.CACHE / "ipxe"
+    iso = cache / "usr/lib/ipxe/ipxe.iso"
+    if not iso.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["apt-get", "download", "ipxe"], cwd=cache, capture_output=True, text=True)
+        debs = sorted(cache.glob("ipxe_*.deb"))
+        if not debs:
+            reason = f"apt-get download ipxe failed: {(done.stderr or done.stdout).strip()[-500:]}"
+            say(f"SKIP: {reason}")
+            pytest.skip(reason)
+        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(cache)], check=True)
+    shutil.copy(iso, tmp_path / "ipxe.iso")
+    record, _ = acquire(tmp_path, tmp_path / "ipxe.iso")
+    code, out = validate(record, "--no-mount")
+    c = checks(out)
+    assert c["boot cd bios entry 1"]["figures"]["loaders"] == ["ISOLINUX", "iPXE"]
+    assert c["boot cd uefi entry 2"]["outcome"] == "booted" and c["boot cd uefi entry 2"]["figures"]["loader"] == "iPXE"
+    assert c["boot cd uefi entry 2"]["figures"]["firmware_name"] == "OVMF"
+    assert c["boot disk bios"]["outcome"] == "booted" and code == 0
