@@ -73,7 +73,7 @@ def run_guest(image: Path, mounts: list[tuple[str, int]], cache: Path) -> str:
     """The guest's serial output after mounting and walking each file system of `mounts`."""
     vmlinuz, initrd, _ = guest.initramfs(cache, INIT, MODULES, name="validate-initrd")
     specs = ",".join(f"{fs}:{off}" for fs, off in mounts)
-    cmd = ["timeout", "--kill-after=5", str(TIMEOUT_S), qemu.QEMU, "-accel", "tcg", "-m", "256", "-smp", "1",
+    cmd = ["timeout", "--kill-after=5", str(TIMEOUT_S), qemu.QEMU, "-accel", "tcg", "-m", "256", "-smp", "1", "-cpu", "max",
            "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-kernel", str(vmlinuz), "-initrd", str(initrd),
            "-append", f"console=ttyS0 panic=-1 quiet loglevel=3 vmount={specs}",
            "-drive", f"if=none,id=img,file={qemu.drive_file(Path(image).resolve())},readonly=on,format=raw",
