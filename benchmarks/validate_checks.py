@@ -87,6 +87,8 @@ def main() -> None:
                 t, c = timed(mount.check_mount, iso, analysis, cache=args.cache)
                 times.setdefault("mount (guest)", []).append(t)
                 outcomes["mount (guest)"] = c.outcome
+                if not c.ok:
+                    print(f"  mount failed on {name}: {c.summary}; " + " | ".join(c.details[:4]), flush=True)
                 for c in boot.check_boot(iso, analysis, work / "shots", time_limit_s=30):
                     if "seconds" in c.figures:
                         times.setdefault(c.name, []).append(c.figures["seconds"])

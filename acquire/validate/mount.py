@@ -36,7 +36,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 for m in $(cat /modules.list); do insmod /modules/$m.ko 2>/dev/null || echo "validate-init: insmod $m failed"; done
 i=0
-while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+while [ ! -b /dev/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done     # 60 s: a loaded host is slow
 for spec in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmount=//p' | tr ',' ' '); do
     fs=${spec%%:*}; off=${spec#*:}; dev=/dev/vda
     if [ "$off" != 0 ]; then losetup -r -o "$off" /dev/loop0 /dev/vda && dev=/dev/loop0; fi
