@@ -1,10 +1,11 @@
 """How long each `acquire validate` check takes, per kind of disc: readers, mount guest, each boot.
 
-    python benchmarks/validate_checks.py [--repeat 3] [--grub PATH] [--cache DIR]
+    python benchmarks/validate_checks.py [--repeat 3] [--grub PATH] [--ipxe PATH] [--cache DIR]
 
 Discs (made here with xorriso/genisoimage, or Debian's grub-rescue-cdrom.iso when --grub names it or
 the e2e cache holds it): a data-only ISO of 40 files (8 MB), the same with a UDF bridge, a tiny
-BIOS boot image plus a no-FAT EFI entry, and grub-rescue (296 files, hybrid). Each is validated
+BIOS boot image plus a no-FAT EFI entry, grub-rescue (296 files, hybrid) and Debian's ipxe.iso
+(ISOLINUX + iPXE, an EFI entry) when the e2e cache holds them (the e2e tests fetch them). Each is validated
 through the library (acquire.validate.validate, record_result=False, so the record is untouched)
 --repeat times; printed are the wall seconds of each check (min / median / max over the repeats)
 and the whole validation. QEMU runs with -accel tcg, one vCPU; the machine is shared, so run it
@@ -38,7 +39,7 @@ def make_tree(root: Path, files: int) -> Path:
     return root
 
 
-def discs(work: Path, grub: Path | None) -> dict[str, Path]:
+def discs(work: Path, grub: Path | None, ipxe: Path | None = None) -> dict[str, Path]:
     out = {}
     tree = make_tree(work / "tree", 40)
     out["data-only, 40 files"] = _xorriso(work / "data.iso", tree)
@@ -53,6 +54,8 @@ def discs(work: Path, grub: Path | None) -> dict[str, Path]:
                                                  "-no-emul-boot")
     if grub is not None and grub.is_file():
         out["grub-rescue-cdrom (hybrid)"] = grub
+    if ipxe is not None and ipxe.is_file():
+        out["ipxe.iso (BIOS + EFI entries, hybrid)"] = ipxe
     return out
 
 
@@ -72,11 +75,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--grub", type=Path, default=ROOT / "tests/e2e/.cache/grub-rescue/usr/lib/grub-rescue/grub-rescue-cdrom.iso")
+    ap.add_argument("--ipxe", type=Path, default=ROOT / "tests/e2e/.cache/ipxe/usr/lib/ipxe/ipxe.iso")
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("ACQUIRE_E2E_CACHE", ROOT / "tests/e2e/.cache")))
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-validate-"))
     try:
-        for name, iso in discs(work, args.grub).items():
+        for name, iso in discs(work, args.grub, args.ipxe).items():
             analysis = analyze_image(iso, None)
             times: dict[str, list[float]] = {}
             outcomes: dict[str, str] = {}
