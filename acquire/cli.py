@@ -104,10 +104,12 @@ def info_command(device: str, as_json: bool) -> None:
 @click.option("--second-read", is_flag=True,
               help="After the passes, read again (past the drive's cache) every sector that failed, was marginal "
                    "or slow, and keep it only if both reads agree; a sector that differs is unstable: zero-filled, read again by the next run.")
+@click.option("--no-validate", is_flag=True,
+              help="Do not run `acquire validate` (readers, mount, boot) at the end; also ACQUIRE_NO_VALIDATE=1.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, strategy, sign_key, second_read, as_json, yes) -> None:
+                  speed, strategy, sign_key, second_read, no_validate, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
@@ -121,10 +123,14 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
                            second_read=second_read)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
+    validation = _validate_after_image(outcome, no_validate)
     if as_json:
-        click.echo(json.dumps(outcome.as_json(), indent=2))
+        click.echo(json.dumps({**outcome.as_json(), **({"validation": validation.as_json()} if validation else {})},
+                              indent=2))
     else:
         _render_outcome(outcome)
+        if validation is not None:
+            _render_validation(validation)
     if outcome.message:
         click.echo(f"acquire: {outcome.message}", err=True)
     raise SystemExit(outcome.exit_code)
@@ -290,6 +296,50 @@ def verify_command(record: Path, source: str | None, against: Path | None, no_re
             for line in check.details:
                 click.echo(f"     {line}")
         click.echo(result.recorded)
+    raise SystemExit(result.exit_code)
+
+
+def _validate_after_image(outcome, no_validate: bool):
+    """`acquire validate` on a finished image (complete or partial), unless told not to."""
+    from .validate import skip_requested, validate
+
+    if no_validate or skip_requested() or outcome.status not in ("complete", "partial"):
+        return None
+    return validate(Path(outcome.record), image=Path(outcome.image))
+
+
+def _render_validation(result) -> None:
+    for check in result.checks:
+        click.echo(check.line())
+        for line in check.details[:60]:
+            click.echo(f"     {line}")
+    click.echo(result.recorded)
+
+
+@cli.command("validate")
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--boot/--no-boot", default=True, show_default=True,
+              help="Boot each way the image claims to boot, in QEMU (-accel tcg), with a screenshot of each.")
+@click.option("--mount/--no-mount", default=True, show_default=True,
+              help="Mount the image read-only in a QEMU guest and compare the kernel's tree with the analysis.")
+@click.option("--time-limit", type=float, default=30.0, show_default=True, metavar="SECONDS",
+              help="The most one boot may take before its outcome is classified from what was shown.")
+@click.option("--no-record", is_flag=True, help="Do not append the result to the record (it stays unchanged).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def validate_command(record: Path, boot: bool, mount: bool, time_limit: float, no_record: bool, as_json: bool) -> None:
+    """Check that the image works: independent readers (xorriso, The Sleuth Kit, 7-Zip, isoinfo, udfinfo) agree
+    with the analysis, the kernel mounts it with the same files, and it boots; each check is recorded and sealed.
+    Exits 0 when no check failed (a skipped check is not a failure), 1 otherwise.
+
+    Example: acquire validate disc.iso.custody.sqlite --time-limit 60
+    """
+    from .validate import validate
+
+    result = validate(record, boot=boot, mount=mount, time_limit_s=time_limit, record_result=not no_record)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        _render_validation(result)
     raise SystemExit(result.exit_code)
 
 

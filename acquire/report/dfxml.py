@@ -2,7 +2,7 @@
 
 Element order follows the schema's sequences, which are strict:
 
-    dfxml: metadata, creator, source, diskimageobject, [acquire:boot_images]
+    dfxml: metadata, creator, source, diskimageobject, [acquire:boot_images], [acquire:validation]
     diskimageobject: byte_runs (whole image with its hashes; piecewise windows; unreadable
                      ranges with fill="0x00"), sector_size, volume* (one per file system: fileobjects)
 
@@ -17,6 +17,7 @@ from datetime import datetime
 
 from ..rescue.sectormap import State
 from . import sessions
+from . import validation
 
 DFXML_NS = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -72,6 +73,7 @@ def render_dfxml(report: dict) -> str:
     _diskimage(root, report)
     _boot_images(root, report)
     sessions.dfxml(root, report, _sub, _a)
+    validation.dfxml_part(root, report, _sub, _a)
     ET.indent(root, space=" ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

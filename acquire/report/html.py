@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from html import escape
 
+from . import validation
 from .sections import sections, title_of
 from .svg import report_maps
 
@@ -53,5 +54,6 @@ def render_html(report: dict) -> str:
             out.append("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr></thead><tbody>")
             out += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows]
             out.append("</tbody></table>")
+    out += validation.screenshots_html(report)
     out.append("</body></html>")
     return "\n".join(out) + "\n"

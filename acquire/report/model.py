@@ -26,6 +26,7 @@ from ..rescue.geometry import DiscLayout
 from ..rescue.sectormap import State
 from ..seal.check import latest_seal_event
 from ..seal.document import SIGNED
+from . import validation
 from .svg import STATE_NAMES
 
 REPORT_FORMAT = 1           # bump when a key changes meaning or goes away (docs/reports.md)
@@ -96,6 +97,7 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
         "events": {"count": len(record.events()), "kinds": dict(sorted(Counter(e["kind"] for e in record.events()).items())),
                    "head_hash": record.head_hash()},
         "filesystem": _filesystem(conn, tables, runs_map, sector_size),
+        "validation": validation.model_part(record, record_path),
     }
     report["damage"]["unstable"] = _unstable(record, runs_map)
     return report

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import validation
+
 MAX_RANGES_SHOWN = 20
 MAX_FILES_SHOWN = 200
 
@@ -37,7 +39,7 @@ def title_of(report: dict) -> str:
 
 def sections(report: dict) -> list[Section]:
     return [_verify(report), _case(report), _image(report), _medium(report), _drives(report), _runs(report),
-            _passes(report), _damage(report), _filesystem(report), _settings(report)]
+            _passes(report), _damage(report), _filesystem(report), validation.section(report), _settings(report)]
 
 
 def _verify(r: dict) -> Section:
