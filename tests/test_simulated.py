@@ -799,8 +799,8 @@ def test_tracks_show_in_the_toc_and_in_track_information(make):
 @pytest.mark.parametrize("tracks,message", [
     ("[[track]]\nnumber = 1\nstart = 5\n", "the first track starts at 0"),
     ("[[track]]\nnumber = 2\nstart = 0\n", "number is 2, not 1"),
-    ("[[track]]\nnumber = 1\nstart = 0\nmode = \"audio\"\n", "mode 'audio' is not modelled"),
-    ("[[track]]\nnumber = 1\nstart = 0\nimage = \"x.iso\"\n", "unknown key 'image'"),
+    ("[[track]]\nnumber = 1\nstart = 0\nmode = \"audio\"\n", "mode 'audio' is not modelled over a .disc. image"),
+    ("[[track]]\nnumber = 1\nstart = 0\nimage = \"x.iso\"\n", "tracks that partition a .disc. image bring no image"),
 ])
 def test_a_track_layout_the_simulator_cannot_model_is_refused(make, tracks, message):
     with pytest.raises(ProfileError, match=message):

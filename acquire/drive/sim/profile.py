@@ -13,10 +13,11 @@ Decisions where docs/reference/contracts.md is silent (keep docs/ in step):
 - [timing] defaults are the example values of docs/simulated-drive.md "The profile"; `speed_x` defaults per profile (24/8/6).
 - The [drive] quirk keys and `emulate` presets are checked in quirks.py; a preset's
   INQUIRY strings apply unless the profile gives its own. docs/simulated-drive.md lists them all.
-- [[track]] (the key of docs/reference/contracts.md "The simulated drive's profile"s, a first part of them): number, session (1 only), mode (mode1 |
-  mode2-form1) and start. The tracks partition the [disc] image or generated sectors: the first
-  starts at LBA 0, numbers run 1, 2, ... in LBA order, and each runs to the next one's start.
-  Per-track images, audio, write and open are refused until they are modelled.
+- [[track]] (docs/reference/contracts.md "The simulated drive's profile"): two ways. Beside a [disc]
+  image or sectors, the tracks partition it (one session, no gaps: each runs to the next one's
+  start). Without them, each track brings its own `image` (or `sectors` of generated content), and
+  the disc is laid out from the tracks (sessions, gaps, TAO run-out, an open last session, an
+  unrecorded area up to [disc] capacity): sim/layout.py.
 """
 from __future__ import annotations
 
@@ -50,7 +51,10 @@ RATE_1X = {"cd": 153_600, "dvd": 1_385_000, "bd": 4_495_500}
 
 MODE1 = "mode1"
 MODE2_FORM1 = "mode2-form1"
-TRACK_MODES = (MODE1, MODE2_FORM1)
+AUDIO = "audio"
+TRACK_MODES = (MODE1, MODE2_FORM1, AUDIO)
+WRITE_TYPES = ("tao", "sao", "dao")
+AUDIO_SECTOR_BYTES = 2352                # CD-DA: 588 stereo samples of 16 bits
 DAMAGE_KINDS = ("unreadable", "flaky", "slow", "unstable")
 EVENT_KINDS = ("disconnect", "media-change", "not-ready")
 DEFAULT_SENSE = (0x03, 0x11, 0x00)       # MEDIUM ERROR, unrecovered read error
@@ -60,13 +64,14 @@ MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture ima
 
 _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
-_DISC_KEYS = {"profile", "image", "sectors"}
+_DISC_KEYS = {"profile", "image", "sectors", "capacity", "finalized", "runout_sense", "gap_sense",
+              "unrecorded_sense"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by"}
 # a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
 _KIND_KEYS = {"failures": ("flaky", int, 1, "at least 1"), "delay_s": ("slow", float, 0, "zero or more")}
 _EVENT_KEYS = {"after_commands", "kind", "count"}
-_TRACK_KEYS = {"number", "session", "mode", "start"}
+_TRACK_KEYS = {"number", "session", "mode", "start", "image", "sectors", "write", "open"}
 _TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005,
                     "sleep_scale": 0.0}
 # INQUIRY field widths (docs/reference/mmc.md: bytes 8-15 vendor, 16-31 product, 32-35 revision)
@@ -106,8 +111,18 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class Track:
     number: int
-    start: int                           # first LBA; the track runs to the next one's start
-    mode: str = MODE1                    # mode1 | mode2-form1
+    start: int                           # first LBA of the track's data
+    mode: str = MODE1                    # mode1 | mode2-form1 | audio
+    session: int = 1
+    sectors: int | None = None           # its data sectors; None: it runs to the next one's start
+    image: Path | None = None            # absolute; None: generated content (or the [disc] image)
+    write: str = "sao"                   # tao: a data track ends in 2 run-out blocks that fail
+    open: bool = False                   # its session is not closed
+
+    @property
+    def runout(self) -> int:
+        """TAO run-out blocks after the data (Orange Book: a TAO data track ends in 2 of them)."""
+        return 2 if self.write == "tao" and self.mode != AUDIO else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +147,22 @@ class Profile:
     damage: tuple[Damage, ...] = ()
     events: tuple[Event, ...] = ()
     tracks: tuple[Track, ...] = ()       # empty: one mode 1 track over the whole disc
+    finalized: bool = True               # false: sessions may be appended (the disc is appendable)
+    not_recorded_sense: tuple[tuple[str, tuple[int, int, int]], ...] = ()   # kind -> sense overrides
+    laid_out: bool = False               # the tracks bring their own images: sim/layout.py
 
     @property
     def damage_here(self) -> tuple[Damage, ...]:
         """The damage this drive sees: every entry but those `readable_by` names it."""
         return tuple(d for d in self.damage if d.in_drive(self.serial, self.product))
+
+    @property
+    def addressable(self) -> int:
+        """LBAs a READ may name without 05/21/00: READ CAPACITY's, or past it up to the last
+        track's end when the capacity lies (an open session)."""
+        if not self.laid_out:
+            return self.capacity
+        return max(self.capacity, _tracks_end(self.tracks))
 
     @property
     def report_information(self) -> bool:
@@ -219,11 +245,25 @@ def _build(path: Path, doc: dict[str, Any]) -> Profile:
         raise fail("[disc] profile is missing", hint="give profile = \"cd-rom\", \"dvd-rom\" or \"bd-rom\"")
     disc_profile = _disc_profile(fail, disc["profile"])
     family = family_of(DISC_PROFILES.get(disc_profile) or int(disc_profile, 0))
-    capacity = _disc_content(fail, disc, base, fields)
+    entries = doc.get("track", [])
+    laid_out = ("image" not in disc and "sectors" not in disc and isinstance(entries, list) and bool(entries))
+    if laid_out:
+        fields["tracks"] = _own_tracks(fail, entries, family, base)
+        capacity = _laid_out_capacity(fail, disc, fields["tracks"])
+        fields["laid_out"] = True
+    else:
+        for key in ("capacity", "finalized"):
+            if key in disc:
+                raise fail(f"[disc] {key} applies to a disc laid out from [[track]]s with their own images")
+        capacity = _disc_content(fail, disc, base, fields)
+        fields["tracks"] = _tracks(fail, entries, capacity, family)
+    if "finalized" in disc:
+        fields["finalized"] = _get(fail, disc, "finalized", bool, "[disc]")
+    fields["not_recorded_sense"] = _not_recorded_sense(fail, disc)
     fields.update(_timing_section(fail, timing, family))
-    fields["damage"] = _damage(fail, doc.get("damage", []), capacity)
+    recorded_end = max(capacity, _tracks_end(fields["tracks"])) if laid_out else capacity
+    fields["damage"] = _damage(fail, doc.get("damage", []), recorded_end)
     fields["events"] = _events(fail, doc.get("event", []))
-    fields["tracks"] = _tracks(fail, doc.get("track", []), capacity, family)
     return Profile(path=path, disc_profile=disc_profile, capacity=capacity, **fields)
 
 
@@ -378,11 +418,16 @@ def _tracks(fail, entries: Any, capacity: int, family: str) -> tuple[Track, ...]
         number, start = _get(fail, entry, "number", int, label), _get(fail, entry, "start", int, label)
         if number != position:
             raise fail(f"{label} number is {number}, not {position}", hint="number the tracks 1, 2, ... in LBA order")
+        for key in ("image", "sectors", "write", "open"):
+            if key in entry:
+                raise fail(f"{label} {key}: tracks that partition a [disc] image bring no {key}",
+                           hint="leave out the [disc] image and give each track its own image")
         if "session" in entry and _get(fail, entry, "session", int, label) != 1:
-            raise fail(f"{label} session: only one session is modelled yet", hint="give session = 1")
+            raise fail(f"{label} session: tracks that partition a [disc] image are one session",
+                       hint="give each track its own image to lay out sessions")
         mode = _get(fail, entry, "mode", str, label) if "mode" in entry else MODE1
-        if mode not in TRACK_MODES:
-            raise fail(f"{label} mode {mode!r} is not modelled", hint="give mode1 or mode2-form1")
+        if mode not in (MODE1, MODE2_FORM1):
+            raise fail(f"{label} mode {mode!r} is not modelled over a [disc] image", hint="give mode1 or mode2-form1")
         if mode != MODE1 and family != "cd":
             raise fail(f"{label} mode {mode} exists on a CD only")
         previous = out[-1].start if out else -1
@@ -390,6 +435,97 @@ def _tracks(fail, entries: Any, capacity: int, family: str) -> tuple[Track, ...]
             raise fail(f"{label} start {start}: the first track starts at 0, each later one after the one "
                        f"before, all before the disc's end ({capacity})")
         out.append(Track(number, start, mode))
+    return tuple(out)
+
+
+def _own_tracks(fail, entries: Any, family: str, base: Path) -> tuple[Track, ...]:
+    """Tracks that bring their own images: sessions 1, 2, ... in order, each track after the one
+    before (its run-out included); gaps between them are the layout's (sim/layout.py)."""
+    out: list[Track] = []
+    for position, label, entry in _tables(fail, entries, "track", _TRACK_KEYS, ("number", "start")):
+        number, start = _get(fail, entry, "number", int, label), _get(fail, entry, "start", int, label)
+        if number != position:
+            raise fail(f"{label} number is {number}, not {position}", hint="number the tracks 1, 2, ... in LBA order")
+        session = _get(fail, entry, "session", int, label) if "session" in entry else 1
+        mode = _get(fail, entry, "mode", str, label) if "mode" in entry else MODE1
+        if mode not in TRACK_MODES:
+            raise fail(f"{label} mode {mode!r} is unknown", hint="give mode1, mode2-form1 or audio")
+        if mode != MODE1 and family != "cd":
+            raise fail(f"{label} mode {mode} exists on a CD only")
+        write = _get(fail, entry, "write", str, label) if "write" in entry else "sao"
+        if write not in WRITE_TYPES:
+            raise fail(f"{label} write {write!r} is unknown", hint="give tao, sao or dao")
+        is_open = _get(fail, entry, "open", bool, label) if "open" in entry else False
+        image, sectors = _track_content(fail, entry, base, label, mode)
+        previous = out[-1] if out else None
+        if previous is not None:
+            if session not in (previous.session, previous.session + 1):
+                raise fail(f"{label} session {session}: sessions run 1, 2, ... in order")
+            if previous.open and session != previous.session:
+                raise fail(f"{label}: session {previous.session} is open, so no session can follow it")
+            end = previous.start + previous.sectors + previous.runout
+            if start < end:
+                raise fail(f"{label} start {start} is inside track {previous.number} (which ends at {end - 1})")
+        elif session != 1:
+            raise fail(f"{label} session {session}: the first track is in session 1")
+        out.append(Track(number, start, mode, session, sectors, image, write, is_open))
+    sessions: dict[int, set[bool]] = {}
+    for t in out:
+        sessions.setdefault(t.session, set()).add(t.open)
+    if any(len(v) > 1 for v in sessions.values()):
+        raise fail("[[track]] open must be the same for every track of a session")
+    return tuple(out)
+
+
+def _track_content(fail, entry: dict, base: Path, label: str, mode: str) -> tuple[Path | None, int]:
+    if ("image" in entry) == ("sectors" in entry):
+        raise fail(f"{label} needs exactly one of image and sectors (a disc laid out from tracks has no [disc] image)")
+    if "sectors" in entry:
+        sectors = _get(fail, entry, "sectors", int, label)
+        if sectors < 1:
+            raise fail(f"{label} sectors must be at least 1, not {sectors}")
+        return None, sectors
+    image = (base / _get(fail, entry, "image", str, label)).resolve()
+    unit = AUDIO_SECTOR_BYTES if mode == AUDIO else SECTOR_BYTES
+    try:
+        size = image.stat().st_size
+    except OSError:
+        raise fail(f"{label} image {image} does not exist or cannot be read", hint=MAKE_FIXTURES_HINT) from None
+    if mode == AUDIO and image.suffix.lower() == ".wav":
+        size = max(size - 44, 0)          # a canonical 44-byte RIFF header before the samples
+    if size == 0 or size % unit:
+        raise fail(f"{label} image {image} is {size} bytes, not a positive multiple of {unit}")
+    return image, size // unit
+
+
+def _tracks_end(tracks: tuple[Track, ...]) -> int:
+    last = tracks[-1]
+    return last.start + last.sectors + last.runout
+
+
+def _laid_out_capacity(fail, disc: dict, tracks: tuple[Track, ...]) -> int:
+    """What READ CAPACITY reports: [disc] capacity, else the end of the last track (its run-out
+    counted). More than that leaves an unrecorded area; less is a capacity that lies (open discs)."""
+    if "capacity" not in disc:
+        closed = [t for t in tracks if not t.open]
+        if tracks[-1].open and closed:      # what the closed sessions' lead-out says: a capacity that lies
+            return _tracks_end(tuple(closed))
+        return _tracks_end(tracks)
+    capacity = _get(fail, disc, "capacity", int, "[disc]")
+    if capacity < 1:
+        raise fail(f"[disc] capacity must be at least 1, not {capacity}")
+    return capacity
+
+
+def _not_recorded_sense(fail, disc: dict) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+    out = []
+    for key, kind in (("runout_sense", "run-out"), ("gap_sense", "gap"), ("unrecorded_sense", "unrecorded")):
+        if key in disc:
+            text = _get(fail, disc, key, str, "[disc]")
+            try:
+                out.append((kind, parse_sense_text(text)))
+            except ValueError:
+                raise fail(f"[disc] {key} {text!r} is not SK/ASC/ASCQ in hex", hint='e.g. "05/64/00"') from None
     return tuple(out)
 
 
