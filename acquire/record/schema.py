@@ -12,8 +12,9 @@ SCHEMA_VERSION = 1
 TOOL_NAME = "acquire"
 
 # sector_map.state is rescue.sectormap.State as an integer (0 untried ... 4 finished, as in
-# ddrescue's map file); re-exported here for readers of the record
-UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = (int(s) for s in State)
+# ddrescue's map file; 5 not recorded, which a ddrescue map writes '+'); re-exported here for
+# readers of the record
+UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED, NOT_RECORDED = (int(s) for s in State)
 STATE_CHARS = "".join(s.char for s in State)
 
 RUN_STATUSES = ("running", "complete", "partial", "interrupted", "failed")

@@ -37,7 +37,8 @@ from .identify import (  # noqa: F401
 from .disc import (  # noqa: F401
     Capacity, read_capacity_10, parse_read_capacity_10, TOC_FORMAT_TOC, TOC_FORMAT_SESSION,
     TOC_FORMAT_FULL, LEADOUT_TRACK, read_toc, TocEntry, Toc, parse_toc, SessionInfo,
-    parse_session_info, msf_to_lba, FullTocEntry, FullToc, parse_full_toc, DiscInformation,
+    parse_session_info, msf_to_lba, FullTocEntry, FullToc, FullTocSession, parse_full_toc, DiscInformation,
+    disc_information_lba, POINT_FIRST_TRACK, POINT_LAST_TRACK, POINT_LEADOUT, POINT_NEXT_SESSION,
     read_disc_information, parse_disc_information, TrackInformation, read_track_information,
     parse_track_information,
 )
@@ -76,7 +77,8 @@ __all__ = [
     "parse_unit_serial_number", "Capacity", "read_capacity_10", "parse_read_capacity_10",
     "TOC_FORMAT_TOC", "TOC_FORMAT_SESSION", "TOC_FORMAT_FULL", "LEADOUT_TRACK", "read_toc",
     "TocEntry", "Toc", "parse_toc", "SessionInfo", "parse_session_info", "msf_to_lba",
-    "FullTocEntry", "FullToc", "parse_full_toc", "DiscInformation", "read_disc_information",
+    "FullTocEntry", "FullToc", "FullTocSession", "parse_full_toc", "disc_information_lba",
+    "POINT_FIRST_TRACK", "POINT_LAST_TRACK", "POINT_LEADOUT", "POINT_NEXT_SESSION", "DiscInformation", "read_disc_information",
     "parse_disc_information", "TrackInformation", "read_track_information",
     "parse_track_information", "read_10", "read_12", "READ_CD_USER_DATA", "READ_CD_RAW",
     "READ_CD_RAW_C2", "read_cd", "read_cd_sector_size", "RT_ALL", "RT_CURRENT", "RT_ONE",

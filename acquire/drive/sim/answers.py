@@ -249,11 +249,12 @@ def read_track_information(state: DriveState, cdb: bytes, out: bytes) -> bytes:
     mode = 0x00 if span.mode == "audio" else 0x04           # CONTROL nibble: audio, or data uninterrupted
     data_mode = {"mode1": 0x01, "mode2-form1": 0x02}.get(span.mode, 0x0F)
     nwa_v = 1 if span.open else 0
-    lra_v = 2 if recordable else 0
+    # LRA_V only off a CD: a closed CD-RW track reports none (xorriso's log in udftools PR 44)
+    lra_v = 2 if recordable and state.family != "cd" else 0
     nwa = span.end if span.open else 0
     free = LAST_POSSIBLE_LEADOUT[state.family] - span.end if span.open else 0
     return _track_information(span.number, span.session, mode, data_mode, lra_v | nwa_v, span.start, nwa, free,
-                              span.size, span.data_end - 1 if recordable else 0)[:length]
+                              span.size, span.data_end - 1 if lra_v else 0)[:length]
 
 
 def _blank_track_information(state: DriveState) -> bytes:
