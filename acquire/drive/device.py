@@ -211,6 +211,11 @@ class Drive:
         return Medium(profile, mmc.profile_name(profile), family, capacity.sectors, SECTOR_BYTES,
                       toc, di, features)
 
+    def allow_reads_to(self, sectors: int) -> None:
+        """Judge 05/21/00 READs against `sectors`: the recorded layout may run past READ CAPACITY
+        (an open session's tracks are recorded beyond the capacity the drive reports)."""
+        self._capacity = max(self._capacity or 0, sectors)
+
     # -- reading ------------------------------------------------------------------------
     def read(self, lba: int, count: int, *, fua: bool = False) -> ReadResult:
         """`count` sectors of user data: READ(10), or READ CD where the drive needs it.

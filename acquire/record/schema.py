@@ -87,6 +87,16 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
         {"id": int, "run_id": int, "name": str, "old_value": str, "new_value": str, "time_utc": str},
         "id", [("run_id", "runs", "id")], {"run_id", "name", "time_utc"},
     ),
+    # the disc as recorded (acquire.drive.layout; docs/record.md "Layout"): record/layout_tables.py
+    # writes them, and creates them in a record made before them
+    "layout_tracks": (
+        {"track": int, "session": int, "start": int, "end": int, "audio": int, "data_mode": int, "source": str},
+        "track", [], {"session", "start", "end"},
+    ),
+    "layout_extents": ({"start": int, "count": int, "kind": str, "why": str}, "start", [], {"count", "kind"}),
+    "layout_figures": ({"name": str, "value": str}, "name", [], set()),
+    "layout_disagreements": ({"id": int, "message": str}, "id", [], {"message"}),
+    "disc_responses": ({"command": str, "hex": str, "sha256": str}, "command", [], {"hex", "sha256"}),
     # the append-only, hash-chained log; the one table a seal does not cover (it lives in it)
     "events": (
         {

@@ -1,0 +1,79 @@
+"""Discs as they are recorded, through the simulated drive: a two-session TAO CD-R and a
+three-border DVD-R image with exit 0, their run-out blocks, session gaps and unrecorded areas
+named not recorded (never unreadable), and a scratch that is the only damage."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from conftest import run_acquire
+from layout_discs import SECTOR, expected_image, profile_text, session_images
+
+
+def acquire(tmp_path, profile_path, code):
+    done = run_acquire("image", f"sim:{profile_path}", tmp_path / "out.iso", "--json", check_code=code)
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def two_sessions(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cdr")
+    return tmp, session_images(tmp, 2)
+
+
+def not_recorded_rows(record):
+    with sqlite3.connect(record) as db:
+        return db.execute("SELECT start, count, kind FROM layout_extents ORDER BY start").fetchall()
+
+
+def test_a_healthy_two_session_tao_cd_r_exits_0_with_its_gaps_not_recorded(two_sessions):
+    tmp, sessions = two_sessions
+    (s1, i1), (s2, i2) = sessions
+    n1, n2 = i1.stat().st_size // SECTOR, i2.stat().st_size // SECTOR
+    profile = tmp / "cdr.toml"
+    profile.write_text(profile_text(sessions))
+    out = acquire(tmp, profile, 0)
+    end = s2 + n2 + 2
+    assert (out["status"], out["unreadable"], out["unreadable_ranges"]) == ("complete", 0, [])
+    assert out["sectors"] == end and out["not_recorded"] == 2 + (s2 - n1 - 2) + 2
+    assert (tmp / "out.iso").read_bytes() == expected_image(sessions, end)
+    assert not_recorded_rows(tmp / "out.iso.custody.sqlite") == [
+        (n1, 2, "run-out"), (n1 + 2, s2 - n1 - 2, "session-gap"), (s2 + n2, 2, "run-out")]
+    assert s2 - (n1 + 2) == 11_400          # the real gap after a CD's first session
+    reads = (tmp / "reads.log").read_text().splitlines()
+    touched = [tuple(map(int, line.split()[:2])) for line in reads if line[0].isdigit()]
+    # no READ ever went into the session gap; the run-out blocks were each read once, alone
+    assert not any(lba < s2 and lba + count > n1 + 2 for lba, count in touched)
+    assert [line for line in reads if line.startswith(f"{n1} ")] == [f"{n1} 1 err 05/64/00"] * 2   # READ(10), READ CD
+
+
+def test_a_scratch_on_the_two_session_disc_is_the_only_damage(two_sessions, tmp_path):
+    _, sessions = two_sessions
+    for start, image in sessions:
+        (tmp_path / image.name).write_bytes(image.read_bytes())
+    (s1, i1), (s2, i2) = sessions
+    scratch = f"{s2 + 20}-{s2 + 23}"
+    profile = tmp_path / "scratched.toml"
+    profile.write_text(profile_text(sessions, damage=[f'lbas = "{scratch}"\nkind = "unreadable"']))
+    out = acquire(tmp_path, profile, 3)
+    assert out["unreadable_ranges"] == [[s2 + 20, s2 + 23]] and out["unreadable"] == 4
+    n1 = i1.stat().st_size // SECTOR
+    assert [kind for _, _, kind in not_recorded_rows(tmp_path / "out.iso.custody.sqlite")] == [
+        "run-out", "session-gap", "run-out"]
+    assert out["not_recorded"] == 2 + (s2 - n1 - 2) + 2
+
+
+def test_a_three_border_dvd_r_with_unrecorded_space_exits_0(tmp_path):
+    borders = session_images(tmp_path, 3, gaps=(6_144, 6_144), run_out=0)
+    (b3, i3) = borders[-1]
+    end = b3 + i3.stat().st_size // SECTOR
+    profile = tmp_path / "dvdr.toml"
+    profile.write_text(profile_text(borders, profile="dvd-r", write="sao", extra_disc=f"capacity = {end + 5000}\n"
+                                    "finalized = false"))
+    out = acquire(tmp_path, profile, 0)
+    assert (out["status"], out["sectors"], out["unreadable"]) == ("complete", end + 5000, 0)
+    kinds = [(kind, count) for _, count, kind in not_recorded_rows(tmp_path / "out.iso.custody.sqlite")]
+    assert kinds == [("session-gap", 6_144), ("session-gap", 6_144), ("unrecorded", 5000)]
+    assert (tmp_path / "out.iso").read_bytes() == expected_image(borders, end + 5000)
