@@ -2,7 +2,7 @@
 style, `-C LAST_START,NEXT_START -M PREVIOUS`), placed at real gap sizes in a profile.
 
 Each session's image is written by xorriso at its own start LBA, so a later session's directory
-points into the earlier one exactly as on a disc (docs/reference/contracts.md "[[track]]").
+points into the earlier one exactly as on a disc (docs/reference/contracts.md "The simulated drive's profile").
 """
 from __future__ import annotations
 

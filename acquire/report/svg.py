@@ -21,7 +21,7 @@ from ..rescue.sectormap import State
 # sector_map.state (docs/record.md) -> name, colour, severity (larger is worse)
 UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED, NOT_RECORDED = (int(s) for s in State)
 STATE_NAMES = {UNTRIED: "untried", NON_TRIMMED: "non-trimmed", NON_SCRAPED: "non-scraped", BAD: "bad",
-               FINISHED: "finished", NOT_RECORDED: "not recorded"}
+               FINISHED: "finished", NOT_RECORDED: "not-recorded"}
 # ddrescueview's palette, darkened a little for print
 STATE_COLOURS = {UNTRIED: "#9e9e9e", NON_TRIMMED: "#e0b000", NON_SCRAPED: "#3060c0", BAD: "#d01c1c",
                  FINISHED: "#2e9a48", NOT_RECORDED: "#cfd8dc"}
