@@ -63,7 +63,7 @@ def drives_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def info_command(device: str, as_json: bool) -> None:
     """Show the drive and the disc in it.   Example: acquire info /dev/sr0"""
-    from .info import disc_info
+    from .info import disc_info, layout_lines
 
     info = disc_info(device)
     if as_json:
@@ -79,6 +79,8 @@ def info_command(device: str, as_json: bool) -> None:
     if m["disc_information"]:
         click.echo(f"status   {m['disc_status']}")
     click.echo(f"volume   {m['volume_label'] if m['volume_label'] is not None else '(no ISO 9660 volume descriptor)'}")
+    for line in layout_lines(info["layout"]):
+        click.echo(line)
     for f in info["fallbacks"]:
         click.echo(f"note     the drive refused {f}")
 

@@ -92,6 +92,7 @@ class RecordedLayout:
                             "audio": t.audio, "data_mode": t.data_mode, "source": t.source} for t in self.tracks],
                 "not_recorded": [{"start": n.start, "count": n.count, "kind": n.kind, "why": n.why}
                                  for n in self.not_recorded],
+                "run_out_candidates": [list(c) for c in self.run_out_candidates],
                 "figures": dict(self.figures), "disagreements": list(self.disagreements)}
 
 
