@@ -49,7 +49,7 @@ def _disc_so_far(path: Path, sessions: list[tuple[int, Path]]) -> None:
 
 def profile_text(sessions: list[tuple[int, Path]], *, profile: str = "cd-r", write: str = "tao",
                  extra_disc: str = "", damage: list[str] = (), drive: str = 'serial = "SIM-L"\ntrace = "reads.log"',
-                 open_last: bool = False) -> str:
+                 open_last: bool = False, modes: dict[int, str] | None = None) -> str:
     lines = ["[drive]", drive, "", "[disc]", f'profile = "{profile}"', extra_disc,
              "", "[timing]", "error_delay_s = 2.0"]
     for number, (start, image) in enumerate(sessions, 1):
@@ -57,6 +57,8 @@ def profile_text(sessions: list[tuple[int, Path]], *, profile: str = "cd-r", wri
                   f'image = "{image.name}"', f'write = "{write}"']
         if open_last and number == len(sessions):
             lines.append("open = true")
+        if modes and number in modes:
+            lines.append(f'mode = "{modes[number]}"')
     for entry in damage:
         lines += ["", "[[damage]]", entry]
     return "\n".join(lines) + "\n"

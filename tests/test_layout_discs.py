@@ -77,3 +77,45 @@ def test_a_three_border_dvd_r_with_unrecorded_space_exits_0(tmp_path):
     kinds = [(kind, count) for _, count, kind in not_recorded_rows(tmp_path / "out.iso.custody.sqlite")]
     assert kinds == [("session-gap", 6_144), ("session-gap", 6_144), ("unrecorded", 5000)]
     assert (tmp_path / "out.iso").read_bytes() == expected_image(borders, end + 5000)
+
+
+def layout_figures(record):
+    with sqlite3.connect(record) as db:
+        figures = dict(db.execute("SELECT name, value FROM layout_figures"))
+        return figures, [m for (m,) in db.execute("SELECT message FROM layout_disagreements")]
+
+
+def test_an_open_session_past_read_capacity_is_imaged_to_its_recorded_end(two_sessions, tmp_path):
+    _, sessions = two_sessions
+    for _, image in sessions:
+        (tmp_path / image.name).write_bytes(image.read_bytes())
+    (s1, i1), (s2, i2) = sessions
+    n1, n2 = i1.stat().st_size // SECTOR, i2.stat().st_size // SECTOR
+    profile = tmp_path / "open.toml"
+    profile.write_text(profile_text(sessions, open_last=True))
+    out = acquire(tmp_path, profile, 0)
+    end = s2 + n2 + 2
+    assert (out["status"], out["sectors"], out["layout"]["capacity"]) == ("complete", end, n1 + 2)
+    assert (tmp_path / "out.iso").read_bytes() == expected_image(sessions, end)
+    figures, disagreements = layout_figures(tmp_path / "out.iso.custody.sqlite")
+    assert (figures["read_capacity"], figures["recorded_end"], figures["toc_leadout"]) == (str(n1 + 2), str(end), str(n1 + 2))
+    assert any(m.startswith(f"READ CAPACITY ({n1 + 2}) ends before the last recorded sector") for m in disagreements)
+
+
+def test_a_mode_2_session_is_read_by_read_cd_after_read_10_is_refused(two_sessions, tmp_path):
+    _, sessions = two_sessions
+    for _, image in sessions:
+        (tmp_path / image.name).write_bytes(image.read_bytes())
+    (s1, i1), (s2, i2) = sessions
+    profile = tmp_path / "xa.toml"
+    profile.write_text(profile_text(sessions, modes={2: "mode2-form1"}))
+    out = acquire(tmp_path, profile, 0)
+    end = s2 + i2.stat().st_size // SECTOR + 2
+    assert (tmp_path / "out.iso").read_bytes() == expected_image(sessions, end)
+    assert any("05/64/00" in note and "READ CD" in note for note in out.get("fallbacks", []) or
+               [e for e in _events(tmp_path / "out.iso.custody.sqlite", "fallback")])
+
+
+def _events(record, kind):
+    with sqlite3.connect(record) as db:
+        return [d for (d,) in db.execute("SELECT details_json FROM events WHERE kind = ?", (kind,))]

@@ -131,6 +131,10 @@ def read_facts(drive: Drive, medium: Medium) -> DiscFacts:
     if medium.family == "cd":
         full = ask(mmc.read_toc(mmc.TOC_FORMAT_FULL, allocation_length=4096), 4096, "READ TOC format 2",
                    mmc.parse_full_toc)
+        # an SFF-8020 drive (QEMU's ide-cd) answers format 0 whatever byte 2 asks: a full TOC has an
+        # A0h entry in every session, and nothing else would give one
+        if full is not None and not any(e.point == mmc.POINT_FIRST_TRACK for e in full.entries):
+            full = None
     di = medium.disc_information
     last = _last_track_number(medium.toc, di)
     infos = []
