@@ -159,3 +159,8 @@ def test_an_audio_track_is_raw_cd_da_by_read_cd_and_illegal_mode_by_read_10(make
 def test_a_track_layout_that_cannot_be_is_refused_in_one_line(make, tracks, message):
     with pytest.raises(ProfileError, match=message):
         make('[disc]\nprofile = "cd-r"\n' + tracks)
+
+
+def test_a_tao_track_on_a_dvd_is_refused(make):
+    with pytest.raises(ProfileError, match="write tao exists on a CD only"):
+        make('[disc]\nprofile = "dvd-r"\n[[track]]\nnumber = 1\nstart = 0\nsectors = 10\nwrite = "tao"\n')

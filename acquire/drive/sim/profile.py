@@ -455,6 +455,9 @@ def _own_tracks(fail, entries: Any, family: str, base: Path) -> tuple[Track, ...
         write = _get(fail, entry, "write", str, label) if "write" in entry else "sao"
         if write not in WRITE_TYPES:
             raise fail(f"{label} write {write!r} is unknown", hint="give tao, sao or dao")
+        if write == "tao" and family != "cd":
+            raise fail(f"{label} write tao exists on a CD only (a DVD or BD track has no run-out blocks)",
+                       hint="leave write out (sao) for a DVD±R border")
         is_open = _get(fail, entry, "open", bool, label) if "open" in entry else False
         image, sectors = _track_content(fail, entry, base, label, mode)
         previous = out[-1] if out else None
