@@ -68,7 +68,7 @@ def _merged(extents: list[NotRecorded]) -> list[NotRecorded]:
 
 
 def prepare(drive: Drive, record: Record, run_id: int, smap: SectorMap, layout: RecordedLayout,
-            raw: dict[str, str]) -> RecordedLayout:
+            raw: dict[str, str], structures: dict | None = None) -> RecordedLayout:
     """Before the copy: mark the layout's gaps, probe the run-out candidates, store the layout."""
     mark_not_recorded(smap, layout.not_recorded)
     run_out, notes = probe_run_out(drive, smap, layout)
@@ -78,7 +78,8 @@ def prepare(drive: Drive, record: Record, run_id: int, smap: SectorMap, layout: 
                      key=lambda n: n.start)
     layout = RecordedLayout(layout.sectors, layout.capacity, layout.tracks, layout.sessions, tuple(extents),
                             layout.run_out_candidates, dict(layout.figures), layout.disagreements, layout.appendable)
-    save_layout(record, layout.as_dict(), raw, run_id=run_id)
+    save_layout(record, layout.as_dict(), raw, run_id=run_id,
+                structures={n: (s.command, s.raw.hex(), s.parsed) for n, s in (structures or {}).items()})
     if notes:
         record.log_event(run_id, "run-out-probe", probes=notes)
     return layout

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from .. import __version__
 from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
 from ..drive.layout import RecordedLayout, build_layout, read_facts
+from ..drive.structures import identity_hashes, read_structures
 from ..errors import AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError, UsageError
 from ..hashing import Hashes, hash_file
 from ..sumfiles import write_sfv, write_sum_files
@@ -129,17 +130,19 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
             raise NoDisc(f"the disc in {device} reports no sectors", hint="check the disc")
         facts = read_facts(drive, medium)
         layout = build_layout(facts)
+        structures = read_structures(drive, medium)
         if layout.sectors != medium.capacity:      # READ CAPACITY stops short of what is recorded
             medium = dataclasses.replace(medium, capacity=layout.sectors)
             drive.allow_reads_to(layout.sectors)
         # everything this run will write, on each file system, before the first READ of the copy
         plan_image(image, record_path, medium.capacity, SECTOR_BYTES).check()
         resumed = record_path.exists()
-        record = (open_for_resume(record_path, medium, drive) if resumed
-                  else create_record(record_path, options, medium, drive.identity_probe(medium.capacity)))
+        marks = identity_hashes(structures)
+        record = (open_for_resume(record_path, medium, drive, marks) if resumed
+                  else create_record(record_path, options, medium, drive.identity_probe(medium.capacity), marks))
         try:
             run = Run(drive, record, image, medium, options, on_progress, resumed, describe, signer)
-            run.layout, run.layout_raw = layout, facts.raw
+            run.layout, run.layout_raw, run.structures = layout, facts.raw, structures
             return run.execute(identity)
         finally:
             record.close()
@@ -180,6 +183,7 @@ class Run:
         self.second_read: confirm.SecondRead | None = None
         self.layout: RecordedLayout | None = None          # acquire_image sets it (drive.layout)
         self.layout_raw: dict[str, str] = {}
+        self.structures: dict = {}                        # drive.structures: ATIP, PFI, BCA, ...
 
     def execute(self, identity) -> Outcome:
         self._begin(identity)
@@ -222,7 +226,7 @@ class Run:
                     self._log_fallbacks()
                     if self.layout is not None:     # the gaps are never work for an engine
                         self.layout = layout_step.prepare(self.drive, self.record, self.run_id, self.smap,
-                                                          self.layout, self.layout_raw)
+                                                          self.layout, self.layout_raw, self.structures)
                         self._log_fallbacks()
                     self._run_engine()
                     self.sink.end_pass()

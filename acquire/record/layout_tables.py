@@ -25,8 +25,11 @@ def ensure_tables(record: "Record") -> None:
         record.db[name].create(columns, pk=pk, foreign_keys=foreign_keys, not_null=not_null, if_not_exists=True)
 
 
-def save_layout(record: "Record", layout: dict[str, Any], raw: dict[str, str], *, run_id: int | None) -> None:
-    """Replace the stored layout with `layout` (RecordedLayout.as_dict()) and log a 'layout' event."""
+def save_layout(record: "Record", layout: dict[str, Any], raw: dict[str, str], *, run_id: int | None,
+                structures: dict[str, tuple[str, str, Any]] | None = None) -> None:
+    """Replace the stored layout with `layout` (RecordedLayout.as_dict()) and log a 'layout' event.
+    `raw`: command -> answer hex the layout came from; `structures`: name -> (command, answer hex,
+    parsed JSON-able value) of the disc structures (acquire.drive.structures)."""
     with record._write() as conn:
         ensure_tables(record)
         for name in LAYOUT_TABLES:
@@ -43,8 +46,11 @@ def save_layout(record: "Record", layout: dict[str, Any], raw: dict[str, str], *
                          [(k, json.dumps(v)) for k, v in sorted(figures.items())])
         conn.executemany("INSERT INTO layout_disagreements (message) VALUES (?)",
                          [(m,) for m in layout["disagreements"]])
-        conn.executemany("INSERT INTO disc_responses (command, hex, sha256) VALUES (?, ?, ?)",
-                         [(c, h, hashlib.sha256(bytes.fromhex(h)).hexdigest()) for c, h in sorted(raw.items())])
+        rows = [(c, "layout", h, None) for c, h in sorted(raw.items())]
+        rows += [(command, name, h, json.dumps(parsed, sort_keys=True))
+                 for name, (command, h, parsed) in sorted((structures or {}).items()) if command not in raw]
+        conn.executemany("INSERT INTO disc_responses (command, name, hex, sha256, parsed_json) VALUES (?, ?, ?, ?, ?)",
+                         [(c, n, h, hashlib.sha256(bytes.fromhex(h)).hexdigest(), p) for c, n, h, p in rows])
         record._append_event(run_id, "layout", {
             "sectors": layout["sectors"], "capacity": layout["capacity"], "sessions": len(layout["sessions"]),
             "tracks": len(layout["tracks"]), "not_recorded": sum(n["count"] for n in layout["not_recorded"]),
@@ -83,8 +89,9 @@ def load_layout(record: "Record") -> dict[str, Any] | None:
         mine = [t for t in tracks if t["session"] == number]
         sessions.append({"session": number, "start": min(t["start"] for t in mine), "end": max(t["end"] for t in mine),
                          "tracks": [t["track"] for t in mine]})
-    responses = [dict(zip(("command", "sha256", "bytes"), (c, s, len(h) // 2)))
-                 for c, s, h in conn.execute("SELECT command, sha256, hex FROM disc_responses ORDER BY command")]
+    responses = [{"command": c, "name": n, "sha256": s, "bytes": len(h) // 2, "parsed": json.loads(p) if p else None}
+                 for c, n, s, h, p in conn.execute("SELECT command, name, sha256, hex, parsed_json FROM disc_responses "
+                                                   "ORDER BY command")]
     return {"sectors": figures.pop("sectors", None), "capacity": figures.pop("capacity", None),
             "appendable": figures.pop("appendable", False), "sessions": sessions, "tracks": tracks,
             "not_recorded": extents, "figures": figures,

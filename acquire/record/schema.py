@@ -96,7 +96,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
     "layout_extents": ({"start": int, "count": int, "kind": str, "why": str}, "start", [], {"count", "kind"}),
     "layout_figures": ({"name": str, "value": str}, "name", [], set()),
     "layout_disagreements": ({"id": int, "message": str}, "id", [], {"message"}),
-    "disc_responses": ({"command": str, "hex": str, "sha256": str}, "command", [], {"hex", "sha256"}),
+    "disc_responses": ({"command": str, "name": str, "hex": str, "sha256": str, "parsed_json": str}, "command", [],
+                       {"hex", "sha256"}),
     # the append-only, hash-chained log; the one table a seal does not cover (it lives in it)
     "events": (
         {

@@ -60,15 +60,24 @@ def layout_section(report: dict) -> tuple[str, list[str], list]:
                "audio" if t["audio"] else f"data (mode {t['data_mode'] or '?'})", t["source"]] for t in lay["tracks"]]
     gaps = [[str(n["start"]), str(n["start"] + n["count"] - 1), str(n["count"]), n["kind"], n["why"]] for n in nr]
     figures = [[k, str(v)] for k, v in sorted(lay["figures"].items())]
-    responses = [[r["command"], str(r["bytes"]), r["sha256"]] for r in lay.get("responses", [])]
+    responses = [[r.get("name") or "-", r["command"], str(r["bytes"]), r["sha256"], _summary(r.get("parsed"))]
+                 for r in lay.get("responses", [])]
     tables = [("Sessions (map per session)", ["session", "first LBA", "last LBA", "tracks", "finished",
                                               "not recorded", "unreadable ranges"], sessions),
               ("Tracks", ["track", "session", "first LBA", "last LBA", "kind", "from"], tracks),
               ("Not recorded", ["first LBA", "last LBA", "sectors", "kind", "why"], gaps or [["-", "-", "0", "-", "-"]]),
               ("Figures the drive and the file systems gave", ["figure", "value"], figures)]
     if responses:
-        tables.append(("Drive answers kept in the record", ["command", "bytes", "sha256"], responses))
+        tables.append(("Drive answers and disc structures kept in the record (raw bytes, sealed)",
+                       ["structure", "command", "bytes", "sha256", "parsed"], responses))
     return ("Layout", lines, tables)
+
+
+def _summary(parsed, limit: int = 160) -> str:
+    if parsed is None:
+        return "-"
+    text = ", ".join(f"{k} {v}" for k, v in parsed.items()) if isinstance(parsed, dict) else str(parsed)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _ranges(pairs: list[list[int]], limit: int = 20) -> str:

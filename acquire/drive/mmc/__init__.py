@@ -45,6 +45,11 @@ from .disc import (  # noqa: F401
 from .read import (  # noqa: F401
     read_10, read_12, READ_CD_USER_DATA, READ_CD_RAW, READ_CD_RAW_C2, read_cd, read_cd_sector_size,
 )
+from .media import (  # noqa: F401
+    TOC_FORMAT_PMA, TOC_FORMAT_ATIP, TOC_FORMAT_CD_TEXT, DISC_STRUCTURE_BCA, DISC_STRUCTURE_DMI, BD_MEDIA,
+    BD_DISC_INFORMATION, Atip, parse_atip, parse_pma, CdTextPack, CdText, parse_cd_text, parse_bca, parse_dmi,
+    BdDiscInformation, parse_bd_disc_information,
+)
 from .config import (  # noqa: F401
     RT_ALL, RT_CURRENT, RT_ONE, FEATURE_NAMES,
     feature_name, Feature, ProfileEntry, Configuration, get_configuration, parse_configuration,
@@ -91,4 +96,7 @@ __all__ = [
     "DISC_STRUCTURE_PHYSICAL", "DISC_STRUCTURE_COPYRIGHT", "DISC_STRUCTURE_MANUFACTURING",
     "DISC_STRUCTURE_LIST", "read_disc_structure", "DvdPhysicalFormat", "parse_dvd_physical_format",
     "Copyright", "parse_copyright",
+    "TOC_FORMAT_PMA", "TOC_FORMAT_ATIP", "TOC_FORMAT_CD_TEXT", "DISC_STRUCTURE_BCA", "DISC_STRUCTURE_DMI",
+    "BD_MEDIA", "BD_DISC_INFORMATION", "Atip", "parse_atip", "parse_pma", "CdTextPack", "CdText",
+    "parse_cd_text", "parse_bca", "parse_dmi", "BdDiscInformation", "parse_bd_disc_information",
 ]

@@ -65,7 +65,7 @@ MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture ima
 _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors", "capacity", "finalized", "runout_sense", "gap_sense",
-              "unrecorded_sense"}
+              "unrecorded_sense", "cd_text_title", "bca"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by"}
 # a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
@@ -150,6 +150,8 @@ class Profile:
     finalized: bool = True               # false: sessions may be appended (the disc is appendable)
     not_recorded_sense: tuple[tuple[str, tuple[int, int, int]], ...] = ()   # kind -> sense overrides
     laid_out: bool = False               # the tracks bring their own images: sim/layout.py
+    cd_text_title: str | None = None     # READ TOC format 5 (CD-TEXT): the album title; None: no CD-TEXT
+    bca: bytes | None = None             # READ DISC STRUCTURE 03h: the DVD's BCA; None: none
 
     @property
     def damage_here(self) -> tuple[Damage, ...]:
@@ -260,6 +262,7 @@ def _build(path: Path, doc: dict[str, Any]) -> Profile:
     if "finalized" in disc:
         fields["finalized"] = _get(fail, disc, "finalized", bool, "[disc]")
     fields["not_recorded_sense"] = _not_recorded_sense(fail, disc)
+    fields.update(_structures(fail, disc, family))
     fields.update(_timing_section(fail, timing, family))
     recorded_end = max(capacity, _tracks_end(fields["tracks"])) if laid_out else capacity
     fields["damage"] = _damage(fail, doc.get("damage", []), recorded_end)
@@ -530,6 +533,26 @@ def _not_recorded_sense(fail, disc: dict) -> tuple[tuple[str, tuple[int, int, in
             except ValueError:
                 raise fail(f"[disc] {key} {text!r} is not SK/ASC/ASCQ in hex", hint='e.g. "05/64/00"') from None
     return tuple(out)
+
+
+def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
+    """[disc] cd_text_title (a CD's CD-TEXT album title) and bca (a DVD's BCA, hex): sim/structures.py."""
+    out: dict[str, Any] = {}
+    if "cd_text_title" in disc:
+        title = _get(fail, disc, "cd_text_title", str, "[disc]")
+        if family != "cd" or not title or len(title) > 160:
+            raise fail("[disc] cd_text_title is a CD's album title of 1 to 160 characters")
+        out["cd_text_title"] = title
+    if "bca" in disc:
+        text = _get(fail, disc, "bca", str, "[disc]")
+        try:
+            bca = bytes.fromhex(text)
+        except ValueError:
+            raise fail(f"[disc] bca {text[:20]!r} is not hex") from None
+        if family == "cd" or not 12 <= len(bca) <= 188:
+            raise fail("[disc] bca is a DVD's or BD's burst cutting area of 12 to 188 bytes, in hex")
+        out["bca"] = bca
+    return out
 
 
 def _table(fail, doc: dict, name: str) -> dict:
