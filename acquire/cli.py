@@ -106,10 +106,13 @@ def info_command(device: str, as_json: bool) -> None:
 @click.option("--second-read", is_flag=True,
               help="After the passes, read again (past the drive's cache) every sector that failed, was marginal "
                    "or slow, and keep it only if both reads agree; a sector that differs is unstable: zero-filled, read again by the next run.")
+@click.option("--incremental-from", "incremental_from", type=click.Path(dir_okay=False, path_type=Path),
+              help="The record of an earlier acquisition of this disc: sessions appended since are read, the "
+                   "earlier ones copied from its image after a sample is compared with the disc.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, strategy, sign_key, second_read, as_json, yes) -> None:
+                  speed, strategy, sign_key, second_read, incremental_from, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
@@ -120,7 +123,7 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
                            notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
                            command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key,
-                           second_read=second_read)
+                           second_read=second_read, incremental_from=incremental_from)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
     if as_json:

@@ -29,7 +29,7 @@ from ..rescue import make_engine
 from ..rescue.engine import Settings
 from ..rescue.sectormap import SETTLED, SectorMap, State
 from ..seal import Sealed, Signer, resolve as resolve_signer, write_seal
-from . import confirm, layout_step
+from . import confirm, incremental, layout_step
 from .checkpoint import Checkpointer
 from .continuation import other_drive_failures
 from .drive_settings import DriveSettings
@@ -60,6 +60,7 @@ class ImageOptions:
     command: str = ""
     sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
     second_read: bool = False         # re-read what was hard to read, keep it only if it agrees (confirm.py)
+    incremental_from: Path | None = None   # an earlier record of this disc: reuse its sessions (incremental.py)
 
 
 @dataclass
@@ -138,11 +139,16 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
         plan_image(image, record_path, medium.capacity, SECTOR_BYTES).check()
         resumed = record_path.exists()
         marks = identity_hashes(structures)
+        earlier, sample = None, []
+        if options.incremental_from is not None:      # refused before any record is made
+            earlier = incremental.load(options.incremental_from)
+            sample = incremental.check(earlier, layout, marks, drive)
         record = (open_for_resume(record_path, medium, drive, marks) if resumed
                   else create_record(record_path, options, medium, drive.identity_probe(medium.capacity), marks))
         try:
             run = Run(drive, record, image, medium, options, on_progress, resumed, describe, signer)
             run.layout, run.layout_raw, run.structures = layout, facts.raw, structures
+            run.earlier, run.earlier_sample = earlier, sample
             return run.execute(identity)
         finally:
             record.close()
@@ -184,6 +190,8 @@ class Run:
         self.layout: RecordedLayout | None = None          # acquire_image sets it (drive.layout)
         self.layout_raw: dict[str, str] = {}
         self.structures: dict = {}                        # drive.structures: ATIP, PFI, BCA, ...
+        self.earlier: incremental.Earlier | None = None    # --incremental-from
+        self.earlier_sample: list[dict] = []
 
     def execute(self, identity) -> Outcome:
         self._begin(identity)
@@ -224,10 +232,16 @@ class Run:
                     writer.preallocate()
                     settings.apply()
                     self._log_fallbacks()
+                    if self.earlier is not None:
+                        incremental.mark_known(self.earlier, self.smap)
                     if self.layout is not None:     # the gaps are never work for an engine
                         self.layout = layout_step.prepare(self.drive, self.record, self.run_id, self.smap,
                                                           self.layout, self.layout_raw, self.structures)
                         self._log_fallbacks()
+                    if self.earlier is not None:    # the earlier sessions from the earlier image
+                        copied = incremental.seed(self.earlier, self.smap, self.sink)
+                        self.record.log_event(self.run_id, "incremental",
+                                              **incremental.summary(self.earlier, self.earlier_sample, copied))
                     self._run_engine()
                     self.sink.end_pass()
                     if self.options.second_read:
