@@ -119,3 +119,30 @@ def test_a_mode_2_session_is_read_by_read_cd_after_read_10_is_refused(two_sessio
 def _events(record, kind):
     with sqlite3.connect(record) as db:
         return [d for (d,) in db.execute("SELECT details_json FROM events WHERE kind = ?", (kind,))]
+
+
+def test_every_report_names_the_not_recorded_areas_apart_from_damage(two_sessions, tmp_path):
+    import shutil
+    import subprocess
+    from conftest import ROOT
+    tmp, sessions = two_sessions
+    record = tmp / "out.iso.custody.sqlite"           # the healthy two-session run above
+    if not record.exists():                           # run alone: make it
+        (tmp / "cdr.toml").write_text(profile_text(sessions))
+        acquire(tmp, tmp / "cdr.toml", 0)
+    for suffix in (".md", ".html", ".json", ".xml"):
+        run_acquire("report", record, "-o", tmp_path / f"r{suffix}", check_code=0)
+    md = (tmp_path / "r.md").read_text()
+    assert "Unreadable ranges (LBA, inclusive): none." in md and "| session-gap |" in md
+    assert md.count("| run-out |") == 2 and "### Sessions (map per session)" in md
+    assert (tmp_path / "r.html").read_text().count("<svg") == 4              # 2 maps + 1 per session
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["map"]["unreadable_ranges"] == [] and len(report["map"]["not_recorded_ranges"]) == 2
+    assert [s["counts"].get("not-recorded", 0) for s in report["layout"]["sessions"]] == [2, 2]
+    xml = (tmp_path / "r.xml").read_text()
+    assert xml.count('acquire:scope="not-recorded"') == 3 and 'acquire:scope="unreadable"' not in xml
+    xsd = ROOT.parent / "shared" / "reference" / "dfxml" / "dfxml.xsd"
+    if shutil.which("xmllint") and xsd.is_file():
+        done = subprocess.run(["xmllint", "--noout", "--schema", str(xsd), str(tmp_path / "r.xml")],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
