@@ -146,3 +146,21 @@ def test_every_report_names_the_not_recorded_areas_apart_from_damage(two_session
         done = subprocess.run(["xmllint", "--noout", "--schema", str(xsd), str(tmp_path / "r.xml")],
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+
+
+def test_an_audio_track_is_named_not_recorded_in_the_iso_and_the_data_track_images_whole(tmp_path):
+    """A CD-Extra-like disc: an audio track, then a data track in a second session. The ISO image
+    keeps the audio track's LBAs zero-filled (audio goes to BIN/CUE, not here), named `audio`."""
+    (tmp_path / "a.raw").write_bytes((bytes(range(256)) * 10)[:2352] * 300)
+    data = bytes(range(1, 256)) * (2048 * 400 // 255) + bytes(2048 * 400 % 255)
+    (tmp_path / "d.iso").write_bytes(data)
+    start2 = 300 + 11_400
+    (tmp_path / "extra.toml").write_text(
+        '[drive]\nserial = "SIM-A"\n[disc]\nprofile = "cd-rom"\n'
+        '[[track]]\nnumber = 1\nsession = 1\nstart = 0\nmode = "audio"\nimage = "a.raw"\n'
+        f'[[track]]\nnumber = 2\nsession = 2\nstart = {start2}\nimage = "d.iso"\n')
+    out = acquire(tmp_path, tmp_path / "extra.toml", 0)
+    assert out["sectors"] == start2 + 400 and out["unreadable"] == 0
+    assert not_recorded_rows(tmp_path / "out.iso.custody.sqlite") == [(0, 300, "audio"), (300, 11_400, "session-gap")]
+    image = (tmp_path / "out.iso").read_bytes()
+    assert image[:start2 * SECTOR] == bytes(start2 * SECTOR) and image[start2 * SECTOR:] == data
