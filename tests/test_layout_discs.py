@@ -164,3 +164,22 @@ def test_an_audio_track_is_named_not_recorded_in_the_iso_and_the_data_track_imag
     assert not_recorded_rows(tmp_path / "out.iso.custody.sqlite") == [(0, 300, "audio"), (300, 11_400, "session-gap")]
     image = (tmp_path / "out.iso").read_bytes()
     assert image[:start2 * SECTOR] == bytes(start2 * SECTOR) and image[start2 * SECTOR:] == data
+
+
+def test_sectors_past_the_iso_volume_end_are_read_up_to_the_recorded_end_and_the_figures_kept(two_sessions, tmp_path):
+    """An image that runs on past its ISO 9660 volume (an appended partition, padding): acquire reads
+    to the track's end, not the volume's, and records both sizes."""
+    import random
+    _, sessions = two_sessions
+    (start, image) = sessions[0]
+    body = image.read_bytes() + random.Random(9).randbytes(50 * SECTOR)
+    (tmp_path / "padded.iso").write_bytes(body)
+    n = len(body) // SECTOR
+    (tmp_path / "padded.toml").write_text('[drive]\nserial = "SIM-P"\n[disc]\nprofile = "cd-r"\n'
+                                          '[[track]]\nnumber = 1\nstart = 0\nimage = "padded.iso"\nwrite = "tao"\n')
+    out = acquire(tmp_path, tmp_path / "padded.toml", 0)
+    assert out["sectors"] == n + 2 and (tmp_path / "out.iso").read_bytes()[:len(body)] == body
+    figures, disagreements = layout_figures(tmp_path / "out.iso.custody.sqlite")
+    volume = int(figures["iso9660_session_1_volume_space"])
+    assert volume == image.stat().st_size // SECTOR and int(figures["session_1_past_volume_end"]) == 50
+    assert disagreements == []
