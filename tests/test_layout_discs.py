@@ -100,6 +100,13 @@ def test_an_open_session_past_read_capacity_is_imaged_to_its_recorded_end(two_se
     figures, disagreements = layout_figures(tmp_path / "out.iso.custody.sqlite")
     assert (figures["read_capacity"], figures["recorded_end"], figures["toc_leadout"]) == (str(n1 + 2), str(end), str(n1 + 2))
     assert any(m.startswith(f"READ CAPACITY ({n1 + 2}) ends before the last recorded sector") for m in disagreements)
+    # re-read against the disc: the same disc though READ CAPACITY stops short; no READ into the gap
+    (tmp_path / "reads.log").unlink()
+    done = run_acquire("verify", tmp_path / "out.iso.custody.sqlite", "--source", f"sim:{profile}", check_code=0)
+    assert f"same disc; {n1 + n2} finished sectors re-read, 0 differ, 0 failed to read; 0 of 0 unreadable" in done.stdout
+    reads = [tuple(map(int, line.split()[:2])) for line in (tmp_path / "reads.log").read_text().splitlines()
+             if line[0].isdigit()]
+    assert not any(lba < s2 and lba + count > n1 + 2 for lba, count in reads)
 
 
 def test_a_mode_2_session_is_read_by_read_cd_after_read_10_is_refused(two_sessions, tmp_path):
