@@ -68,3 +68,9 @@ def test_a_disc_with_no_session_added_is_refused_with_what_to_do_instead(discs):
     done = run_acquire("image", f"sim:{tmp / 'two.toml'}", tmp / "again.iso",
                        "--incremental-from", tmp / "old.iso.custody.sqlite", check_code=2)
     assert "the disc has no session beyond the 2 of" in done.stderr and "resume that acquisition" in done.stderr
+
+
+def test_resuming_onto_a_disc_with_sessions_appended_points_to_incremental(discs):
+    tmp, _, _ = discs
+    done = run_acquire("image", f"sim:{tmp / 'three.toml'}", tmp / "old.iso", check_code=1)
+    assert "is not the disc in" in done.stderr and "--incremental-from" in done.stderr
