@@ -104,6 +104,16 @@ def test_the_simulated_drive_answers_every_structure_of_its_family(tmp_path):
     assert set(identity_hashes(found)) == {"dvd_bca", "dvd_copyright", "dvd_dmi", "dvd_physical"}
 
 
+def test_a_drive_that_answers_format_0_whatever_format_is_asked_gives_no_atip_pma_or_cd_text(tmp_path):
+    """QEMU's ide-cd takes READ TOC's format from byte 9 (SFF-8020): formats 3, 4, 5 in byte 2 come
+    back as the TOC itself, which must not be kept as an ATIP (docs/simulated-drive.md "Quirks")."""
+    path = tmp_path / "ide.toml"
+    path.write_text('[drive]\nemulate = "qemu-ide-cd"\n[disc]\nprofile = "cd-r"\ncd_text_title = "X"\n'
+                    '[[track]]\nnumber = 1\nstart = 0\nsectors = 300\nwrite = "tao"\n')
+    ide = open_drive(f"sim:{path}")
+    assert read_structures(ide, ide.medium()) == {}
+
+
 def test_structures_are_kept_raw_and_hashed_in_the_record_and_a_different_one_refuses_the_resume(tmp_path):
     tracks = "[[track]]\nnumber = 1\nstart = 0\nsectors = 3000\nwrite = \"tao\"\n"
     first = _profile(tmp_path, "a.toml", 'profile = "cd-r"\ncd_text_title = "Backups 2009"\n',

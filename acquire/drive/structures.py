@@ -79,12 +79,18 @@ _LENGTHS = {"READ TOC format 4": 256, "READ TOC format 3": 4096, "READ TOC forma
 def read_structures(drive: Drive, medium: Medium) -> dict[str, Structure]:
     """Every structure of the disc's family the drive gives, raw and parsed."""
     out: dict[str, Structure] = {}
+    toc0 = None
+    if medium.family == "cd":
+        toc0 = drive.data(mmc.read_toc(mmc.TOC_FORMAT_TOC, allocation_length=0xFFFE), 0xFFFE,
+                          what="READ TOC format 0", note=False)
     for name, family, command, cdb, parser, summary in _ASK:
         if family != medium.family:
             continue
         raw = drive.data(cdb(), _LENGTHS[command], what=command, note=False)
         if not raw:
             continue
+        if command.startswith("READ TOC") and toc0 and _same_answer(raw, toc0):
+            continue          # an SFF-8020 drive (QEMU's ide-cd) answers format 0 whatever byte 2 asks
         try:
             parsed = summary(parser(raw))
         except MalformedResponse:
@@ -123,6 +129,13 @@ def _parsed_or_none(parser, raw):
         return parser(raw)
     except MalformedResponse:
         return None
+
+
+def _same_answer(a: bytes, b: bytes) -> bool:
+    """Two READ TOC answers alike up to their data length (padding past it is the drive's)."""
+    def cut(x: bytes) -> bytes:
+        return bytes(x[:2 + int.from_bytes(x[:2], "big")]) if len(x) >= 2 else bytes(x)
+    return cut(a) == cut(b)
 
 
 def identity_hashes(structures: dict[str, Structure]) -> dict[str, str]:
