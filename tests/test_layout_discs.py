@@ -207,3 +207,15 @@ def test_two_copies_of_a_multisession_disc_merge_complete_with_the_gaps_still_no
     assert (out["status"], out["unread"], out["unread_ranges"]) == ("complete", 0, [])
     end = s2 + i2.stat().st_size // SECTOR + 2
     assert (tmp_path / "merged.iso").read_bytes() == expected_image(sessions, end)
+
+
+def test_the_summary_line_names_the_not_recorded_sectors_apart_from_the_unreadable(two_sessions, tmp_path):
+    _, sessions = two_sessions
+    for _, image in sessions:
+        (tmp_path / image.name).write_bytes(image.read_bytes())
+    (tmp_path / "p.toml").write_text(profile_text(sessions, drive='serial = "SIM-L"'))
+    done = run_acquire("image", f"sim:{tmp_path / 'p.toml'}", tmp_path / "out.iso", check_code=0)
+    (s1, i1), (s2, i2) = sessions
+    n1, n2 = i1.stat().st_size // SECTOR, i2.stat().st_size // SECTOR
+    assert done.stdout.splitlines()[0] == (f"complete: {n1 + n2} of {s2 + n2 + 2} sectors read, 0 unreadable, "
+                                           f"{s2 + n2 + 2 - n1 - n2} not recorded (no data there by design)")
