@@ -63,7 +63,7 @@ def drives_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def info_command(device: str, as_json: bool) -> None:
     """Show the drive and the disc in it.   Example: acquire info /dev/sr0"""
-    from .info import disc_info
+    from .info import disc_info, layout_lines
 
     info = disc_info(device)
     if as_json:
@@ -79,6 +79,8 @@ def info_command(device: str, as_json: bool) -> None:
     if m["disc_information"]:
         click.echo(f"status   {m['disc_status']}")
     click.echo(f"volume   {m['volume_label'] if m['volume_label'] is not None else '(no ISO 9660 volume descriptor)'}")
+    for line in layout_lines(info["layout"]):
+        click.echo(line)
     for f in info["fallbacks"]:
         click.echo(f"note     the drive refused {f}")
 
@@ -106,10 +108,13 @@ def info_command(device: str, as_json: bool) -> None:
                    "or slow, and keep it only if both reads agree; a sector that differs is unstable: zero-filled, read again by the next run.")
 @click.option("--no-validate", is_flag=True,
               help="Do not run `acquire validate` (readers, mount, boot) at the end; also ACQUIRE_NO_VALIDATE=1.")
+@click.option("--incremental-from", "incremental_from", type=click.Path(dir_okay=False, path_type=Path),
+              help="The record of an earlier acquisition of this disc: sessions appended since are read, the "
+                   "earlier ones copied from its image after a sample is compared with the disc.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, strategy, sign_key, second_read, no_validate, as_json, yes) -> None:
+                  speed, strategy, sign_key, second_read, incremental_from, no_validate, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
@@ -120,7 +125,7 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
                            notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
                            command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key,
-                           second_read=second_read)
+                           second_read=second_read, incremental_from=incremental_from)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
     validation = _validate_after_image(outcome, no_validate)
@@ -138,6 +143,7 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
 
 def _render_outcome(o) -> None:
     click.echo(f"{o.status}: {o.recovered} of {o.sectors} sectors read, {o.unreadable} unreadable"
+               f"{f', {o.not_recorded} not recorded (no data there by design)' if o.not_recorded else ''}"
                f"{' (resumed)' if o.resumed else ''}")
     for first, last in o.unreadable_ranges[:20]:
         click.echo(f"  unreadable {first}-{last}" if last != first else f"  unreadable {first}")
