@@ -37,6 +37,8 @@ LAYERS: dict[str, int] = {
     "acquire.fs": 4,
     "acquire.report": 5,
     "acquire.verify": 5,
+    "acquire.catalogue": 5,     # reads records and their seals, as verify does
+    "acquire.audit": 6,         # runs verify over a collection, writes the catalogue
     **dict.fromkeys(["acquire.cli", "acquire.__main__", "acquire.info", "acquire.api", "acquire"], 6),
 }
 TOP = 6
