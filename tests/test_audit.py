@@ -140,3 +140,21 @@ def test_a_record_from_before_blake3_windows_still_verifies_and_locates_a_change
     assert details == [f"window 1: bytes {WINDOW_BYTES}-{2 * WINDOW_BYTES - 1} differ"]
     with Record.open_readonly(record) as opened:
         assert opened.window_hash() == "sha256"
+
+
+def test_on_a_terminal_the_progress_bar_shows_files_bytes_rate_and_eta(collection, tmp_path):
+    import io
+    from acquire.audit import AuditProgress
+    screen = io.StringIO()
+    progress = AuditProgress(terminal=True, stream=screen)
+    try:
+        report = run_audit(str(collection / "shelf"), state_path=tmp_path / "state.json", record=False,
+                           progress=progress)
+    finally:
+        progress.close()
+    assert report.ok and len(report.results) == 20
+    frames = [frame.replace("\x1b[2K", "") for frame in screen.getvalue().split("\r")]
+    last = next(f for f in reversed(frames) if "audit 20/20 files" in f)
+    plain = __import__("re").sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", last)
+    total_mb = 20 * SECTORS * 2048 / 1e6
+    assert f"{total_mb:.1f}/{total_mb:.1f} MB" in plain and "MB/s" in plain and "0:00:00" in plain

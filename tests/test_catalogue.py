@@ -165,3 +165,26 @@ def test_datasette_serves_the_sqlite_catalogue_and_its_canned_queries(records, t
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_an_audit_of_the_catalogue_is_recorded_in_it(records, location, tmp_path):
+    copies = []
+    for key in ("a", "c"):
+        for suffix in ("", ".custody.sqlite", ".seal.json"):
+            name = records[key].name.replace(".custody.sqlite", "") + suffix
+            shutil.copy2(records[key].parent / name, tmp_path / name)
+        copies.append(tmp_path / records[key].name)
+    add(location, *copies)
+    with open(tmp_path / "gamma.iso", "r+b") as image:
+        image.seek(5000)
+        byte = image.read(1)
+        image.seek(5000)
+        image.write(bytes([byte[0] ^ 0xFF]))
+    done = run_acquire("audit", location, "--state", tmp_path / "state.json", "--json", check_code=1)
+    report = json.loads(done.stdout)
+    assert report["failed"] == [str(tmp_path / "gamma.iso.custody.sqlite")]
+    assert report["results"][report["failed"][0]]["checks"]["catalogue"]["ok"] is True
+    with Catalogue.open(location) as catalogue:
+        failed = catalogue.query(QUERIES["failed_audits"]["sql"])
+        assert [(row["evidence_id"], row["audit_id"]) for row in failed] == [("gamma", report["audit_id"])]
+        assert sorted((d["evidence_id"], d["last_audit_ok"]) for d in catalogue.discs()) == [("alpha", 1), ("gamma", 0)]
