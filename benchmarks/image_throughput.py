@@ -255,10 +255,10 @@ def main() -> None:
             m_wall, m_cores, m_others = md5_bound(image)
             rows.append(("md5 alone (hashlib, one stream, warm file)", m_wall, m_cores, m_others))
             dc3dd_wall = next((w for label, w, _, _ in rows if label.startswith("dc3dd")), None)
-            print(f"{'what':50s} {'seconds':>8s} {'MB/s':>6s} {'cores':>6s} {'others':>7s} {'x dc3dd':>8s}")
+            print(f"{'what':50s} {'seconds':>8s} {'MB/s':>6s} {'cores':>6s} {'cpu s':>6s} {'others':>7s} {'x dc3dd':>8s}")
             for label, w, c, o in rows:
                 ratio = f"{dc3dd_wall / w:8.2f}" if dc3dd_wall else "       -"
-                print(f"{label:50s} {w:8.2f} {size / 1e6 / w:6.0f} {c:6.2f} {o:7.2f} {ratio}")
+                print(f"{label:50s} {w:8.2f} {size / 1e6 / w:6.0f} {c:6.2f} {c * w:6.2f} {o:7.2f} {ratio}")
             print("where our time goes:")
             print("\n".join(lines))
             summary.append((size, size / 1e6 / wall, size / 1e6 / dc3dd_wall if dc3dd_wall else 0.0,
@@ -273,7 +273,7 @@ def main() -> None:
         for size, ours_mbs, dc3dd_mbs, ratio, bound in summary:
             print(f"{size / 1e9:7.2f}   {ours_mbs:12.0f}   {dc3dd_mbs:10.0f}   {ratio:5.2f} {'met' if ratio >= 2 else 'NOT met':8s}"
                   f"      {bound:5.2f} {'met' if bound >= 0.8 else 'NOT met'}")
-    print("\ncores: CPU used by the row's process; others: CPU other processes used meanwhile (2 cores: others > 0.2")
+    print("\ncores: CPU used by the row's process (cpu s: cores x seconds, the CPU time it took); others: CPU other processes used meanwhile (2 cores: others > 0.2")
     print("means the row was slowed by unrelated load). dc3dd and dcfldd hash MD5, SHA-1, SHA-256 only and")
     print("write nothing; acquire also computes XXH3-128, CRC32 and 1 MiB windows (BLAKE3 + XXH3-128), writes and")
     print("fdatasyncs the image and the record. md5 alone: this script's one MD5 stream over the same warm file.")

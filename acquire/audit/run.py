@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from typing import Callable
 from ..catalogue import Catalogue, derive, find_records, is_postgres
 from ..errors import AcquireError, CatalogueError, Interrupted, UsageError
 from ..record import Record
-from ..verify import Verification, record_result, verify
+from ..verify import record_result, verify
 from .changes import changes, gone
 from .state import STATE_NAME, AuditState, utc_now
 
@@ -85,7 +87,6 @@ def _is_catalogue_file(target: str) -> bool:
     path = Path(target)
     if not path.is_file() or path.name.endswith(".custody.sqlite"):
         return False
-    import sqlite3
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -100,7 +101,6 @@ def run_audit(target: str, *, catalogue: str | None = None, state_path: Path | N
               workers: int | None = None, per_disk: int = 2, record: bool = True, progress=None,
               on_result: Callable[[str, dict], None] | None = None) -> AuditReport:
     """Audit `target`; `progress` gets start(files, bytes), advance(bytes) and file_done(record, result)."""
-    import time
     started = time.monotonic()
     where = resolve(target, catalogue, state_path)
     state = AuditState.load(where.state, target)
@@ -124,10 +124,9 @@ def run_audit(target: str, *, catalogue: str | None = None, state_path: Path | N
     lines = [line for r in sorted(results) for line in results[r].get("changes", [])]
     lines += gone(state.last, set(results))
     state.finish()
-    report = AuditReport(state.last["audit_id"], target, results, lines, resumed=len(done),
-                         bytes=sum(sizes[r] for r in results if r in sizes), elapsed_s=time.monotonic() - started,
-                         state=where.state, failed=sorted(r for r, v in results.items() if not v["ok"]))
-    return report
+    return AuditReport(state.last["audit_id"], target, results, lines, resumed=len(done),
+                       bytes=sum(sizes[r] for r in results if r in sizes), elapsed_s=time.monotonic() - started,
+                       state=where.state, failed=sorted(r for r, v in results.items() if not v["ok"]))
 
 
 def _run(todo: list[Path], state: AuditState, catalogue: Catalogue | None, workers: int, per_disk: int,
@@ -135,8 +134,6 @@ def _run(todo: list[Path], state: AuditState, catalogue: Catalogue | None, worke
     """The pool; results are taken in this (the calling) thread, which alone writes the catalogue and state."""
     gates: dict[int, threading.Semaphore] = defaultdict(lambda: threading.Semaphore(per_disk))
     order = _round_robin(todo)
-    for device in {_device(p) for p in order}:
-        gates[device]
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="audit")
     try:
         pending = {pool.submit(_audit_one, path, gates[_device(path)], state.audit_id, record, progress): path
@@ -279,4 +276,4 @@ def _read(path: Path, sql: str) -> str | None:
         record.close()
 
 
-__all__ = ["AuditReport", "Target", "Verification", "resolve", "run_audit"]
+__all__ = ["AuditReport", "Target", "resolve", "run_audit"]
