@@ -116,7 +116,10 @@ class Catalogue:
             self._execute("INSERT INTO catalogue_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                           ("format", FORMAT))
         if self.dialect == "sqlite":
-            write_metadata(Path(self.location))
+            try:
+                write_metadata(Path(self.location))
+            except OSError:          # a catalogue on read-only media still opens; Datasette needs no write
+                pass
 
     # -- registering -----------------------------------------------------------------------------------
     def add(self, entry: Entry) -> str:
