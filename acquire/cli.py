@@ -491,5 +491,11 @@ def _verify_bag(bag: Path, as_json: bool) -> None:
     raise SystemExit(1 if problems else 0)
 
 
+from .cli_collection import audit_command, catalogue_group  # noqa: E402  (the collection's verbs)
+
+cli.add_command(catalogue_group)
+cli.add_command(audit_command)
+
+
 def main() -> None:
     cli(prog_name="acquire")

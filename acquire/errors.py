@@ -19,7 +19,8 @@ AcquireError                 exit 1
 ├── RecordTampered          exit 1  verify found an edited row
 ├── SigningKeyError         exit 1  a --sign-key we cannot use (passphrase, not Ed25519, no agent)
 ├── SignatureError          exit 1  a seal signature that cannot be read or does not verify
-└── MergeRefused            exit 1  acquire merge: the copies disagree where they can be compared
+├── MergeRefused            exit 1  acquire merge: the copies disagree where they can be compared
+└── CatalogueError          exit 1  a catalogue we cannot open, or a record it refuses (not intact)
 """
 from __future__ import annotations
 
@@ -116,3 +117,7 @@ class MergeRefused(AcquireError):
     def __init__(self, message: str, *, details: list[str] = (), hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.details = list(details)
+
+
+class CatalogueError(AcquireError):
+    """A catalogue that cannot be opened or written, or a record it will not register (not intact)."""

@@ -1,16 +1,22 @@
 """Image hashes: MD5, SHA-1, SHA-256, XXH3-128 and CRC32 of the whole stream, and piecewise windows.
 
-Where the time goes (measured on a 2-core x86 with SHA-NI, OpenSSL 3.0, per GB):
+Where the time goes (measured on the 2-core Xeon with SHA-NI and AVX-512, OpenSSL 3.0, per GiB,
+one thread, `python benchmarks/hash_primitives.py`):
 
-    md5 1.56 s   sha1 0.62 s   sha256 0.66 s   window sha256 0.66 s   xxh128 (whole + windows) 0.14 s
-    crc32 (zlib 1.2.13) 0.40 s
+    md5 1.42 s   sha1 0.55 s   sha256 0.62 s   window blake3 0.15 s (window sha256 0.59 s)
+    xxh128 (whole + windows) 0.05 s   crc32: ISA-L 0.02 s (zlib 1.2.13 0.22 s)
+
+The windows' strong digest is BLAKE3 (a 256-bit, collision-resistant hash, four times cheaper
+than a second SHA-256 pass here); records written before it hold SHA-256 windows, and
+`StreamHasher(window_hash="sha256")` still computes those, so an old record verifies as written.
+CRC32 comes from ISA-L (the `isal` package; zlib's as a fallback), the same ISO-HDLC polynomial.
 
 MD5 cannot be split and is the longest single chain, so no static one-thread-per-algorithm split
 balances two cores. Instead every chunk becomes a set of tasks taken by a small pool of worker
 threads: one task per (algorithm, chunk) for the five whole-stream digests, which must run in
-chunk order within their algorithm (a "lane"), and one task per window (SHA-256 + XXH3-128 of
-1 MiB), which are independent and fill whichever core the lanes leave idle. hashlib and xxhash
-(and zlib.crc32, above 5 KiB) release the GIL on large buffers, so the threads really run in parallel. Chunks live in a fixed
+chunk order within their algorithm (a "lane"), and one task per window (BLAKE3 + XXH3-128 of
+1 MiB), which are independent and fill whichever core the lanes leave idle. hashlib, xxhash, blake3
+and ISA-L release the GIL on large buffers, so the threads really run in parallel. Chunks live in a fixed
 pool of buffers that the caller fills (one copy) and the workers only read; the caller blocks when
 every buffer is still in use, which bounds memory and how far hashing may fall behind.
 """
@@ -24,12 +30,21 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import blake3
 import xxhash
 
 from .errors import AcquireError
 
+try:                    # ISA-L's CRC32 (PCLMULQDQ folding): ~10x zlib 1.2's on this machine
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:     # pragma: no cover - isal is a dependency; zlib gives the same values
+    _crc32 = zlib.crc32
+
 # crc32: zlib's (ISO-HDLC, as in gzip, PNG, SFV), the one Redump and No-Intro DAT files carry
 ALGORITHMS = ("md5", "sha1", "sha256", "xxh128", "crc32")
+# the windows' strong digest: "blake3" for new records; "sha256" in records written before it
+WINDOW_HASHES = ("blake3", "sha256")
+WINDOW_HASH = "blake3"
 WINDOW_BYTES = 1 << 20          # piecewise windows: 1 MiB = 512 sectors of 2048 bytes
 # hashlib releases the GIL above 2 KiB. Measured on the 2-core EPYC (1 MiB L2 a core): 2 MiB chunks
 # beat 4 MiB by ~5% when fed in 64 KiB..1 MiB pieces (the freshly copied chunk is still in cache when
@@ -48,25 +63,35 @@ class Window:
     offset: int
     length: int
     xxh128: str
-    sha256: str
+    sha256: str | None                 # records written before BLAKE3 windows
+    blake3: str | None = None          # new records; exactly one of the two is set
+
+    @property
+    def strong(self) -> tuple[str, str]:
+        """(algorithm, hex) of the window's collision-resistant digest."""
+        return ("blake3", self.blake3) if self.blake3 is not None else ("sha256", self.sha256)
+
+    def row(self) -> tuple:
+        """The `windows` row: idx, offset, length, xxh128, sha256, blake3."""
+        return (self.index, self.offset, self.length, self.xxh128, self.sha256, self.blake3)
 
 
 class WindowDigests(Sequence):
-    """The piecewise windows as raw digests, 48 bytes a window (xxh128, then sha256); a Window is
+    """The piecewise windows as raw digests, 48 bytes a window (xxh128, then the strong digest); a Window is
     made only when asked for. A 100 GB disc has 95,367 windows: as Window objects they would cost
     ~35 MiB and grow with the disc; this way ~4.6 MiB."""
 
     _DIGEST_BYTES = 16 + 32
 
-    def __init__(self, size: int = 0, window_bytes: int = WINDOW_BYTES) -> None:
-        self.size, self.window_bytes = size, window_bytes
+    def __init__(self, size: int = 0, window_bytes: int = WINDOW_BYTES, algorithm: str = WINDOW_HASH) -> None:
+        self.size, self.window_bytes, self.algorithm = size, window_bytes, algorithm
         self._raw = bytearray()
 
-    def put(self, index: int, xxh128: bytes, sha256: bytes) -> None:
+    def put(self, index: int, xxh128: bytes, strong: bytes) -> None:
         at = index * self._DIGEST_BYTES
         if len(self._raw) < at + self._DIGEST_BYTES:
             self._raw.extend(bytes(at + self._DIGEST_BYTES - len(self._raw)))
-        self._raw[at:at + self._DIGEST_BYTES] = xxh128 + sha256
+        self._raw[at:at + self._DIGEST_BYTES] = xxh128 + strong
 
     def __len__(self) -> int:
         return -(-self.size // self.window_bytes)
@@ -80,7 +105,10 @@ class WindowDigests(Sequence):
             raise IndexError(index)
         raw = self._raw[index * self._DIGEST_BYTES:(index + 1) * self._DIGEST_BYTES]
         offset = index * self.window_bytes
-        return Window(index, offset, min(self.window_bytes, self.size - offset), raw[:16].hex(), raw[16:].hex())
+        length = min(self.window_bytes, self.size - offset)
+        if self.algorithm == "sha256":
+            return Window(index, offset, length, raw[:16].hex(), raw[16:].hex())
+        return Window(index, offset, length, raw[:16].hex(), None, raw[16:].hex())
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Sequence) and tuple(self) == tuple(other)
@@ -98,6 +126,11 @@ class Hashes:
     crc32: str                         # 8 lowercase hex digits
     windows: Sequence[Window]          # a WindowDigests: Window objects made on demand
 
+    @property
+    def window_hash(self) -> str:
+        """The windows' strong digest: "blake3", or "sha256" when asked for (an older record)."""
+        return getattr(self.windows, "algorithm", WINDOW_HASH)
+
     def as_dict(self) -> dict[str, str]:
         """The five whole-image digests, hex, keyed by algorithm name."""
         return {name: getattr(self, name) for name in ALGORITHMS}
@@ -112,7 +145,7 @@ class _Crc32:
         self.value = 0
 
     def update(self, data) -> None:
-        self.value = zlib.crc32(data, self.value)
+        self.value = _crc32(data, self.value)
 
     def hexdigest(self) -> str:
         return f"{self.value:08x}"
@@ -159,7 +192,10 @@ class StreamHasher:
     """
 
     def __init__(self, *, window_bytes: int = WINDOW_BYTES, chunk_bytes: int = CHUNK_BYTES,
-                 workers: int | None = None, buffers: int | None = None) -> None:
+                 workers: int | None = None, buffers: int | None = None,
+                 window_hash: str = WINDOW_HASH) -> None:
+        if window_hash not in WINDOW_HASHES:
+            raise ValueError(f"window_hash must be one of {WINDOW_HASHES}, not {window_hash!r}")
         if window_bytes <= 0 or chunk_bytes <= 0 or chunk_bytes % window_bytes:
             raise ValueError(f"chunk_bytes ({chunk_bytes}) must be a positive multiple of window_bytes ({window_bytes})")
         self.window_bytes = window_bytes
@@ -172,7 +208,8 @@ class StreamHasher:
         self._cond = threading.Condition()
         self._lanes = [_Lane(name) for name in _LANE_ORDER]
         self._window_tasks: deque[tuple[_Chunk, int]] = deque()      # (chunk, start within the chunk)
-        self._windows = WindowDigests(window_bytes=window_bytes)
+        self._windows = WindowDigests(window_bytes=window_bytes, algorithm=window_hash)
+        self._strong = _blake3_digest if window_hash == "blake3" else _sha256_digest
         self._fill: bytearray | None = None
         self._fill_len = 0
         self._submitted = 0         # bytes handed to the workers
@@ -318,8 +355,7 @@ class StreamHasher:
                     chunk, start = item
                     piece = chunk.view[start:start + self.window_bytes]
                     offset = chunk.offset + start
-                    window = (offset // self.window_bytes, xxhash.xxh3_128_digest(piece),
-                              hashlib.sha256(piece).digest())
+                    window = (offset // self.window_bytes, xxhash.xxh3_128_digest(piece), self._strong(piece))
             except BaseException as exc:  # a bug, not a disc problem: surface it in the caller's thread
                 with cond:
                     self._error = exc
@@ -337,9 +373,20 @@ class StreamHasher:
                 cond.notify_all()
 
 
-def hash_file(path: str | os.PathLike, *, window_bytes: int = WINDOW_BYTES, chunk_bytes: int = CHUNK_BYTES) -> Hashes:
-    """The same result as feeding the file through StreamHasher; reads straight into the hasher's buffers."""
-    hasher = StreamHasher(window_bytes=window_bytes, chunk_bytes=chunk_bytes)
+def _blake3_digest(piece) -> bytes:
+    return blake3.blake3(piece).digest()
+
+
+def _sha256_digest(piece) -> bytes:
+    return hashlib.sha256(piece).digest()
+
+
+def hash_file(path: str | os.PathLike, *, window_bytes: int = WINDOW_BYTES, chunk_bytes: int = CHUNK_BYTES,
+              window_hash: str = WINDOW_HASH, workers: int | None = None, progress=None) -> Hashes:
+    """The same result as feeding the file through StreamHasher; reads straight into the hasher's buffers.
+    `progress(n)` is called with each chunk's byte count as it is read (a progress bar's advance)."""
+    hasher = StreamHasher(window_bytes=window_bytes, chunk_bytes=chunk_bytes, window_hash=window_hash,
+                          workers=workers)
     try:
         with open(path, "rb", buffering=0) as file:
             try:
@@ -351,6 +398,8 @@ def hash_file(path: str | os.PathLike, *, window_bytes: int = WINDOW_BYTES, chun
                 length = _read_full(file, memoryview(buffer))
                 if length:
                     hasher._submit(buffer, length)
+                    if progress is not None:
+                        progress(length)
                 else:
                     hasher._give_back(buffer)
                 if length < chunk_bytes:
@@ -380,6 +429,8 @@ def _read_full(file, view: memoryview) -> int:
 def compare_windows(a: Sequence[Window], b: Sequence[Window]) -> list[Window]:
     """Windows of `b` whose digests (or extent) differ from the window of the same index in `a`.
 
+    XXH3-128 is compared always, the strong digest (BLAKE3 or SHA-256) where both hold the same one.
+
     A window of `b` with no counterpart in `a` counts as changed; windows only `a` has cannot be
     returned (compare the sizes for a truncated image).
     """
@@ -387,7 +438,8 @@ def compare_windows(a: Sequence[Window], b: Sequence[Window]) -> list[Window]:
     changed = []
     for window in b:
         old = by_index.get(window.index)
-        if old is None or (old.offset, old.length, old.xxh128, old.sha256) != (
-                window.offset, window.length, window.xxh128, window.sha256):
+        if old is None or (old.offset, old.length, old.xxh128) != (window.offset, window.length, window.xxh128):
+            changed.append(window)
+        elif old.strong[0] == window.strong[0] and old.strong != window.strong:
             changed.append(window)
     return changed

@@ -419,7 +419,7 @@ def _write_record(sources, image, record_path, options, merged: SectorMap, prove
         record.end_pass(pass_id, reads=0, failed_reads=0, sectors_finished=finished,
                         sectors_bad=capacity - settled, drive_time_s=0.0)
         record.set_hashes(hashes.as_dict(), hashes.size,
-                          ((w.index, w.offset, w.length, w.xxh128, w.sha256) for w in hashes.windows))
+                          (w.row() for w in hashes.windows))
         record.log_event(run_id, "hashes", **hashes.as_dict())
         record.end_run(run_id, status)
         sealed = write_seal(record, run_id, image, signer)

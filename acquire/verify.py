@@ -46,6 +46,7 @@ class Verification:
     image: Path | None
     checks: list[Check]
     recorded: str = ""               # what became of the result in the record, said on its own line
+    head: str | None = None          # the record's chain head when it was checked
 
     @property
     def ok(self) -> bool:
@@ -62,13 +63,14 @@ class Verification:
 
 def verify(record_path: Path, *, source: str | None = None, image: Path | None = None,
            record_result: bool = True, allowed_signers: Path | None = None, identity: str | None = None,
-           signer_fingerprint: str | None = None, against: Path | None = None) -> Verification:
+           signer_fingerprint: str | None = None, against: Path | None = None, progress=None) -> Verification:
     """Every check, then (unless `record_result` is False) the result appended to an intact record.
 
     The layers, each its own check: record (chain and table seal), seal (IMAGE.seal.json against
     the record), signature (its SSHSIG, and with `allowed_signers` or `signer_fingerprint` the
     signer's trust), image (hashes against the record), provenance, with `source` the disc, and
-    with `against` another acquisition (a record, or an image file) sector by sector."""
+    with `against` another acquisition (a record, or an image file) sector by sector. `progress(n)` is
+    told the bytes of the image as they are hashed (acquire audit's progress bar)."""
     record = Record.open_readonly(record_path)
     try:
         head = record.head_hash()
@@ -84,7 +86,7 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
             signed = Check("signature", False, f"the signature over {seal_path.name} is valid, but what it signed "
                            "is not this record: it was changed after it was signed", [seal.summary, *seal.details])
         checks = [*_check_record(record), Check("seal", seal.ok, seal.summary, seal.details), signed,
-                  _check_image(record, image_path), _provenance(record), _check_completeness(record, image_path)]
+                  _check_image(record, image_path, progress), _provenance(record), _check_completeness(record, image_path)]
         if source is not None:
             checks.append(_check_source(record, image_path, source))
         compared = None
@@ -93,7 +95,7 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
             checks.append(check)
     finally:
         record.close()
-    result = Verification(record_path, image_path, checks)
+    result = Verification(record_path, image_path, checks, head=head)
     if not record_result:
         result.recorded = "not recorded (--no-record): the record file is unchanged"
     elif not (checks[0].ok and checks[1].ok):
@@ -104,17 +106,19 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
 
 
 def _append_result(record_path: Path, head: str | None, source: str | None, checks: list[Check],
-                   against: dict | None = None) -> str:
-    """The verification as a chained event and a new seal, if the record is still the one checked."""
+                   against: dict | None = None, *, kind: str = "verification", **extra) -> str:
+    """The verification as a chained event and a new seal, if the record is still the one checked.
+    `kind` and `extra`: acquire audit's 'audit' event, the same checks with the audit's id."""
     record = Record.open(record_path)
     try:
         if record.head_hash() != head:
             return "not recorded: the record changed while it was being verified; run verify again"
-        extra = {} if against is None else {"against": against}     # older events stay as they were
-        record.log_event(None, "verification", source=source, ok=all(c.ok for c in checks),
+        if against is not None:                                     # older events stay as they were
+            extra["against"] = against
+        record.log_event(None, kind, source=source, ok=all(c.ok for c in checks),
                          checks={c.name: c.summary for c in checks}, **extra)
         record.seal(None)
-        return f"recorded: a chained 'verification' event and a new seal (chain head {record.head_hash()})"
+        return f"recorded: a chained '{kind}' event and a new seal (chain head {record.head_hash()})"
     finally:
         record.close()
 
@@ -158,13 +162,21 @@ def _provenance(record: Record) -> Check:
     return Check("provenance", True, f"finished sectors were read by {len(rows)} drive(s)", details)
 
 
-def _check_image(record: Record, image_path: Path) -> Check:
+def record_result(result: Verification, *, kind: str = "verification", **extra) -> str:
+    """Append a finished (--no-record) verification to its record as `kind`, under the same rule as
+    verify's own: only to a record whose chain and seal checked, and only if it has not changed since."""
+    if not (result.checks[0].ok and result.checks[1].ok):
+        return "not recorded: the record itself did not verify, so nothing is added to it"
+    return _append_result(result.record, result.head, None, result.checks, kind=kind, **extra)
+
+
+def _check_image(record: Record, image_path: Path, progress=None) -> Check:
     expected = record.image_hashes()
     if not expected:
         return Check("image", False, "the record holds no image hashes (the run did not finish)")
     if not image_path.exists():
         return Check("image", False, f"{image_path} is missing")
-    actual = hash_file(image_path)
+    actual = hash_file(image_path, window_hash=record.window_hash(), progress=progress)
     differing = [name for name, value in expected.items() if actual.as_dict().get(name) != value]
     if not differing and actual.size == record.image_size():
         # a record made before crc32 existed holds four: name what was compared

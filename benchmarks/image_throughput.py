@@ -10,7 +10,9 @@ sum files. Then, in the same run, `dc3dd if=IMAGE hash=md5 hash=sha1 hash=sha256
 `dcfldd if=IMAGE hash=md5,sha1,sha256 of=/dev/null` read the image we just wrote (the same bytes), and
 their digests are checked against ours. The image is read once first to warm the page cache; an
 image larger than the page cache cannot stay warm, and the cached share is printed (fincore).
-The issue's goal: our MB/s at least twice dc3dd's.
+The issue's goals (issue 20): our MB/s at least twice dc3dd's, and at least 0.8 of the MD5
+single-stream bound: one hashlib MD5 over the same (warm) image file in this process, read in 2 MiB
+chunks, measured in the same run; no tool that computes MD5 can finish sooner on one stream.
 
 "Where the time goes" comes from a few timers the child process installs around the tool's
 functions before it runs the CLI (this script's CHILD code; the tool is unchanged): four timed
@@ -148,6 +150,24 @@ def cached_share(path: Path) -> str:
         return "?"
 
 
+def md5_bound(path: Path) -> tuple[float, float, float]:
+    """(wall s, cores, others) of one MD5 over the file: the single-stream bound of any tool hashing MD5."""
+    import hashlib
+    busy = _busy_s()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.monotonic()
+    digest = hashlib.md5()
+    buffer = bytearray(2 << 20)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as file:
+        while n := file.readinto(buffer):
+            digest.update(view[:n])
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, own / wall, max(0.0, _busy_s() - busy - own) / wall
+
+
 def breakdown(timings: dict, size: int) -> list[str]:
     t, s = timings["t"], timings["sum"]
     t0 = t["t0"]
@@ -213,7 +233,7 @@ def main() -> None:
             _, wall, cores, others, maxrss_kb, stdout = run_child(argv, env_run)
             result = json.loads(stdout)
             assert result["status"] == "complete" and result["unreadable"] == 0, result
-            rows = [("acquire image (sim, 4 hashes + windows, record)", wall, cores, others)]
+            rows = [("acquire image (sim, 5 hashes + windows, record)", wall, cores, others)]
             timings = json.loads(timings_path.read_text())
             lines = breakdown(timings, size)
             lines.append(f"  peak RSS {maxrss_kb / 1024:.0f} MiB")
@@ -231,27 +251,32 @@ def main() -> None:
                 note = "" if digests == ours else " DIGESTS DIFFER"
                 rows.append((f"{tool} (file, {share} cached{note})", t_wall, t_cores, t_others))
                 lines.append(f"  {tool}: image read once before it ({warm_s:.1f} s), {share} of it in the page cache")
+            warm(image)
+            m_wall, m_cores, m_others = md5_bound(image)
+            rows.append(("md5 alone (hashlib, one stream, warm file)", m_wall, m_cores, m_others))
             dc3dd_wall = next((w for label, w, _, _ in rows if label.startswith("dc3dd")), None)
-            print(f"{'what':50s} {'seconds':>8s} {'MB/s':>6s} {'cores':>6s} {'others':>7s} {'x dc3dd':>8s}")
+            print(f"{'what':50s} {'seconds':>8s} {'MB/s':>6s} {'cores':>6s} {'cpu s':>6s} {'others':>7s} {'x dc3dd':>8s}")
             for label, w, c, o in rows:
                 ratio = f"{dc3dd_wall / w:8.2f}" if dc3dd_wall else "       -"
-                print(f"{label:50s} {w:8.2f} {size / 1e6 / w:6.0f} {c:6.2f} {o:7.2f} {ratio}")
+                print(f"{label:50s} {w:8.2f} {size / 1e6 / w:6.0f} {c:6.2f} {c * w:6.2f} {o:7.2f} {ratio}")
             print("where our time goes:")
             print("\n".join(lines))
-            if dc3dd_wall:
-                summary.append((size, size / 1e6 / wall, size / 1e6 / dc3dd_wall, dc3dd_wall / wall))
+            summary.append((size, size / 1e6 / wall, size / 1e6 / dc3dd_wall if dc3dd_wall else 0.0,
+                            dc3dd_wall / wall if dc3dd_wall else 0.0, m_wall / wall))
             for path in work.iterdir():
                 if path.name.startswith("disc.iso"):
                     path.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if summary:
-        print("\nsize GB   acquire MB/s   dc3dd MB/s   ratio (goal >= 2)")
-        for size, ours_mbs, dc3dd_mbs, ratio in summary:
-            print(f"{size / 1e9:7.2f}   {ours_mbs:12.0f}   {dc3dd_mbs:10.0f}   {ratio:5.2f}  {'met' if ratio >= 2 else 'NOT met'}")
-    print("\ncores: CPU used by the row's process; others: CPU other processes used meanwhile (2 cores: others > 0.2")
+        print("\nsize GB   acquire MB/s   dc3dd MB/s   x dc3dd (goal >= 2)   of the MD5 bound (goal >= 0.8)")
+        for size, ours_mbs, dc3dd_mbs, ratio, bound in summary:
+            print(f"{size / 1e9:7.2f}   {ours_mbs:12.0f}   {dc3dd_mbs:10.0f}   {ratio:5.2f} {'met' if ratio >= 2 else 'NOT met':8s}"
+                  f"      {bound:5.2f} {'met' if bound >= 0.8 else 'NOT met'}")
+    print("\ncores: CPU used by the row's process (cpu s: cores x seconds, the CPU time it took); others: CPU other processes used meanwhile (2 cores: others > 0.2")
     print("means the row was slowed by unrelated load). dc3dd and dcfldd hash MD5, SHA-1, SHA-256 only and")
-    print("write nothing; acquire also computes XXH3-128 and 1 MiB windows, writes and fdatasyncs the image and the record.")
+    print("write nothing; acquire also computes XXH3-128, CRC32 and 1 MiB windows (BLAKE3 + XXH3-128), writes and")
+    print("fdatasyncs the image and the record. md5 alone: this script's one MD5 stream over the same warm file.")
 
 
 if __name__ == "__main__":

@@ -61,3 +61,12 @@ def run_acquire(*args, cwd=None, env=None, check_code=None) -> subprocess.Comple
     if check_code is not None:
         assert done.returncode == check_code, (done.returncode, done.stdout, done.stderr)
     return done
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session (tests/pgserver.py), stopped at the end."""
+    from pgserver import PgServer
+    server = PgServer().start()
+    yield server
+    server.stop()

@@ -5,6 +5,7 @@ import subprocess
 import zlib
 
 import pytest
+import blake3
 import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ SMALL_WINDOW = 4096      # small windows keep the window-boundary cases fast
 def expected(data: bytes, window_bytes: int = WINDOW_BYTES) -> Hashes:
     """The oracle: hashlib and xxhash over the whole buffer, in one call each."""
     windows = tuple(
-        Window(i, offset, len(piece), xxhash.xxh3_128_hexdigest(piece), hashlib.sha256(piece).hexdigest())
+        Window(i, offset, len(piece), xxhash.xxh3_128_hexdigest(piece), None, blake3.blake3(piece).hexdigest())
         for i, offset in enumerate(range(0, len(data), window_bytes))
         for piece in [data[offset:offset + window_bytes]])
     return Hashes(len(data), hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest(),
@@ -212,3 +213,34 @@ def test_sfv_file_names_the_image_with_its_crc32_in_uppercase_after_semicolon_co
     sfv = write_sfv(image, hash_file(image), comment_lines=("acquire image", "chain head abc"))
     assert sfv.name == "disc 1.iso.sfv"
     assert sfv.read_text() == "; acquire image\n; chain head abc\ndisc 1.iso CBF43926\n"
+
+
+# -- the windows' strong digest: BLAKE3 now, SHA-256 in older records ---------------------------------------
+
+def test_new_windows_carry_blake3_of_the_window_and_no_sha256():
+    data = random.Random(5).randbytes(WINDOW_BYTES + 77)
+    got = stream(data)
+    assert got.window_hash == "blake3"
+    first, last = got.windows
+    # BLAKE3's published test vector: the 1-byte input 0x00 (BLAKE3 repository, test_vectors.json, input_len 1)
+    assert blake3.blake3(b"\x00").hexdigest().startswith("2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213")
+    assert (first.sha256, first.blake3) == (None, blake3.blake3(data[:WINDOW_BYTES]).hexdigest())
+    assert last.strong == ("blake3", blake3.blake3(data[WINDOW_BYTES:]).hexdigest())
+
+
+def test_sha256_windows_are_still_computed_for_a_record_that_holds_them():
+    data = random.Random(6).randbytes(2 * SMALL_WINDOW + 1)
+    got = stream(data, window_bytes=SMALL_WINDOW, chunk_bytes=SMALL_WINDOW, window_hash="sha256")
+    assert got.window_hash == "sha256"
+    assert [w.strong for w in got.windows] == [
+        ("sha256", hashlib.sha256(data[o:o + SMALL_WINDOW]).hexdigest()) for o in range(0, len(data), SMALL_WINDOW)]
+    assert all(w.blake3 is None for w in got.windows)
+
+
+def test_compare_windows_across_window_hashes_falls_back_to_xxh128():
+    data = bytearray(random.Random(8).randbytes(4 * SMALL_WINDOW))
+    old = stream(bytes(data), window_bytes=SMALL_WINDOW, chunk_bytes=SMALL_WINDOW, window_hash="sha256").windows
+    assert compare_windows(old, stream(bytes(data), window_bytes=SMALL_WINDOW, chunk_bytes=SMALL_WINDOW).windows) == []
+    data[2 * SMALL_WINDOW] ^= 1
+    new = stream(bytes(data), window_bytes=SMALL_WINDOW, chunk_bytes=SMALL_WINDOW).windows
+    assert [w.index for w in compare_windows(old, new)] == [2]

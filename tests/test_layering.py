@@ -9,9 +9,9 @@ import is resolved to a module name. Layers by module-name prefix, the longest p
     3  acquire.imaging  acquire.isowriter  acquire.hashing  acquire.record  acquire.seal
        acquire.storage  acquire.sumfiles  acquire.progress  acquire.mapexport
     4  acquire.fs
-    5  acquire.report  acquire.verify  acquire.validate (the consumers: they only read what the layers
+    5  acquire.report  acquire.verify  acquire.validate  acquire.catalogue (the consumers: they only read what the layers
        below made; validate also runs other readers and QEMU on the image)
-    6  acquire.cli  acquire.__main__  acquire.info  acquire.api  acquire.batch  acquire (the package: it re-exports
+    6  acquire.cli  acquire.__main__  acquire.info  acquire.api  acquire.batch  acquire.audit  acquire (the package: it re-exports
        the API)
 
 Unlisted modules (a new verb such as export/, batch/) sit with the command line (6):
@@ -39,6 +39,8 @@ LAYERS: dict[str, int] = {
     "acquire.report": 5,
     "acquire.verify": 5,
     "acquire.validate": 5,
+    "acquire.catalogue": 5,     # reads records and their seals, as verify does
+    "acquire.audit": 6,         # runs verify over a collection, writes the catalogue
     **dict.fromkeys(["acquire.cli", "acquire.__main__", "acquire.info", "acquire.api", "acquire.batch", "acquire"], 6),
 }
 TOP = 6

@@ -287,12 +287,13 @@ def test_passes_settings_hashes_and_windows_round_trip(record):
         "trim", 2, "reverse", 10, 4, 1.5)
     record.record_setting(run, "error_recovery_page", bytes.fromhex("0106c005"), b"\x01\x06\x00\x00")
     assert record.db["settings"].get(1)["old_value"] == "0106c005"
-    windows = [(0, 0, 1 << 26, "a" * 32, "b" * 64), (1, 1 << 26, 100, "c" * 32, "d" * 64)]
+    windows = [(0, 0, 1 << 26, "a" * 32, None, "b" * 64), (1, 1 << 26, 100, "c" * 32, None, "d" * 64)]
     record.set_hashes({"md5": "m", "sha1": "s1", "sha256": "s2", "xxh128": "x"}, (1 << 26) + 100, windows)
     record.set_hashes({"md5": "m2", "sha1": "s1", "sha256": "s2", "xxh128": "x"}, (1 << 26) + 100, windows)  # replaces
     assert record.image_hashes() == {"md5": "m2", "sha1": "s1", "sha256": "s2", "xxh128": "x"}
     assert record.image_size() == (1 << 26) + 100
     assert record.windows() == windows
+    assert record.window_hash() == "blake3"
 
 
 # --- the staged map: crash semantics ---------------------------------------------------------------

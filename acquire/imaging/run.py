@@ -344,7 +344,7 @@ class Run:
         hashes = streamed.finish() if streamed is not None else hash_file(self.image_path)
         self.hashes = hashes
         self.record.set_hashes(hashes.as_dict(), hashes.size,
-                               ((w.index, w.offset, w.length, w.xxh128, w.sha256) for w in hashes.windows))
+                               (w.row() for w in hashes.windows))
         self.record.commit()
         return hashes.as_dict()
 

@@ -80,7 +80,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
     ),
     "hashes": ({"scope": str, "algorithm": str, "hex": str, "size": int}, ("scope", "algorithm"), [], {"hex"}),
     "windows": (
-        {"idx": int, "offset": int, "length": int, "xxh128": str, "sha256": str}, "idx", [],
+        # the strong digest is sha256 in records written before BLAKE3 windows, blake3 after (one NULL)
+        {"idx": int, "offset": int, "length": int, "xxh128": str, "sha256": str, "blake3": str}, "idx", [],
         {"offset", "length"},
     ),
     "settings": (

@@ -366,9 +366,9 @@ class Record:
                 (run_id, name, text(old_value), text(new_value), utc_now()),
             )
 
-    def set_hashes(self, hashes: dict[str, str], size: int, windows: Iterable[tuple[int, int, int, str, str]]) -> None:
-        """Replace the image hashes and the piecewise windows (idx, offset, length, xxh128, sha256).
-        `windows` is consumed as it is inserted: a 100 GB disc's 95,367 rows never sit in memory."""
+    def set_hashes(self, hashes: dict[str, str], size: int, windows: Iterable[tuple]) -> None:
+        """Replace the image hashes and the piecewise windows (idx, offset, length, xxh128, sha256, blake3;
+        Window.row()). `windows` is consumed as it is inserted: a 100 GB disc's 95,367 rows never sit in memory."""
         with self._write() as conn:
             conn.execute("DELETE FROM hashes WHERE scope = 'image'")
             conn.executemany(
@@ -376,7 +376,21 @@ class Record:
                 [(algorithm, hex_, size) for algorithm, hex_ in sorted(hashes.items())],
             )
             conn.execute("DELETE FROM windows")
-            conn.executemany("INSERT INTO windows (idx, offset, length, xxh128, sha256) VALUES (?, ?, ?, ?, ?)", windows)
+            if not self._has_blake3_windows():       # a record from before BLAKE3 windows, hashed anew
+                conn.execute("ALTER TABLE windows ADD COLUMN blake3 TEXT")
+            # a 5-tuple (idx, offset, length, xxh128, sha256) is a SHA-256 window, as written before BLAKE3
+            conn.executemany("INSERT INTO windows (idx, offset, length, xxh128, sha256, blake3) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (w if len(w) == 6 else (*w, None) for w in windows))
+
+    def _has_blake3_windows(self) -> bool:
+        return any(row[1] == "blake3" for row in self.db.conn.execute("PRAGMA table_info(windows)"))
+
+    def window_hash(self) -> str:
+        """The windows' strong digest, as the record holds it: "blake3", or "sha256" in an older record."""
+        if not self._has_blake3_windows():
+            return "sha256"
+        sha256_rows = self.db.conn.execute("SELECT 1 FROM windows WHERE sha256 IS NOT NULL LIMIT 1").fetchone()
+        return "sha256" if sha256_rows else "blake3"
 
     def image_hashes(self) -> dict[str, str]:
         return dict(self.db.conn.execute("SELECT algorithm, hex FROM hashes WHERE scope = 'image' ORDER BY algorithm"))
@@ -386,7 +400,10 @@ class Record:
         return row[0] if row else None
 
     def windows(self) -> list[tuple]:
-        return [tuple(r) for r in self.db.conn.execute("SELECT idx, offset, length, xxh128, sha256 FROM windows ORDER BY idx")]
+        """(idx, offset, length, xxh128, sha256, blake3) rows; blake3 is None in a record from before it."""
+        blake3 = "blake3" if self._has_blake3_windows() else "NULL"
+        return [tuple(r) for r in self.db.conn.execute(
+            f"SELECT idx, offset, length, xxh128, sha256, {blake3} FROM windows ORDER BY idx")]
 
     # --- events, seal, verify -----------------------------------------------------------------
 

@@ -133,7 +133,9 @@ def _diskimage(root: ET.Element, report: dict) -> None:
         run = _sub(runs, _d("byte_run"), img_offset=w["offset"], len=w["length"])
         run.set(_a("scope"), "window")
         run.set(_a("window"), str(w["idx"]))
-        _hash(run, "sha256", w["sha256"])
+        for algorithm in ("sha256", "blake3"):      # one of the two: blake3 since it replaced sha256
+            if w.get(algorithm) is not None:
+                _hash(run, algorithm, w[algorithm])
         _hash(run, "xxh128", w["xxh128"])
     state_names = {0: "untried", 1: "non-trimmed", 2: "non-scraped", 3: "bad", 5: "not-recorded"}
     for start, count, state, kind in _runs_with_kinds(report):

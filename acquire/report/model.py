@@ -65,7 +65,7 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
     runs_map = record.load_map()
     damage = _rows(conn, "SELECT * FROM damage ORDER BY id")
     image = image_of(record_path)
-    windows = [dict(zip(("idx", "offset", "length", "xxh128", "sha256"), w)) for w in record.windows()]
+    windows = [dict(zip(("idx", "offset", "length", "xxh128", "sha256", "blake3"), w)) for w in record.windows()]
     report: dict[str, Any] = {
         "report": {
             "format": REPORT_FORMAT,

@@ -67,11 +67,17 @@ def _case(r: dict) -> Section:
     return ("Case", [], [("", ["field", "value"], rows)])
 
 
+def _strong(img: dict) -> str:
+    """The windows' strong digest: blake3, or sha256 in a record from before it."""
+    first = img["windows"][0] if img.get("windows") else {}
+    return "sha256" if first.get("sha256") is not None else "blake3"
+
+
 def _image(r: dict) -> Section:
     img = r["image"]
     rows = [["image", s(img["path"])], ["size (bytes)", s(img["size_bytes"])]]
     rows += [[name, value] for name, value in img["hashes"].items()]
-    rows.append(["piecewise windows", f"{img['window_count']} of {s(img['window_bytes'])} bytes (xxh128 + sha256)"])
+    rows.append(["piecewise windows", f"{img['window_count']} of {s(img['window_bytes'])} bytes (xxh128 + {_strong(img)})"])
     rows.append(["chain head", s(r["record"]["head_hash"])])
     rows.append(["seal", r["seal"]["summary"]])
     m = r["map"]

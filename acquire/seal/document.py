@@ -34,7 +34,8 @@ def seal_code(data: bytes) -> str:
 
 
 def merkle_root(leaves: Iterable[bytes]) -> str:
-    """The Merkle root over the windows' SHA-256 digests (32 bytes each), in index order, hex.
+    """The Merkle root over the windows' strong digests (32 bytes each: BLAKE3, or SHA-256 in an older
+    record), in index order, hex; the parents are SHA-256 in either case.
 
     A parent is SHA-256(left || right); a level of odd length promotes its last node unchanged to
     the next level (it is not duplicated, so no two leaf lists share a root by repetition). One
@@ -63,9 +64,10 @@ def build(record: Record, run_id: int, event_id: int) -> dict[str, Any]:
     drive = conn.execute("SELECT vendor, product, revision, serial FROM drives WHERE id = ?", (drive_id,)).fetchone()
     case = record.case()
     medium = record.medium() or {}
-    windows = conn.execute("SELECT length(sha256) FROM windows LIMIT 1").fetchone()
+    windows = conn.execute("SELECT 1 FROM windows LIMIT 1").fetchone()
     sizes = conn.execute("SELECT count(*), max(length) FROM windows").fetchone()
-    leaves = (bytes.fromhex(h) for (h,) in conn.execute("SELECT sha256 FROM windows ORDER BY idx"))
+    leaf = record.window_hash()      # blake3; sha256 in a record written before BLAKE3 windows
+    leaves = (bytes.fromhex(h) for (h,) in conn.execute(f"SELECT {leaf} FROM windows ORDER BY idx"))
     return {
         "format": FORMAT,
         "tool": {"name": "acquire", "version": tool_version},
@@ -77,7 +79,7 @@ def build(record: Record, run_id: int, event_id: int) -> dict[str, Any]:
             "size": record.image_size(),
             "hashes": record.image_hashes(),
             "windows": {"count": sizes[0], "bytes": sizes[1] if windows else None,
-                        "merkle_root": merkle_root(leaves), "leaf": "sha256"},
+                        "merkle_root": merkle_root(leaves), "leaf": leaf},
         },
         "record": {"run_id": run_id, "event_count": event_id, "chain_head": event[0]},
         "sealed_utc": event[1],
