@@ -38,6 +38,7 @@ def test_a_border_beyond_the_image_scan_window_is_analysed_from_the_layout(tmp_p
     report = json.loads(run_acquire("report", record, check_code=0).stdout)
     assert [s["start_lba"] for s in report["filesystem"]["sessions"]] == disc.starts
     assert any(c["path"] == "/gone.bin" and c["change"] == "removed" for c in report["filesystem"]["session_changes"])
+    assert _label(record) == "DVD_BORDER_3"
 
 
 def test_overwriteable_media_of_one_track_still_shows_every_session_xorriso_wrote_in_it(tmp_path):
