@@ -138,11 +138,13 @@ def _expected(path: str, reasons: dict[str, str]) -> str | None:
 
 def best_view(entries: dict[str, Seen], all_views: dict[str, dict[str, Seen]], prefer: str = "") -> str | None:
     """The analysis view sharing the most paths with a reader's answer (its namespace); on a tie the
-    one of the kind it reads (`prefer`), then the first."""
+    one of the kind it reads (`prefer`), then the one with the fewest paths the reader does not list
+    (an earlier session's tree, which a later session that removed nothing only extends), then the first."""
     if not all_views:
         return None
     return max(all_views, key=lambda v: (len(entries.keys() & all_views[v].keys()),
-                                         bool(prefer) and v.startswith(f"acquire {prefer}"), -list(all_views).index(v)))
+                                         bool(prefer) and v.startswith(f"acquire {prefer}"),
+                                         -len(all_views[v].keys() - entries.keys()), -list(all_views).index(v)))
 
 
 def compare(listing: Listing, all_views: dict[str, dict[str, Seen]], reasons: dict[str, str],
