@@ -33,8 +33,9 @@ def disc_info(device: str) -> dict:
         layout = layout_of(drive, medium)
         label, volume = None, None
         # the last session's label, as a drive's mount shows it (the first session's is at LBA 16)
+        drive.allow_reads_to(layout.sectors)           # an open session lies past READ CAPACITY
         for start in reversed(layout.data_session_starts() or [0]):
-            result = drive.read(start + PVD_LBA, 1) if start + PVD_LBA < medium.capacity else None
+            result = drive.read(start + PVD_LBA, 1) if start + PVD_LBA < layout.sectors else None
             pvd = parse_primary_volume(result.data) if result is not None and result.ok else None
             if pvd is not None:
                 label, volume = pvd.volume_id, pvd.as_dict()

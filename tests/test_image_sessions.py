@@ -26,6 +26,11 @@ def test_the_volume_label_is_the_last_sessions_in_the_record_and_in_info(tmp_pat
     assert _label(tmp_path / "out.iso.custody.sqlite") == "MS_SESSION_2"
     info = json.loads(run_acquire("info", f"sim:{disc.profile}", "--json", check_code=0).stdout)
     assert info["medium"]["volume_label"] == "MS_SESSION_2"
+    # an open last session, past READ CAPACITY: still its label, as imaging reads it to its end
+    ms.write_profile(disc)
+    disc.profile.write_text(disc.profile.read_text() + "open = true\n")       # the last [[track]]'s key
+    info = json.loads(run_acquire("info", f"sim:{disc.profile}", "--json", check_code=0).stdout)
+    assert info["medium"]["capacity"] < disc.starts[1] and info["medium"]["volume_label"] == "MS_SESSION_2"
 
 
 def test_a_border_beyond_the_image_scan_window_is_analysed_from_the_layout(tmp_path):
