@@ -29,14 +29,17 @@ def disc_info(device: str) -> dict:
         identity = drive.identify()
         drive.wait_ready()
         medium = drive.medium()
-        label, volume = None, None
-        if medium.capacity > PVD_LBA:
-            result = drive.read(PVD_LBA, 1)
-            pvd = parse_primary_volume(result.data) if result.ok else None
-            if pvd is not None:
-                label, volume = pvd.volume_id, pvd.as_dict()
         di = medium.disc_information_summary()
         layout = layout_of(drive, medium)
+        label, volume = None, None
+        # the last session's label, as a drive's mount shows it (the first session's is at LBA 16)
+        drive.allow_reads_to(layout.sectors)           # an open session lies past READ CAPACITY
+        for start in reversed(layout.data_session_starts() or [0]):
+            result = drive.read(start + PVD_LBA, 1) if start + PVD_LBA < layout.sectors else None
+            pvd = parse_primary_volume(result.data) if result is not None and result.ok else None
+            if pvd is not None:
+                label, volume = pvd.volume_id, pvd.as_dict()
+                break
         return {
             "device": device,
             "drive": {"vendor": identity.vendor, "product": identity.product, "revision": identity.revision,

@@ -72,3 +72,12 @@ def test_any_state_string_is_a_state_or_one_changer_error(text):
         assert "is not {xxxxxxxxx}" in str(exc)
     else:
         assert isinstance(state.disc_available, bool) and text.startswith("{")
+
+
+@pytest.mark.parametrize("spec", ["nimbie:x", "nimbie:-1", "nimbie:1.5"])
+def test_a_nimbie_index_that_is_no_number_is_one_usage_line_not_a_traceback(tmp_path, spec):
+    from conftest import run_acquire
+    (tmp_path / "q.csv").write_text("id\nA1\n")
+    done = run_acquire("batch", tmp_path / "q.csv", "-o", tmp_path / "out", "--changer", spec, "--drive", "/dev/sr9",
+                       check_code=2)
+    assert "Traceback" not in done.stderr and f"--changer {spec!r}" in done.stderr

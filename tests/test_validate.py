@@ -286,3 +286,27 @@ def test_a_reader_agreeing_with_the_analysis_has_no_differences_and_one_changed_
                                          old.lba + 1 if change == "lba" else old.lba)
         found = tree.compare(listing, {"acquire iso9660": view}, {})[1]
         assert [(d.path, d.what) for d in found] == [(old.path, change)]
+
+
+def test_a_multisession_disc_whose_later_session_replaced_a_file_validates_healthy(tmp_path):
+    """Readers of an image file read the session at LBA 16 (the first); the analysis holds every
+    session's tree. A file that session 2 replaced is another version, not a disagreement: a reader
+    is checked against the trees of the one session it matched, and a mismatch there is still named."""
+    import multisession as ms
+    from acquire.validate.agree import check_readers
+    for builder in ("cd_r_three_sessions", "cd_r_two_sessions"):
+        disc = getattr(ms, builder)(tmp_path / builder)
+        analysis = analyze_image(disc.image, None, session_starts=disc.starts)
+        assert any(c.change == "replaced" and c.path == "/replaced.bin" for c in analysis.session_changes)
+        check = check_readers(disc.image, analysis)
+        assert check.ok, (builder, check.details)
+    ran = [r for r in READERS if check.figures[r]["outcome"] == "pass"]
+    assert ran == list(READERS) and all("#" in check.figures[r]["compared_with"] for r in READERS)   # session 1's tree
+    # the first session's /keep.txt entry made to claim another size: that reader's disagreement is named
+    views = tree.views(analysis)
+    first = check.figures["isoinfo"]["compared_with"]
+    seen = views[first]["/keep.txt"]
+    views[first]["/keep.txt"] = tree.Seen(seen.path, seen.is_dir, seen.size + 1, seen.lba, seen.mtime)
+    listing = tree.Listing("probe", "", "", {p: s for p, s in tree.views(analysis)[first].items()})
+    view, differences = tree.compare(listing, views, {}, sessions=tree.view_sessions(analysis))
+    assert view == first and [(d.path, d.what) for d in differences] == [("/keep.txt", "size")]

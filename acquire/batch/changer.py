@@ -145,6 +145,9 @@ def open_changer(spec: str | None, devices: list[str], *, yes: bool, ask: Ask | 
         from .nimbie import NimbieChanger
         if len(devices) != 1:
             raise UsageError("a Nimbie NB21 feeds one drive", hint="give --drive DEVICE, the drive inside it")
-        index = int(spec.partition(":")[2] or 0)
-        return NimbieChanger(devices[0], index=index)
+        index = spec.partition(":")[2] or "0"
+        if not index.isdigit():
+            raise UsageError(f"--changer {spec!r}: the Nimbie's index is not a number",
+                             hint="give nimbie, or nimbie:N for the N-th one (from 0)")
+        return NimbieChanger(devices[0], index=int(index))
     raise UsageError(f"--changer {spec!r} is unknown", hint="give sim:FILE or nimbie (or nimbie:N for the N-th one)")

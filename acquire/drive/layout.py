@@ -81,6 +81,12 @@ class RecordedLayout:
     def recorded_end(self) -> int:
         return max((t.end for t in self.tracks), default=self.capacity)
 
+    def data_session_starts(self) -> list[int]:
+        """Each session's first data track's start: where its file system's descriptors are sought
+        (an audio session holds none)."""
+        return sorted({min(t.start for t in self.tracks if t.session == s.number and not t.audio)
+                       for s in self.sessions if any(t.session == s.number and not t.audio for t in self.tracks)})
+
     def session_of(self, lba: int) -> int | None:
         return next((s.number for s in self.sessions if s.start <= lba < s.end), None)
 

@@ -10,6 +10,8 @@ from ..isowriter import IsoReader
 from ..record.fs_tables import Analysis
 from ..rescue.sectormap import SectorMap, State
 from .analyze import analyze_image
+from .reader import SectorReader
+from .sessions import read_session_volume, session_starts
 from .volume import PVD_LBA, PrimaryVolume, parse_primary_volume
 
 
@@ -24,10 +26,16 @@ def describe_image(image_path: Path, smap: SectorMap, session_starts: list[int] 
     """The label and the analysis. Whatever a damaged disc holds, describing it never raises:
     an analysis that fails is reported as its error, and the image and record stand.
     `session_starts`: the disc's sessions (its layout); None: found in the image."""
-    return Description(_primary_volume(image_path, smap), *_analysis(image_path, smap, session_starts))
+    return Description(_primary_volume(image_path, smap, session_starts), *_analysis(image_path, smap, session_starts))
 
 
-def _primary_volume(image_path: Path, smap: SectorMap) -> PrimaryVolume | None:
+def _primary_volume(image_path: Path, smap: SectorMap, given: list[int] | None) -> PrimaryVolume | None:
+    """The last session's primary volume descriptor whose sector was read: the label a drive and a
+    mount show (on a multisession disc, not the first session's at LBA 16)."""
+    with SectorReader(image_path, smap) as reader:         # its parsers are bounded and never raise
+        for start in reversed(session_starts(reader, given)):
+            if (found := read_session_volume(reader, start)) is not None:
+                return found.volume
     if smap.sectors <= PVD_LBA or smap.state_at(PVD_LBA) != State.FINISHED:
         return None
     with IsoReader(image_path, smap.sectors) as reader:

@@ -71,9 +71,12 @@ def read_session_volume(reader: SectorReader, start: int) -> SessionVolume | Non
 
 
 def session_starts(reader: SectorReader, given: Sequence[int] | None = None) -> list[int]:
-    """The sessions' start LBAs: `given` (sorted, those inside the image), or found in the image."""
-    if given:
-        return sorted({s for s in given if 0 <= s < reader.sectors}) or [0]
+    """The sessions' start LBAs: `given` (sorted, those inside the image), or found in the image.
+    A layout of one session from LBA 0 says no more than the image does: one track of overwriteable
+    media (DVD+RW, a file) holds every session xorriso emulated in it, so the image is searched."""
+    inside = sorted({s for s in given or () if 0 <= s < reader.sectors})
+    if len(inside) > 1 or (inside and inside[0] != 0):
+        return inside
     return find_sessions(reader)
 
 

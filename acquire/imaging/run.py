@@ -39,10 +39,10 @@ from .sink import Progress, RunSink
 # what stops a run and leaves it resumable (exit 4); anything else that is an AcquireError fails it
 RESUMABLE = (DriveGone, MediumChanged, NoDisc)
 
-# the content step after the copy: (image, map) -> an object with .volume (label, volume_id,
+# the content step after the copy: (image, map, session starts or None) -> an object with .volume (label, volume_id,
 # volume_space_size, as_dict()), .analysis and .error (acquire.fs.describe.describe_image; imaging
 # sits below fs, so the caller hands it in: acquire.api.acquire_image does)
-Describe = Callable[[Path, SectorMap], Any]
+Describe = Callable[[Path, SectorMap, list[int] | None], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +352,10 @@ class Run:
         """The volume label and the file systems, stored in the record before end_run seals it."""
         if self.describe is None:
             return
-        found = self.describe(self.image_path, self.smap)
+        # the layout's sessions (the TOC and track information), not a scan of the image: a session
+        # further past the one before than the scan looks, or after an audio session, is still analysed
+        starts = self.layout.data_session_starts() if self.layout is not None else None
+        found = self.describe(self.image_path, self.smap, starts or None)
         pvd = found.volume
         if pvd is not None:
             self.record.update_medium(volume_label=pvd.volume_id, volume_json=json.dumps(pvd.as_dict()))

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..record.fs_tables import Analysis
 from . import readers
 from .result import Check
-from .tree import MAX_LISTED, Listing, compare, expected_reasons, norm, views
+from .tree import MAX_LISTED, Listing, compare, expected_reasons, norm, view_sessions, views
 
 
 def _listings(image: Path, analysis: Analysis) -> tuple[list[Listing], list[str]]:
@@ -67,7 +67,7 @@ def check_readers(image: Path, analysis: Analysis) -> Check:
             details.append(f"{listing.reader}: failed: {listing.error}")
             continue
         ran.append(listing.reader)
-        view, differences = compare(listing, all_views, reasons)
+        view, differences = compare(listing, all_views, reasons, sessions=view_sessions(analysis))
         real = [d for d in differences if d.expected is None]
         expected = [d for d in differences if d.expected is not None]
         if real:

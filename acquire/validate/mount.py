@@ -17,7 +17,7 @@ from pathlib import Path
 from ..record.fs_tables import Analysis, FileEntry
 from . import guest, qemu
 from .result import Check
-from .tree import MAX_LISTED, Listing, Seen, compare, expected_reasons, norm, views
+from .tree import MAX_LISTED, Listing, Seen, compare, expected_reasons, norm, view_sessions, views
 
 MODULES = ("virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk "
            "cdrom isofs crc-itu-t udf nls_utf8 hfsplus loop").split()
@@ -166,7 +166,8 @@ def check_mount(image: Path, analysis: Analysis, *, cache: Path = guest.DEFAULT_
             details.append(f"hfsplus: mounted, {len(listing.entries)} entries; acquire's analysis holds no HFS+ "
                            "tree to compare them with")
             continue
-        view, differences = compare(listing, ours, reasons, fields=("size", "mtime", "sha256"))
+        view, differences = compare(listing, ours, reasons, fields=("size", "mtime", "sha256"),
+                                    sessions=view_sessions(analysis))
         real = [d for d in differences if d.expected is None]
         expected = [d for d in differences if d.expected is not None]
         hashed = sum(1 for s in listing.entries.values() if s.sha256)

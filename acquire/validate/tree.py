@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..record.fs_tables import Analysis, FileEntry
+from ..record.fs_tables import Analysis, FileEntry, Filesystem
 
 TREE_KINDS = ("iso9660", "joliet", "udf")
 MAX_LISTED = 50
@@ -84,14 +84,33 @@ def _seen(f: FileEntry) -> Seen:
                 f.extents[0][0] if f.extents and f.size else None, epoch(f.mtime_utc))
 
 
+def _trees(analysis: Analysis) -> list[tuple[str, Filesystem]]:
+    """(view name, filesystem) of each tree, in the analysis's order: the one home of the names."""
+    out: list[tuple[str, Filesystem]] = []
+    for fs in analysis.filesystems:
+        if fs.kind in TREE_KINDS:
+            name = f"acquire {fs.kind}"
+            out.append((name + (f" #{fs.id}" if any(n == name for n, _ in out) else ""), fs))
+    return out
+
+
 def views(analysis: Analysis) -> dict[str, dict[str, Seen]]:
     """Each tree of the analysis (ISO 9660 with its Rock Ridge names, Joliet, UDF) by normal path."""
-    out: dict[str, dict[str, Seen]] = {}
-    for fs in analysis.filesystems:
-        if fs.kind not in TREE_KINDS:
-            continue
-        name = f"acquire {fs.kind}" + (f" #{fs.id}" if f"acquire {fs.kind}" in out else "")
-        out[name] = {norm(f.path): _seen(f) for f in analysis.files_of(fs.id) if norm(f.path) != "/"}
+    return {name: {norm(f.path): _seen(f) for f in analysis.files_of(fs.id) if norm(f.path) != "/"}
+            for name, fs in _trees(analysis)}
+
+
+def view_sessions(analysis: Analysis) -> dict[str, int | None]:
+    """View name -> the session its tree belongs to (None on a one-session disc). A Joliet or UDF
+    tree is of its `alternate_of` tree's session; an earlier session's tree names its own."""
+    by_id = {fs.id: fs for fs in analysis.filesystems}
+    out: dict[str, int | None] = {}
+    for name, fs in _trees(analysis):
+        for _ in range(len(by_id)):                 # bounded: alternate_of chains are short
+            if "session" in fs.details or fs.alternate_of not in by_id:
+                break
+            fs = by_id[fs.alternate_of]
+        out[name] = fs.details.get("session")
     return out
 
 
@@ -119,19 +138,26 @@ def _expected(path: str, reasons: dict[str, str]) -> str | None:
 
 def best_view(entries: dict[str, Seen], all_views: dict[str, dict[str, Seen]], prefer: str = "") -> str | None:
     """The analysis view sharing the most paths with a reader's answer (its namespace); on a tie the
-    one of the kind it reads (`prefer`), then the first."""
+    one of the kind it reads (`prefer`), then the one with the fewest paths the reader does not list
+    (an earlier session's tree, which a later session that removed nothing only extends), then the first."""
     if not all_views:
         return None
     return max(all_views, key=lambda v: (len(entries.keys() & all_views[v].keys()),
-                                         bool(prefer) and v.startswith(f"acquire {prefer}"), -list(all_views).index(v)))
+                                         bool(prefer) and v.startswith(f"acquire {prefer}"),
+                                         -len(all_views[v].keys() - entries.keys()), -list(all_views).index(v)))
 
 
 def compare(listing: Listing, all_views: dict[str, dict[str, Seen]], reasons: dict[str, str],
-            fields: tuple[str, ...] = ("size", "lba")) -> tuple[str | None, list[Difference]]:
-    """(the view compared against, every difference), each field only where both sides give it."""
+            fields: tuple[str, ...] = ("size", "lba"),
+            sessions: dict[str, int | None] | None = None) -> tuple[str | None, list[Difference]]:
+    """(the view compared against, every difference), each field only where both sides give it.
+    `sessions` (view_sessions): a field is checked against the views of the matched view's session
+    only; an earlier session's version of a file a later one replaced is no disagreement."""
     view = best_view(listing.entries, all_views, listing.prefer)
     if view is None:
         return None, []
+    if sessions is not None:
+        all_views = {v: t for v, t in all_views.items() if sessions.get(v) == sessions.get(view)}
     ours = all_views[view]
     found: list[Difference] = []
     theirs_by_ours = _pair_other_names(listing.entries, ours)
