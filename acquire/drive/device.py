@@ -12,7 +12,7 @@ from typing import Callable, ClassVar
 
 from ..errors import DriveError, DriveGone, MalformedResponse, MediumChanged, NoDisc, UsageError
 from . import mmc
-from .profiles import ECC_SECTORS, medium_family
+from .profiles import ECC_SECTORS, KBPS_1X, medium_family
 from .guard import GuardedTransport
 from .sense import Action, Sense, parse_sense
 from .transport import Completion, Transport
@@ -105,6 +105,7 @@ class Drive:
     fallbacks: list[str] = field(default_factory=list)   # what the drive refused and what we did instead
     _read_opcode: int = mmc.READ_10      # READ_CD once the drive refused READ(10) as a command
     _capacity: int | None = None          # from medium(): what a 05/21/00 READ is judged against
+    _family: str = "cd"                    # from medium(): which speed command and 1x rate apply
 
     @property
     def name(self) -> str:
@@ -208,6 +209,7 @@ class Drive:
         di = _parse_or_none(mmc.parse_disc_information, di_raw)
         family, _ = medium_family(profile, capacity.sectors)     # no profile: a guess from the size
         self._capacity = capacity.sectors
+        self._family = family
         return Medium(profile, mmc.profile_name(profile), family, capacity.sectors, SECTOR_BYTES,
                       toc, di, features)
 
@@ -315,6 +317,50 @@ class Drive:
         Action.PROTECTED: _on_protected,
         Action.UNKNOWN: _failed,                  # a failed read with its sense recorded, like a bad sector
     }
+
+    # -- retry hygiene (acquire/rescue/hygiene.py schedules these) --------------------------------
+    def flush_cache(self, lba: int = 0) -> bool:
+        """A zero-length READ(10) with FUA: no data, but the drive must go to the medium for the
+        next READ instead of answering from its cache (a cached failure, or cached read-ahead).
+        True when the drive took it."""
+        done = self.command(mmc.read_10(lba, 0, fua=True))
+        if not done.ok:
+            sense = self._sense(done)
+            if sense is not None and sense.action in (Action.STOP_NO_DISC, Action.STOP_MEDIUM_CHANGED):
+                self._READ_ACTIONS[sense.action](self, None, done, sense)
+        return done.ok
+
+    def set_read_speed(self, speed_x: float | None) -> str | None:
+        """Read at `speed_x` times 1x (None: the drive's maximum): SET STREAMING on a DVD or BD,
+        SET CD SPEED on a CD, each falling back to the other. The command the drive took, or None
+        when it took neither (the refusals are in `fallbacks`)."""
+        kbps = mmc.MAX_SPEED_KBPS if speed_x is None else max(1, int(speed_x * KBPS_1X[self._family]))
+        cd_speed = ("SET CD SPEED", lambda: self.data(mmc.set_cd_speed(read_kbps=min(kbps, mmc.MAX_SPEED_KBPS)), 0,
+                                                      what="SET CD SPEED (retry hygiene)"))
+        streaming = ("SET STREAMING", lambda: self._set_streaming(kbps, restore=speed_x is None))
+        for name, send in ((streaming, cd_speed) if self._family != "cd" else (cd_speed, streaming)):
+            if send() is not None:
+                return name
+        return None
+
+    def _set_streaming(self, kbps: int, *, restore: bool) -> bytes | None:
+        end = max((self._capacity or 1) - 1, 0)
+        descriptor = mmc.performance_descriptor(0, end, kbps, restore_defaults=restore)
+        return self.data(mmc.set_streaming(len(descriptor)), 0, data_out=descriptor,
+                         what="SET STREAMING (retry hygiene)")
+
+    def read_speed_x(self) -> float | None:
+        """The read speed now (times 1x), from GET PERFORMANCE; None when the drive does not say."""
+        raw = self.data(mmc.get_performance(), 8 + 16 * 64, what="GET PERFORMANCE")
+        try:
+            zones = mmc.parse_performance(raw) if raw else ()
+        except MalformedResponse:
+            return None
+        return max(z.start_kbps for z in zones) / KBPS_1X[self._family] if zones else None
+
+    def wait(self, seconds: float) -> None:
+        """Let the drive rest: a real drive sleeps, a simulated one charges its clock."""
+        self.transport.wait(seconds)
 
     def identity_probe(self, capacity: int) -> tuple[int, int, str] | None:
         """(lba, count, sha256) of the first of a few small areas near the start that reads whole."""

@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
-from ..errors import AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError, UsageError
+from ..errors import (AcquireError, DriveConfused, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace,
+                      RecordError, UsageError)
 from ..hashing import Hashes, hash_file
 from ..sumfiles import write_sfv, write_sum_files
 from ..isowriter import IsoWriter
@@ -24,17 +25,19 @@ from ..record import Record
 from ..record.fs_tables import save_analysis
 from ..rescue import make_engine
 from ..rescue.engine import Settings
+from ..rescue.budget import UNTIL, Budget, Estimate, Stopped
 from ..rescue.sectormap import SectorMap, State
 from ..seal import Sealed, Signer, resolve as resolve_signer, write_seal
 from . import confirm
 from .checkpoint import Checkpointer
 from .continuation import other_drive_failures
 from .drive_settings import DriveSettings
+from .hygiene_run import not_tried_ranges, run_with_hygiene
 from .resume import create_record, finished_in, open_for_resume
 from .sink import Progress, RunSink
 
 # what stops a run and leaves it resumable (exit 4); anything else that is an AcquireError fails it
-RESUMABLE = (DriveGone, MediumChanged, NoDisc)
+RESUMABLE = (DriveGone, MediumChanged, NoDisc, DriveConfused)
 
 # the content step after the copy: (image, map) -> an object with .volume (label, volume_id,
 # volume_space_size, as_dict()), .analysis and .error (acquire.fs.describe.describe_image; imaging
@@ -57,6 +60,13 @@ class ImageOptions:
     command: str = ""
     sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
     second_read: bool = False         # re-read what was hard to read, keep it only if it agrees (confirm.py)
+    max_drive_time_s: float | None = None   # --max-drive-time: stop once this much drive time is used
+    until: str | None = None          # --until good: stop when only predicted-unreadable sectors remain
+    hygiene: bool = True              # retry hygiene (rescue/hygiene.py): FUA re-reads, flush, pause, speed
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.max_drive_time_s, self.until)
 
 
 @dataclass
@@ -76,6 +86,8 @@ class Outcome:
     fallbacks: list[str] = field(default_factory=list)
     seal: Sealed | None = None        # None for an interrupted run: nothing to seal yet
     second_read: confirm.SecondRead | None = None   # None without --second-read
+    stop_reason: str = "done"         # why the run stopped (runs.stop_reason)
+    not_tried: list[tuple[int, int]] = field(default_factory=list)   # untried [first, last] ranges left
 
     @property
     def exit_code(self) -> int:
@@ -95,6 +107,7 @@ class Outcome:
             "seal_sha256": self.seal.sha256 if self.seal else None,
             "seal_code": self.seal.code if self.seal else None,
             "signed_by": self.seal.fingerprint if self.seal else None,
+            "stop_reason": self.stop_reason, "not_tried_ranges": [list(r) for r in self.not_tried],
         }
 
 
@@ -138,6 +151,10 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
 def _check_options(options: ImageOptions) -> None:
     if options.retries < 0:
         raise UsageError("--retries must be 0 or more")
+    if options.max_drive_time_s is not None and options.max_drive_time_s <= 0:
+        raise UsageError("--max-drive-time must be a positive duration", hint="e.g. --max-drive-time 90m")
+    if options.until not in (None, *UNTIL):
+        raise UsageError(f"--until {options.until!r} is not one of {', '.join(UNTIL)}")
     if options.speed not in (None, "max"):
         try:
             if float(options.speed) <= 0:
@@ -166,12 +183,16 @@ class Run:
         self.fallbacks_logged = 0
         self.read_times = confirm.ReadTimes(drive) if options.second_read else None
         self.second_read: confirm.SecondRead | None = None
+        self.stopped: Stopped | None = None     # the budget ended the engine (rescue/budget.py)
+        self.stop_reason = "done"
 
     def execute(self, identity) -> Outcome:
         self._begin(identity)
         status, message = self._copy()
         if status == "interrupted":
             try:
+                self.stop_reason = f"{'drive-confused' if 'confused' in message else 'interrupted'}: {message}"
+                self.record.set_run_stop_reason(self.run_id, self.stop_reason)
                 self.record.end_run(self.run_id, "interrupted")
             except AcquireError as exc:   # a full disk: the record stays unsealed, and says so on verify
                 message = f"{message} (the record stays unsealed until the resume: {type(exc).__name__})"
@@ -188,6 +209,8 @@ class Run:
                                          inquiry_hex=identity.inquiry_hex,
                                          features=[f"{c:04X}" for c in self.medium.features])
         record.set_run_drive(self.run_id, self.drive_id)
+        if self.options.budget.limited:
+            record.set_run_budget(self.run_id, json.dumps(self.options.budget.as_dict(), sort_keys=True))
         self._log_fallbacks()
         record.log_event(self.run_id, "disc-in-drive", drive_id=self.drive_id, profile=self.medium.profile_name,
                          capacity=self.medium.capacity, finished=self.smap.count(State.FINISHED),
@@ -208,7 +231,7 @@ class Run:
                     self._log_fallbacks()
                     self._run_engine()
                     self.sink.end_pass()
-                    if self.options.second_read:
+                    if self.options.second_read and self.stopped is None:
                         self.second_read = confirm.second_read(self.drive, self.record, self.run_id, self.smap,
                                                                writer, self.sink, self.read_times)
                     self._fill_unreadable(writer)
@@ -239,6 +262,7 @@ class Run:
         hashes = self._hashes()
         self._describe()
         self.record.log_event(self.run_id, "hashes", **hashes)
+        self.record.set_run_stop_reason(self.run_id, self.stop_reason)
         self.record.end_run(self.run_id, status)
         # the seal file commits to the chain head end_run left; its outcome is chained (and sealed) after
         sealed = write_seal(self.record, self.run_id, self.image_path, self.signer)
@@ -248,6 +272,9 @@ class Run:
         write_sum_files(self.image_path, self.hashes, comment_lines=comments)
         write_sfv(self.image_path, self.hashes, comment_lines=comments)
         outcome = self._outcome(status, hashes, sealed.note)
+        if self.stopped is not None:
+            outcome.message = (f"stopped: {self.stopped.detail}; {self.smap.count(State.UNTRIED)} sectors not tried, "
+                               f"run the same command to go on" + (f" ({sealed.note})" if sealed.note else ""))
         outcome.seal = sealed
         return outcome
 
@@ -264,7 +291,14 @@ class Run:
         settings = Settings.for_medium(self.medium.capacity, self.medium.ecc_sectors, self.medium.family,
                                        retries=o.retries, trim=o.trim, scrape=o.scrape,
                                        prior_failures=other_drive_failures(self.record, self.drive_id, self.smap))
-        make_engine(o.strategy, self.read_times or self.drive, self.smap, self.sink, settings).run()
+        self.sink.estimate = Estimate(self.medium.ecc_sectors, o.retries)
+        reader = self.read_times or self.drive
+        if not o.hygiene and not o.budget.limited:
+            make_engine(o.strategy, reader, self.smap, self.sink, settings).run()
+            return
+        self.stopped = run_with_hygiene(self, reader, settings)
+        if self.stopped is not None:
+            self.stop_reason = f"{self.stopped.reason}: {self.stopped.detail}"
 
     def _log_fallbacks(self) -> None:
         """Each command the drive refused, and what we did instead, as a 'fallback' event."""
@@ -296,7 +330,8 @@ class Run:
         return Outcome(self.image_path, self.record.path, self.medium.capacity, status, finished,
                        self.medium.capacity - finished, bad_runs if status != "interrupted" else [],
                        hashes, self.drive.clock_s - self.clock_at_start, self.record.head_hash(), message,
-                       self.resumed, list(self.drive.fallbacks), second_read=self.second_read)
+                       self.resumed, list(self.drive.fallbacks), second_read=self.second_read,
+                       stop_reason=self.stop_reason, not_tried=not_tried_ranges(self.smap))
 
     # -- after the copy --------------------------------------------------------------------------------
     def _hashes(self) -> dict[str, str]:

@@ -17,7 +17,7 @@ UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = (int(s) for s in State)
 STATE_CHARS = "".join(s.char for s in State)
 
 RUN_STATUSES = ("running", "complete", "partial", "interrupted", "failed")
-DAMAGE_OUTCOMES = ("failed", "marginal")
+DAMAGE_OUTCOMES = ("failed", "marginal", "action")   # action: retry hygiene (rescue/hygiene.py)
 
 # name -> (columns in order, pk, foreign keys, not null). Order matters: a table's foreign keys
 # name tables created before it.
@@ -41,6 +41,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
         {
             "id": int, "started_utc": str, "ended_utc": str, "status": str, "command": str,
             "device": str, "drive_id": int, "host": str, "user": str, "tool_version": str,
+            "budget_json": str, "stop_reason": str,
         },
         "id", [("drive_id", "drives", "id")], {"started_utc", "status"},
     ),

@@ -255,6 +255,16 @@ class Record:
             })
         return drive_id
 
+    def set_run_budget(self, run_id: int, budget_json: str | None) -> None:
+        """The run's time budget (--max-drive-time, --until) as JSON; NULL for none."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET budget_json = ? WHERE id = ?", (budget_json, run_id))
+
+    def set_run_stop_reason(self, run_id: int, stop_reason: str) -> None:
+        """Why the run stopped: 'done', 'max-drive-time: ...', 'until-good: ...', 'interrupted: ...'."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET stop_reason = ? WHERE id = ?", (stop_reason, run_id))
+
     def set_run_drive(self, run_id: int, drive_id: int) -> None:
         with self._write() as conn:
             conn.execute("UPDATE runs SET drive_id = ? WHERE id = ?", (drive_id, run_id))

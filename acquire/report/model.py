@@ -260,6 +260,8 @@ def _map(runs: list[tuple[int, int, int]], capacity: int, sector_size: int) -> d
         "unreadable_sectors": capacity - counts.get(4, 0) if runs else None,
         "unreadable_ranges": unreadable,
         "bad_ranges": bad,
+        # untried: a budget stopped the run before them (runs.stop_reason says why), or a run was cut short
+        "not_tried_ranges": [[s, s + c - 1] for s, c, st in runs if st == State.UNTRIED],
         "runs": [list(r) for r in runs],
     }
 

@@ -76,7 +76,18 @@ def _image(r: dict) -> Section:
              f"({counts['bad']} bad, {counts['non-scraped']} non-scraped, {counts['non-trimmed']} non-trimmed, "
              f"{counts['untried']} untried).",
              f"Unreadable ranges (LBA, inclusive): {ranges(m['unreadable_ranges'])}."]
+    lines += _not_tried(r)
     return ("Image and hashes", lines, [("", ["item", "value"], rows)])
+
+
+def _not_tried(r: dict) -> list[str]:
+    """What no READ has tried yet, and why the last run stopped before it (a budget: runs.stop_reason)."""
+    m, last = r["map"], (r["runs"] or [{}])[-1]
+    reason = last.get("stop_reason")
+    if not m.get("not_tried_ranges") and reason in (None, "done"):
+        return []
+    return [f"Not tried ({m['counts']['untried']} sectors; a later run goes on from the map): "
+            f"{ranges(m['not_tried_ranges'])}.", f"The last run (run {s(last.get('id'))}) stopped: {s(reason)}."]
 
 
 def _medium(r: dict) -> Section:

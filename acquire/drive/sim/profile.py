@@ -52,7 +52,9 @@ MODE1 = "mode1"
 MODE2_FORM1 = "mode2-form1"
 TRACK_MODES = (MODE1, MODE2_FORM1)
 DAMAGE_KINDS = ("unreadable", "flaky", "slow", "unstable")
-EVENT_KINDS = ("disconnect", "media-change", "not-ready")
+# a confused drive (docs/simulated-drive.md "Events"): every READ GOOD with zeros, or every READ failing
+CONFUSED_KINDS = ("confused-zeros", "confused-errors")
+EVENT_KINDS = ("disconnect", "media-change", "not-ready", *CONFUSED_KINDS)
 DEFAULT_SENSE = (0x03, 0x11, 0x00)       # MEDIUM ERROR, unrecovered read error
 DEFAULT_NOT_READY_COUNT = 3
 MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture images are made by "
@@ -62,10 +64,11 @@ _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
-_DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by"}
+_DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by", "max_speed_x"}
 # a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
-_KIND_KEYS = {"failures": ("flaky", int, 1, "at least 1"), "delay_s": ("slow", float, 0, "zero or more")}
-_EVENT_KEYS = {"after_commands", "kind", "count"}
+_KIND_KEYS = {"failures": ("flaky", int, 1, "at least 1"), "delay_s": ("slow", float, 0, "zero or more"),
+              "max_speed_x": ("flaky", float, 1, "at least 1")}
+_EVENT_KEYS = {"after_commands", "kind", "count", "after_errors"}
 _TRACK_KEYS = {"number", "session", "mode", "start"}
 _TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005,
                     "sleep_scale": 0.0}
@@ -86,6 +89,8 @@ class Damage:
     delay_s: float = 0.0                 # slow: extra cost of each READ touching the sector
     readable_by: tuple[str, ...] = ()    # drives (serial or product) in which these sectors are sound;
                                          # empty: damaged in every drive
+    max_speed_x: float | None = None     # flaky: every READ faster than this fails (a sector that reads
+                                         # only slowly); at or below it, `failures` as usual (default 0)
 
     def in_drive(self, serial: str | None, product: str) -> bool:
         """Whether this damage is there in the drive so named: a disc read in two drives differs."""
@@ -101,6 +106,7 @@ class Event:
     after_commands: int
     kind: str                            # disconnect | media-change | not-ready
     count: int = DEFAULT_NOT_READY_COUNT  # not-ready: commands answered 02/04/01
+    after_errors: int = 0                # and only once this many READs have failed (a burst first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +313,8 @@ def _damage(fail, entries: Any, capacity: int) -> tuple[Damage, ...]:
                     raise fail(f"{label} {key} must be {said}, not {extra[key]}")
         if "readable_by" in entry:
             extra["readable_by"] = _drive_names(fail, entry["readable_by"], label)
+        if "max_speed_x" in extra and "failures" not in extra:
+            extra["failures"] = 0            # speed-dependent: reads at the first slow enough attempt
         if kind == "slow" and "delay_s" not in extra:
             raise fail(f"{label} slow damage needs delay_s", hint="e.g. delay_s = 2.5")
         out.append(Damage(number, ranges, kind, **extra))
@@ -360,7 +368,7 @@ def _events(fail, entries: Any) -> tuple[Event, ...]:
             raise fail(f"{label} after_commands must be zero or more, not {after}")
         kind = _get(fail, entry, "kind", str, label)
         if kind not in EVENT_KINDS:
-            raise fail(f"{label} kind {kind!r} is unknown", hint="give disconnect, media-change or not-ready")
+            raise fail(f"{label} kind {kind!r} is unknown", hint=f"give one of {', '.join(EVENT_KINDS)}")
         count = DEFAULT_NOT_READY_COUNT
         if "count" in entry:
             if kind != "not-ready":
@@ -368,7 +376,10 @@ def _events(fail, entries: Any) -> tuple[Event, ...]:
             count = _get(fail, entry, "count", int, label)
             if count < 1:
                 raise fail(f"{label} count must be at least 1, not {count}")
-        out.append(Event(after, kind, count))
+        after_errors = _get(fail, entry, "after_errors", int, label) if "after_errors" in entry else 0
+        if after_errors < 0:
+            raise fail(f"{label} after_errors must be zero or more, not {after_errors}")
+        out.append(Event(after, kind, count, after_errors))
     return tuple(sorted(out, key=lambda e: e.after_commands))
 
 
