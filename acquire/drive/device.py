@@ -91,6 +91,7 @@ class ReadResult:
     duration_s: float
     marginal: bool = False           # recovered error (SK 1): data good, sector marginal
     protected: bool = False          # 05/6F/xx copy protection: record it, never retry it
+    fua: bool = False                # sent with FUA (READ(10) byte 1 bit 3): the medium, not the cache
 
     @property
     def ok(self) -> bool:
@@ -224,10 +225,10 @@ class Drive:
         while True:
             done = self.command(self._read_cdb(attempt), count * SECTOR_BYTES, timeout_s=READ_TIMEOUT_S)
             if done.ok and len(done.data) == count * SECTOR_BYTES:
-                return ReadResult(lba, count, done.data, None, done.duration_s)
+                return ReadResult(lba, count, done.data, None, done.duration_s, fua=attempt.sent_fua)
             sense = self._sense(done)
             if sense is None:            # a transport failure, or sense we cannot decode
-                return ReadResult(lba, count, b"", None, done.duration_s)
+                return ReadResult(lba, count, b"", None, done.duration_s, fua=attempt.sent_fua)
             result = self._READ_ACTIONS[sense.action](self, attempt, done, sense)
             if result is not None:
                 return result
@@ -241,11 +242,16 @@ class Drive:
 
     # Each handler returns the ReadResult, or None to send the (possibly changed) read again.
     def _failed(self, attempt: "_ReadAttempt", done: Completion, sense: Sense, **flags) -> ReadResult:
-        return ReadResult(attempt.lba, attempt.count, b"", sense, done.duration_s, **flags)
+        # never done.data: bytes of a transfer that ended in CHECK CONDITION are not the sector's
+        # (a transport that trusts resid hands up a full buffer of whatever was in it)
+        return ReadResult(attempt.lba, attempt.count, b"", sense, done.duration_s, fua=attempt.sent_fua, **flags)
 
     def _on_marginal(self, attempt, done, sense) -> ReadResult:
+        # the one CHECK CONDITION whose data is kept: RECOVERED ERROR (SK 1) means the command completed
+        # (SPC-4 4.5.6), and only with every byte of it
         if len(done.data) == attempt.count * SECTOR_BYTES:     # recovered: the data is good
-            return ReadResult(attempt.lba, attempt.count, done.data, sense, done.duration_s, marginal=True)
+            return ReadResult(attempt.lba, attempt.count, done.data, sense, done.duration_s, marginal=True,
+                              fua=attempt.sent_fua)
         return self._failed(attempt, done, sense)
 
     def _on_wait(self, attempt, done, sense) -> ReadResult | None:
@@ -383,6 +389,10 @@ class _ReadAttempt:
     opcode: int
     waits: int = 0
     aborts: int = 0
+
+    @property
+    def sent_fua(self) -> bool:
+        return self.fua and self.opcode == mmc.READ_10      # READ CD has no FUA bit
 
 
 def _parse_or_none(parser, raw: bytes | None):

@@ -73,7 +73,7 @@ class RunSink:
         """A retry-hygiene action (pause, speed, cache flush, drive check): a damage row of its own."""
         self.record.add_damage(run_id=self.run_id, drive_id=self.drive_id, lba=result.lba, count=result.count,
                                phase=phase, pass_no=pass_no, outcome="action", sense=None, sense_name=None,
-                               duration_s=round(result.duration_s, 6), reason=reason)
+                               duration_s=round(result.duration_s, 6), reason=reason, fua=int(result.fua))
 
     def counted(self, result: ReadResult) -> None:
         """A READ that only checks (the second read): in the pass's figures, not in the image."""
@@ -155,7 +155,8 @@ class RunSink:
                                phase=phase, pass_no=pass_no, outcome=outcome,
                                sense=str(sense) if sense else None,
                                sense_name=sense.name if sense else NO_SENSE_NAME,
-                               duration_s=round(result.duration_s, 6), reason=reason)
+                               duration_s=round(result.duration_s, 6), reason=reason,
+                               fua=int(getattr(result, "fua", False)))
 
     def _feed_hasher(self, result: ReadResult) -> None:
         if self.hasher is None:

@@ -65,7 +65,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
         {
             "id": int, "run_id": int, "drive_id": int, "time_utc": str, "lba": int, "count": int,
             "phase": str, "pass_no": int, "outcome": str, "sense": str, "sense_name": str,
-            "duration_s": float, "reason": str,
+            "duration_s": float, "reason": str, "fua": int,
         },
         "id", [("run_id", "runs", "id"), ("drive_id", "drives", "id")],
         {"run_id", "time_utc", "lba", "count", "outcome"},

@@ -269,13 +269,15 @@ def _map(runs: list[tuple[int, int, int]], capacity: int, sector_size: int) -> d
 def _damage(rows: list[dict], first_n: int) -> dict:
     by_sense: dict[tuple, Counter] = defaultdict(Counter)
     by_phase: dict[str, Counter] = defaultdict(Counter)
-    for r in rows:
+    actions = [r for r in rows if r["outcome"] == "action"]      # retry hygiene (rescue/hygiene.py): not reads
+    for r in (r for r in rows if r["outcome"] != "action"):
         by_sense[(r["sense"], r["sense_name"])][r["outcome"]] += 1
         by_sense[(r["sense"], r["sense_name"])]["sectors"] += r["count"] or 0
         by_phase[r["phase"]][r["outcome"]] += 1
         by_phase[r["phase"]]["seconds"] += r["duration_s"] or 0
     return {
-        "reads": len(rows),
+        "reads": len(rows) - len(actions),
+        "actions": len(actions),
         "failed": sum(1 for r in rows if r["outcome"] == "failed"),
         "marginal": sum(1 for r in rows if r["outcome"] == "marginal"),
         "drive_time_s": round(sum(r["duration_s"] or 0 for r in rows), 6),

@@ -6,7 +6,7 @@ on every re-read (a read touching a sector that failed, in the map or in one of 
 reads), stops the run when the time budget is spent, and watches for a confused drive. As a Sink
 it schedules, when a pass starts that re-reads: a pause (retry passes), a different read speed
 (retry passes), and a cache flush (a zero-length READ(10) with FUA). Each action is a damage-log
-row with outcome `action` and its reason; each failed re-read's reason says it was sent with FUA.
+row with outcome `action` and its reason; every damage row says in `fua` whether its READ had FUA.
 
 A confused drive: after failed reads, a "good" read of all zeros; or `failures_in_row` failed
 reads in a row. Either makes Hygiene re-read a reference area of known content (the record's
@@ -18,7 +18,6 @@ are put back as they were before them, so nothing the confused drive said is tru
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +29,6 @@ FAILED = frozenset({State.NON_TRIMMED, State.NON_SCRAPED, State.BAD})
 REREAD_PHASES = frozenset({"trim", "scrape", "flaky", "retry"})   # passes whose reads are re-reads: a flush first
 RETRY_PHASES = frozenset({"retry"})                                # and a pause and another speed too
 TOP_SPEED_X = {"cd": 24.0, "dvd": 8.0, "bd": 6.0}                   # when the drive does not say its own
-RECENT_FAILURES = 16                                               # failed extents remembered for FUA
 ACTION = "action"
 
 
@@ -57,6 +55,7 @@ class ActionResult:
     sense: object = None
     marginal: bool = False
     protected: bool = False
+    fua: bool = False                # the cache flush: a zero-length READ(10) with FUA
 
     @property
     def ok(self) -> bool:
@@ -71,12 +70,12 @@ class Hygiene:
         self.drive, self.inner, self.smap, self.sink = drive, reader, smap, sink
         self.settings, self.strategy, self.budget = settings, strategy, budget
         self.clock_at_start = drive.clock_s
-        self.recent_failures: deque[tuple[int, int]] = deque(maxlen=RECENT_FAILURES)
+        self.failed_here = SectorMap(smap.sectors)     # BAD where a READ of this run failed (the engine's map
+                                                       # may still call those sectors untried, as bisection does)
         self.errors_seen = False
         self.zero_checked = False
         self.failures: list[tuple[int, int, list[tuple[int, int, State]]]] = []   # the failed reads in a row
         self.canary: tuple[int, int, str] | None = None
-        self.last_fua: tuple[int, int] | None = None
         self.speed_x: float | None = None    # set by this run; None: as the run found it
         self.speed_refused = False
         self.phase, self.pass_no = "start", 0
@@ -91,7 +90,6 @@ class Hygiene:
         reread = fua or self._is_reread(lba, count)
         before = list(self._states(lba, count))
         result = self.inner.read(lba, count, fua=reread)
-        self.last_fua = (lba, count) if reread else None
         if result.ok:
             self._after_good(result)
         else:
@@ -99,10 +97,10 @@ class Hygiene:
         return result
 
     def _is_reread(self, lba: int, count: int) -> bool:
-        end = lba + count
-        if any(a < end and lba < b for a, b in self.recent_failures):
+        end = min(lba + count, self.smap.sectors)
+        if any(run.state is not State.UNTRIED for run in self.failed_here.runs(lba, end)):
             return True
-        return any(run.state in FAILED for run in self.smap.runs(lba, min(end, self.smap.sectors)))
+        return any(run.state in FAILED for run in self.smap.runs(lba, end))
 
     def _states(self, lba: int, count: int):
         for run in self.smap.runs(lba, min(lba + count, self.smap.sectors)):
@@ -124,7 +122,7 @@ class Hygiene:
 
     def _after_failure(self, result, before) -> None:
         self.errors_seen, self.zero_checked = True, False
-        self.recent_failures.append((result.lba, result.lba + result.count))
+        self.failed_here.set(result.lba, min(result.count, self.smap.sectors - result.lba), State.BAD)
         self.failures.append((result.lba, result.count, before))
         if len(self.failures) % self.settings.failures_in_row == 0:
             self._check_drive(f"{len(self.failures)} failed reads in a row, the last at LBA "
@@ -143,7 +141,7 @@ class Hygiene:
             same = again.ok and hashlib.sha256(again.data).hexdigest() == digest
             if same:
                 self._action(f"drive check after {why}: LBA {_span(lba, count)} (known content) re-read with FUA "
-                             f"reads as before", lba, count, self.drive.clock_s - started)
+                             f"reads as before", lba, count, self.drive.clock_s - started, fua=True)
                 return
             if attempt == 1:
                 self._pause(f"before checking the drive again (LBA {_span(lba, count)} did not read as before)")
@@ -152,7 +150,7 @@ class Hygiene:
         what = "fails" if not again.ok else "reads different bytes"
         self._action(f"drive confused: after {why}, LBA {_span(lba, count)} (known content) {what} twice"
                      + (f"; {put_back} sectors the failures in a row marked are put back as they were" if put_back
-                        else ""), lba, count)
+                        else ""), lba, count, fua=True)
         raise DriveConfused(f"{self.drive.name} looks confused: after {why}, an area it read before "
                             f"(LBA {_span(lba, count)}) {what}",
                             hint="eject the disc and reinsert it (or move it to another drive), then run the "
@@ -199,7 +197,7 @@ class Hygiene:
         started = self.drive.clock_s
         took = self.drive.flush_cache()
         self._action(f"cache flush (a zero-length READ(10) with FUA) {why}"
-                     + ("" if took else "; the drive refused it"), duration_s=self.drive.clock_s - started)
+                     + ("" if took else "; the drive refused it"), duration_s=self.drive.clock_s - started, fua=True)
 
     def _change_speed(self, pass_no: int) -> None:
         if self.speed_refused:
@@ -234,11 +232,6 @@ class Hygiene:
         except AcquireError:
             pass                          # the drive is gone: nothing to restore
 
-    def failed_reason(self, result, reason: str) -> str:
-        if self.last_fua == (result.lba, result.count):
-            return f"{reason} [FUA: a re-read, past the drive's cache]"
-        return reason
-
     # -- helpers --------------------------------------------------------------------------------------
     def _check_time(self) -> None:
         limit = self.budget.max_drive_time_s
@@ -249,10 +242,10 @@ class Hygiene:
             raise Stopped(MAX_DRIVE_TIME, f"the drive-time budget of {format_duration(limit)} is spent "
                                           f"({used:.1f} s used) during {self.phase} pass {self.pass_no}")
 
-    def _action(self, reason: str, lba: int = 0, count: int = 0, duration_s: float = 0.0) -> None:
+    def _action(self, reason: str, lba: int = 0, count: int = 0, duration_s: float = 0.0, *, fua: bool = False) -> None:
         action = getattr(self.sink, "action", None)
         if action is not None:
-            action(ActionResult(lba, count, duration_s), self.phase, self.pass_no, reason)
+            action(ActionResult(lba, count, duration_s, fua=fua), self.phase, self.pass_no, reason)
 
 
 class _Reader:
@@ -272,9 +265,6 @@ class _Sink:
 
     def pass_started(self, phase: str, pass_no: int, direction: str) -> None:
         self.hygiene.pass_started(phase, pass_no, direction)
-
-    def failed(self, result, phase: str, pass_no: int, reason: str) -> None:
-        self.hygiene.sink.failed(result, phase, pass_no, self.hygiene.failed_reason(result, reason))
 
     def __getattr__(self, name: str):
         return getattr(self.hygiene.sink, name)
