@@ -69,11 +69,11 @@ class RunSink:
     def marginal(self, result: ReadResult, phase: str, pass_no: int, reason: str) -> None:
         self._damage(result, phase, pass_no, reason, "marginal")
 
-    def action(self, result, phase: str, pass_no: int, reason: str) -> None:
-        """A retry-hygiene action (pause, speed, cache flush, drive check): a damage row of its own."""
-        self.record.add_damage(run_id=self.run_id, drive_id=self.drive_id, lba=result.lba, count=result.count,
-                               phase=phase, pass_no=pass_no, outcome="action", sense=None, sense_name=None,
-                               duration_s=round(result.duration_s, 6), reason=reason, fua=int(result.fua))
+    def action(self, action: str, result, phase: str, pass_no: int, reason: str) -> None:
+        """A retry-hygiene action (pause, speed, cache flush, drive check): a row of `actions`."""
+        self.record.add_action(run_id=self.run_id, drive_id=self.drive_id, phase=phase, pass_no=pass_no,
+                               action=action, lba=result.lba, count=result.count, fua=int(result.fua),
+                               duration_s=round(result.duration_s, 6), reason=reason)
 
     def counted(self, result: ReadResult) -> None:
         """A READ that only checks (the second read): in the pass's figures, not in the image."""

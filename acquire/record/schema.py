@@ -17,7 +17,7 @@ UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = (int(s) for s in State)
 STATE_CHARS = "".join(s.char for s in State)
 
 RUN_STATUSES = ("running", "complete", "partial", "interrupted", "failed")
-DAMAGE_OUTCOMES = ("failed", "marginal", "action")   # action: retry hygiene (rescue/hygiene.py)
+DAMAGE_OUTCOMES = ("failed", "marginal")
 
 # name -> (columns in order, pk, foreign keys, not null). Order matters: a table's foreign keys
 # name tables created before it.
@@ -86,6 +86,14 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
     "settings": (
         {"id": int, "run_id": int, "name": str, "old_value": str, "new_value": str, "time_utc": str},
         "id", [("run_id", "runs", "id")], {"run_id", "name", "time_utc"},
+    ),
+    # the damage log's other half: what retry hygiene did between the reads (rescue/hygiene.py)
+    "actions": (
+        {
+            "id": int, "run_id": int, "drive_id": int, "time_utc": str, "phase": str, "pass_no": int,
+            "action": str, "lba": int, "count": int, "fua": int, "duration_s": float, "reason": str,
+        },
+        "id", [("run_id", "runs", "id"), ("drive_id", "drives", "id")], {"run_id", "time_utc", "action"},
     ),
     # the append-only, hash-chained log; the one table a seal does not cover (it lives in it)
     "events": (

@@ -367,6 +367,12 @@ class Record:
         where = None if run_id is None else "run_id = ?"
         return list(self.db["passes"].rows_where(where, [run_id] if run_id is not None else None, order_by="id"))
 
+    def add_action(self, **fields: Any) -> None:
+        """One retry-hygiene action (pause, read speed, cache flush, drive check), committed at once."""
+        fields.setdefault("time_utc", utc_now())
+        with self._write():
+            self.db["actions"].insert(fields)
+
     def record_setting(self, run_id: int, name: str, old_value: Any, new_value: Any) -> None:
         """A drive setting changed (or restored) by this run, e.g. the read speed or an error-recovery page."""
         text = lambda v: None if v is None else v.hex() if isinstance(v, (bytes, bytearray)) else str(v)  # noqa: E731

@@ -98,6 +98,8 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
         "filesystem": _filesystem(conn, tables, runs_map, sector_size),
     }
     report["damage"]["unstable"] = _unstable(record, runs_map)
+    # retry hygiene's steps between the reads (rescue/hygiene.py); a record older than the table has none
+    report["damage"]["actions"] = _rows(conn, "SELECT * FROM actions ORDER BY id") if "actions" in tables else []
     return report
 
 
@@ -269,15 +271,13 @@ def _map(runs: list[tuple[int, int, int]], capacity: int, sector_size: int) -> d
 def _damage(rows: list[dict], first_n: int) -> dict:
     by_sense: dict[tuple, Counter] = defaultdict(Counter)
     by_phase: dict[str, Counter] = defaultdict(Counter)
-    actions = [r for r in rows if r["outcome"] == "action"]      # retry hygiene (rescue/hygiene.py): not reads
-    for r in (r for r in rows if r["outcome"] != "action"):
+    for r in rows:
         by_sense[(r["sense"], r["sense_name"])][r["outcome"]] += 1
         by_sense[(r["sense"], r["sense_name"])]["sectors"] += r["count"] or 0
         by_phase[r["phase"]][r["outcome"]] += 1
         by_phase[r["phase"]]["seconds"] += r["duration_s"] or 0
     return {
-        "reads": len(rows) - len(actions),
-        "actions": len(actions),
+        "reads": len(rows),
         "failed": sum(1 for r in rows if r["outcome"] == "failed"),
         "marginal": sum(1 for r in rows if r["outcome"] == "marginal"),
         "drive_time_s": round(sum(r["duration_s"] or 0 for r in rows), 6),

@@ -144,8 +144,8 @@ def _damage(r: dict) -> Section:
     d = r["damage"]
     lines = [f"{d['reads']} logged reads: {d['failed']} failed, {d['marginal']} marginal (data after drive "
              f"retries or ECC); {s(d['drive_time_s'])} s in the drive."
-             + (f" {d['actions']} retry-hygiene actions (pause, read speed, cache flush, drive check)."
-                if d.get("actions") else "")]
+             + (f" {len(d['actions'])} retry-hygiene actions (pause, read speed, cache flush, drive check: "
+                f"the record's actions table)." if d.get("actions") else "")]
     u = d.get("unstable") or {"sectors": 0, "ranges": [], "finished_since": 0}
     lines.append(f"Unstable sectors (two reads differed, --second-read): {u['sectors']}"
                  + (f": {ranges(u['ranges'])}; {u['finished_since']} finished by a later run since" if u["sectors"] else "")
@@ -157,7 +157,7 @@ def _damage(r: dict) -> Section:
     return ("Damage log", lines, [
         ("By sense", ["sense", "name", "failed", "marginal", "sectors"], sense),
         ("By phase", ["phase", "failed", "marginal", "drive time (s)"], phase),
-        (f"The first {len(first)} of {len(d['rows'])} rows", ["id", "time (UTC)", "LBA", "count", "phase", "pass",
+        (f"The first {len(first)} of {d['reads']} rows", ["id", "time (UTC)", "LBA", "count", "phase", "pass",
                                                            "outcome", "sense", "s", "drive", "reason"], first)])
 
 

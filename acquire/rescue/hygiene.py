@@ -5,8 +5,8 @@ The engines stay as they are: `Hygiene` wraps their Reader and their Sink. As a 
 on every re-read (a read touching a sector that failed, in the map or in one of the last failed
 reads), stops the run when the time budget is spent, and watches for a confused drive. As a Sink
 it schedules, when a pass starts that re-reads: a pause (retry passes), a different read speed
-(retry passes), and a cache flush (a zero-length READ(10) with FUA). Each action is a damage-log
-row with outcome `action` and its reason; every damage row says in `fua` whether its READ had FUA.
+(retry passes), and a cache flush (a zero-length READ(10) with FUA). Each action is a row of the
+damage log's `actions` table with its reason; every `damage` row says in `fua` whether its READ had FUA.
 
 A confused drive: after failed reads, a "good" read of all zeros; or `failures_in_row` failed
 reads in a row. Either makes Hygiene re-read a reference area of known content (the record's
@@ -29,7 +29,6 @@ FAILED = frozenset({State.NON_TRIMMED, State.NON_SCRAPED, State.BAD})
 REREAD_PHASES = frozenset({"trim", "scrape", "flaky", "retry"})   # passes whose reads are re-reads: a flush first
 RETRY_PHASES = frozenset({"retry"})                                # and a pause and another speed too
 TOP_SPEED_X = {"cd": 24.0, "dvd": 8.0, "bd": 6.0}                   # when the drive does not say its own
-ACTION = "action"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +45,7 @@ class HygieneSettings:
 
 @dataclass(frozen=True, slots=True)
 class ActionResult:
-    """What an action's damage row shows: the extent it concerns (0, 0: the whole drive) and its cost."""
+    """What an action's row shows: the extent it concerns (0, 0: the whole drive) and its cost."""
 
     lba: int
     count: int
@@ -132,7 +131,7 @@ class Hygiene:
     def _check_drive(self, why: str, *, undo: bool = False) -> None:
         reference = self.settings.reference or self.canary
         if reference is None:
-            self._action(f"drive check skipped after {why}: no area of known content read yet")
+            self._action("drive-check", f"drive check skipped after {why}: no area of known content read yet")
             return
         lba, count, digest = reference
         for attempt in (1, 2):
@@ -140,7 +139,7 @@ class Hygiene:
             again = self.drive.read(lba, count, fua=True)
             same = again.ok and hashlib.sha256(again.data).hexdigest() == digest
             if same:
-                self._action(f"drive check after {why}: LBA {_span(lba, count)} (known content) re-read with FUA "
+                self._action("drive-check", f"drive check after {why}: LBA {_span(lba, count)} (known content) re-read with FUA "
                              f"reads as before", lba, count, self.drive.clock_s - started, fua=True)
                 return
             if attempt == 1:
@@ -148,7 +147,7 @@ class Hygiene:
                 self._flush("before checking the drive again")
         put_back = self._put_back() if undo else 0
         what = "fails" if not again.ok else "reads different bytes"
-        self._action(f"drive confused: after {why}, LBA {_span(lba, count)} (known content) {what} twice"
+        self._action("drive-confused", f"drive confused: after {why}, LBA {_span(lba, count)} (known content) {what} twice"
                      + (f"; {put_back} sectors the failures in a row marked are put back as they were" if put_back
                         else ""), lba, count, fua=True)
         raise DriveConfused(f"{self.drive.name} looks confused: after {why}, an area it read before "
@@ -191,12 +190,12 @@ class Hygiene:
         if seconds <= 0:
             return
         self.drive.wait(seconds)
-        self._action(f"pause {seconds:g} s {why}", duration_s=seconds)
+        self._action("pause", f"pause {seconds:g} s {why}", duration_s=seconds)
 
     def _flush(self, why: str) -> None:
         started = self.drive.clock_s
         took = self.drive.flush_cache()
-        self._action(f"cache flush (a zero-length READ(10) with FUA) {why}"
+        self._action("cache-flush", f"cache flush (a zero-length READ(10) with FUA) {why}"
                      + ("" if took else "; the drive refused it"), duration_s=self.drive.clock_s - started, fua=True)
 
     def _change_speed(self, pass_no: int) -> None:
@@ -211,11 +210,11 @@ class Hygiene:
         command = self.drive.set_read_speed(target)
         if command is None:
             self.speed_refused = True
-            self._action(f"read speed not changed before retry pass {pass_no}: the drive refused SET CD SPEED "
+            self._action("read-speed", f"read speed not changed before retry pass {pass_no}: the drive refused SET CD SPEED "
                          f"and SET STREAMING", duration_s=self.drive.clock_s - started)
             return
         self.speed_x = target
-        self._action(f"read speed {target:g}x ({command}) before retry pass {pass_no}, the pass before at "
+        self._action("read-speed", f"read speed {target:g}x ({command}) before retry pass {pass_no}, the pass before at "
                      f"{previous:g}x: a sector that fails at one speed may read at another",
                      duration_s=self.drive.clock_s - started)
 
@@ -227,7 +226,7 @@ class Hygiene:
         self.speed_x = None
         try:
             command = self.drive.set_read_speed(base)
-            self._action(f"read speed restored to {f'{base:g}x' if base else 'the maximum'} ({command or 'refused'}) "
+            self._action("read-speed", f"read speed restored to {f'{base:g}x' if base else 'the maximum'} ({command or 'refused'}) "
                          f"after the retry passes")
         except AcquireError:
             pass                          # the drive is gone: nothing to restore
@@ -242,10 +241,11 @@ class Hygiene:
             raise Stopped(MAX_DRIVE_TIME, f"the drive-time budget of {format_duration(limit)} is spent "
                                           f"({used:.1f} s used) during {self.phase} pass {self.pass_no}")
 
-    def _action(self, reason: str, lba: int = 0, count: int = 0, duration_s: float = 0.0, *, fua: bool = False) -> None:
-        action = getattr(self.sink, "action", None)
-        if action is not None:
-            action(ActionResult(lba, count, duration_s, fua=fua), self.phase, self.pass_no, reason)
+    def _action(self, action: str, reason: str, lba: int = 0, count: int = 0, duration_s: float = 0.0, *,
+                fua: bool = False) -> None:
+        log = getattr(self.sink, "action", None)       # a Sink without it (a test's) just does not log
+        if log is not None:
+            log(action, ActionResult(lba, count, duration_s, fua=fua), self.phase, self.pass_no, reason)
 
 
 class _Reader:

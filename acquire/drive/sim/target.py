@@ -86,8 +86,7 @@ class SimulatedDrive:
         return self.state.speed_x
 
     def wait(self, seconds: float) -> None:
-        """Time passing with no command (the host waiting for the drive): charged to the clock, traced."""
-        self._log(f"wait {max(seconds, 0.0):g}")
+        """Time passing with no command (the host waiting for the drive): charged to the clock."""
         self._charge(max(seconds, 0.0))
 
     def close(self) -> None:
