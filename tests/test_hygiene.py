@@ -8,12 +8,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from acquire.drive.device import open_drive
 from acquire.imaging import ImageOptions, acquire_image
 from acquire.progress import progress_text
+from acquire.report.model import build as build_report
 from acquire.imaging.sink import Progress
 from acquire.rescue import SectorMap, State
 from acquire.rescue.budget import Estimate, parse_duration
@@ -128,10 +130,11 @@ def test_fua_is_set_on_every_re_read_and_a_cache_flush_comes_before_the_retries(
     assert lines[-1] == "speed 24"                                   # the speed as the run found it
 
 
-def test_a_speed_change_between_retry_passes_recovers_sectors_that_read_only_slowly(disc, tmp_path):
-    with_hygiene = acquire_image(f"sim:{disc}", tmp_path / "a.iso", ImageOptions())
+@pytest.mark.parametrize("strategy", ["adaptive", "linear"])
+def test_a_speed_change_between_retry_passes_recovers_sectors_that_read_only_slowly(disc, tmp_path, strategy):
+    with_hygiene = acquire_image(f"sim:{disc}", tmp_path / "a.iso", ImageOptions(strategy=strategy))
     assert with_hygiene.unreadable_ranges == [(1000, 1010)]
-    without = acquire_image(f"sim:{disc}", tmp_path / "b.iso", ImageOptions(hygiene=False))
+    without = acquire_image(f"sim:{disc}", tmp_path / "b.iso", ImageOptions(hygiene=False, strategy=strategy))
     assert without.unreadable_ranges == [(1000, 1010), (2000, 2000), (2500, 2500)]
     with sqlite3.connect(tmp_path / "a.iso.custody.sqlite") as db:
         (phase,), = set(db.execute("SELECT phase FROM provenance WHERE start <= 2000 AND 2000 < start + count"))
@@ -159,6 +162,8 @@ def test_a_confused_drive_stops_the_run_with_exit_4_and_the_record_resumes(tmp_p
         (status, why), = db.execute("SELECT status, stop_reason FROM runs").fetchall()
         confused_rows = db.execute("SELECT reason FROM actions WHERE action = 'drive-confused'").fetchall()
     assert status == "interrupted" and why.startswith("drive-confused: ") and len(confused_rows) == 1
+    # consistent: the interrupted run's end sealed the record, and every table matches that seal
+    assert build_report(Path(f"{image}.custody.sqlite"))["record"]["verify"]["status"] == "intact"
     truth = (tmp_path / "disc.iso").read_bytes()
     written = image.read_bytes()
     for start, count, state in final_map(image):       # nothing the confused drive said is trusted
@@ -180,6 +185,16 @@ def test_zeros_that_are_the_disc_s_own_are_not_taken_for_a_confused_drive(tmp_pa
     with sqlite3.connect(tmp_path / "out.iso.custody.sqlite") as db:
         checks = [r for (r,) in db.execute("SELECT reason FROM actions WHERE action = 'drive-check'")]
     assert checks and all("reads as before" in r for r in checks)
+
+
+def test_an_edited_action_row_makes_verify_fail(disc, tmp_path):
+    acquire_image(f"sim:{disc}", tmp_path / "out.iso", ImageOptions())
+    record = tmp_path / "out.iso.custody.sqlite"
+    run_acquire("verify", record, check_code=0)
+    with sqlite3.connect(record) as db:
+        db.execute("UPDATE actions SET reason = 'nothing happened' WHERE id = 1")
+    done = run_acquire("verify", record, check_code=1)
+    assert "actions" in done.stdout + done.stderr
 
 
 # -- the time budget ---------------------------------------------------------------------------------------
@@ -204,6 +219,7 @@ def test_max_drive_time_stops_on_time_with_the_map_resumable_and_the_report_list
     first, last = out["not_tried_ranges"][0]
     assert f"Not tried ({len(untried)} sectors" in text and f"{first}-{last}" in text
     assert "stopped: max-drive-time: the drive-time budget of 40 s is spent" in text
+    run_acquire("verify", f"{image}.custody.sqlite", check_code=0)       # sealed, consistent
     # a later run goes on from the map and ends where an unbudgeted run ended
     again = run_acquire("image", f"sim:{disc}", image, "--json", check_code=3)
     assert json.loads(again.stdout)["stop_reason"] == "done"
