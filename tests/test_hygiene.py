@@ -309,3 +309,25 @@ def test_the_estimate_counts_good_sectors_at_their_cost_and_bad_ones_at_a_failed
     assert to_end == pytest.approx(to_good + 100 * 2 * 8.0 + 100 * 8.0)
     line = progress_text(Progress("harvest", 1, 1000, 400, 100, 500, 12.0, 400 * 2048, to_good, to_end), 1.0)
     assert "to good ~13 min  to end ~53 min" in line
+
+
+def test_the_estimate_asks_the_damage_model_which_untried_sectors_are_bad():
+    from acquire.rescue.budget import model_bad_fraction
+    from acquire.rescue.damage import DamageModel
+    from acquire.rescue.geometry import Geometry
+    geom = Geometry.nominal("cd")
+    at = lambda n: int(geom.lba_at(n + 0.3))         # noqa: E731  the scratch's sector on turn n
+    smap = SectorMap(int(geom.lba_at(400)))
+    smap.set(0, smap.sectors, State.FINISHED)
+    for n in range(100, 141):                        # a radial scratch, 3 sectors wide, turns 100-140 ...
+        smap.set(at(n) - 1, 3, State.UNTRIED if 121 <= n <= 130 else State.BAD)    # ... not yet read on 121-130
+    far = int(geom.lba_at(300))
+    smap.set(far, 30, State.UNTRIED)                 # and 30 untried sectors nowhere near it
+    model = DamageModel(smap, "cd", 1, turns=16)
+    fraction = model_bad_fraction(model, smap, 1)
+    assert 0.25 <= fraction <= 0.75                  # the scratch's 30 predicted bad, the far 30 not
+    est = Estimate(unit=1, retries=1)
+    est.predict_bad = lambda: fraction
+    est.saw(True, 100, 1.0)
+    to_good, _ = est.remaining(smap)
+    assert to_good == pytest.approx(60 * (1 - fraction) * 0.01 + 60 * fraction * 8.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ..rescue import make_engine
-from ..rescue.budget import Stopped
+from ..rescue.budget import Stopped, model_bad_fraction
 from ..rescue.hygiene import Hygiene, HygieneSettings
 from ..rescue.sectormap import SectorMap, State
 
@@ -20,8 +20,13 @@ def run_with_hygiene(run, reader, settings) -> Stopped | None:
         base_speed_x=float(o.speed) if o.speed not in (None, "max") else None,
         enabled=o.hygiene)
     hygiene = Hygiene(drive, reader, run.smap, run.sink, hygiene_settings, strategy=o.strategy, budget=o.budget)
+    engine = make_engine(o.strategy, hygiene.reader, run.smap, hygiene.wrapped_sink, settings)
+    model = getattr(engine, "model", None)       # the adaptive engine's DamageModel: the estimate asks it
+    if model is not None and run.sink.estimate is not None:
+        unit = max(1, run.medium.ecc_sectors)
+        run.sink.estimate.predict_bad = lambda: model_bad_fraction(model, run.smap, unit)
     try:
-        make_engine(o.strategy, hygiene.reader, run.smap, hygiene.wrapped_sink, settings).run()
+        engine.run()
     except Stopped as stopped:
         run.sink.end_pass()
         untried = run.smap.count(State.UNTRIED)

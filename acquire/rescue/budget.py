@@ -8,7 +8,9 @@ on the same record goes on from the map.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 from .sectormap import SectorMap, State
 
@@ -80,19 +82,25 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+PREDICT_SAMPLES = 64               # untried units the damage model is asked about per estimate
+PREDICT_EVERY_S = 2.0              # wall seconds between two such samplings
+
+
 class Estimate:
     """Drive time to the recoverable data and to the end, from what the reads cost so far and the
-    damage seen in the map. The model (docs/rescue.md "The estimate"): an untried sector is bad with
-    the fraction of tried sectors that failed; a good one costs the mean drive time of a good sector
-    so far; every bad untried sector costs one failed read per `unit` (the first failure of a run
-    settles its unit) before the good data is in, and each bad or failed sector then costs
-    `1 + retries` failed reads alone before the end."""
+    damage model (docs/rescue.md "The time budget and the estimate"): an untried sector is bad with
+    the fraction of sampled untried units the engine's damage model predicts bad (`predict_bad`;
+    without one, the fraction of tried sectors that failed); a good one costs the mean drive time
+    of a good sector so far; every bad untried sector costs one failed read per `unit` before the
+    good data is in, and each bad or failed sector then `1 + retries` failed reads alone."""
 
     def __init__(self, unit: int, retries: int, error_s: float = 8.0) -> None:
         self.unit, self.retries = max(1, unit), retries
         self.good_s = self.good_sectors = 0.0
         self.failed_s, self.failed_reads = 0.0, 0
         self.default_error_s = error_s
+        self.predict_bad: Callable[[], float | None] | None = None   # fraction of untried predicted bad
+        self._predicted: tuple[float, float | None] = (-PREDICT_EVERY_S, None)   # (when, fraction)
 
     def saw(self, ok: bool, count: int, duration_s: float) -> None:
         if ok:
@@ -111,10 +119,42 @@ class Estimate:
         failed = counts[State.NON_TRIMMED] + counts[State.NON_SCRAPED]
         bad = counts[State.BAD]
         tried = smap.sectors - untried
-        p_bad = (failed + bad) / tried if tried else 0.0
+        p_bad = self._predicted_fraction()
+        if p_bad is None:
+            p_bad = (failed + bad) / tried if tried else 0.0
         per_good = self.good_s / self.good_sectors
         per_fail = self.failed_s / self.failed_reads if self.failed_reads else self.default_error_s
         expect_bad = untried * p_bad
         to_good = (untried - expect_bad) * per_good + expect_bad / self.unit * per_fail
         to_end = to_good + (expect_bad + failed) * (1 + self.retries) * per_fail + bad * self.retries * per_fail
         return to_good, to_end
+
+    def _predicted_fraction(self) -> float | None:
+        if self.predict_bad is None:
+            return None
+        now = time.monotonic()
+        if now - self._predicted[0] >= PREDICT_EVERY_S:
+            self._predicted = (now, self.predict_bad())
+        return self._predicted[1]
+
+
+def model_bad_fraction(model, smap: SectorMap, unit: int, samples: int = PREDICT_SAMPLES) -> float | None:
+    """The fraction of `samples` untried units, spread evenly over the untried sectors, that the
+    adaptive engine's damage model (damage.py DamageModel) predicts bad from both sides; None when
+    nothing is untried."""
+    runs = list(smap.runs_of(State.UNTRIED))
+    total = sum(r.count for r in runs)
+    if not total:
+        return None
+    step, bad, n = max(total / samples, 1.0), 0, 0
+    offset, target = 0, step / 2
+    for r in runs:
+        while target < offset + r.count:
+            x = r.start + int(target - offset)
+            u = x - x % unit
+            if model.near_damage(u, u + unit) and model.predict(u, unit, (-1, 1)).likely_bad:
+                bad += 1
+            n += 1
+            target += step
+        offset += r.count
+    return bad / n if n else None
