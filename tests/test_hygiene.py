@@ -166,9 +166,13 @@ def test_a_confused_drive_stops_the_run_with_exit_4_and_the_record_resumes(tmp_p
     assert build_report(Path(f"{image}.custody.sqlite"))["record"]["verify"]["status"] == "intact"
     truth = (tmp_path / "disc.iso").read_bytes()
     written = image.read_bytes()
+    failed = set()
     for start, count, state in final_map(image):       # nothing the confused drive said is trusted
         if state == State.FINISHED:
             assert written[start * 2048:(start + count) * 2048] == truth[start * 2048:(start + count) * 2048]
+        elif state != State.UNTRIED:
+            failed.update(range(start, start + count))
+    assert failed <= set(range(1000, 1011))           # its failures were put back: only the disc's remain
     # the disc reinserted (the drive reset): the same command resumes and ends as a clean run did
     done = run_acquire("image", f"sim:{clean}", image, "--json", check_code=3)
     assert json.loads(done.stdout)["resumed"] is True

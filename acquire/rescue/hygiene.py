@@ -73,7 +73,8 @@ class Hygiene:
                                                        # may still call those sectors untried, as bisection does)
         self.errors_seen = False
         self.zero_checked = False
-        self.failures: list[tuple[int, int, list[tuple[int, int, State]]]] = []   # the failed reads in a row
+        self.failures: list[tuple[int, int, list[tuple[int, int, State]]]] = []   # failed reads since a good one
+        self.failures_in_row = 0                                                    # ... or since a check passed
         self.canary: tuple[int, int, str] | None = None
         self.speed_x: float | None = None    # set by this run; None: as the run found it
         self.speed_refused = False
@@ -112,6 +113,7 @@ class Hygiene:
             self._check_drive(f"LBA {_span(result.lba, result.count)} read \"good\" as all zeros right after "
                               f"failed reads")
         self.failures.clear()
+        self.failures_in_row = 0
         if not zeros and self.settings.reference is None:
             for i in range(result.count):
                 sector = result.data[i * 2048:(i + 1) * 2048]
@@ -123,9 +125,11 @@ class Hygiene:
         self.errors_seen, self.zero_checked = True, False
         self.failed_here.set(result.lba, min(result.count, self.smap.sectors - result.lba), State.BAD)
         self.failures.append((result.lba, result.count, before))
-        if len(self.failures) % self.settings.failures_in_row == 0:
-            self._check_drive(f"{len(self.failures)} failed reads in a row, the last at LBA "
+        self.failures_in_row += 1
+        if len(self.failures) >= self.settings.failures_in_row:
+            self._check_drive(f"{self.failures_in_row} failed reads in a row, the last at LBA "
                               f"{_span(result.lba, result.count)}", undo=True)
+            self.failures.clear()           # the drive passed: those failures are the disc's
 
     # -- the confused drive ----------------------------------------------------------------------
     def _check_drive(self, why: str, *, undo: bool = False) -> None:
@@ -145,25 +149,25 @@ class Hygiene:
             if attempt == 1:
                 self._pause(f"before checking the drive again (LBA {_span(lba, count)} did not read as before)")
                 self._flush("before checking the drive again")
-        put_back = self._put_back() if undo else 0
+        put_back = len(self.failures) if undo else 0
+        if undo:
+            self._put_back()
         what = "fails" if not again.ok else "reads different bytes"
         self._action("drive-confused", f"drive confused: after {why}, LBA {_span(lba, count)} (known content) {what} twice"
-                     + (f"; {put_back} sectors the failures in a row marked are put back as they were" if put_back
-                        else ""), lba, count, fua=True)
+                     + (f"; the map under the last {put_back} failed reads is put back as it was before them"
+                        if put_back else ""), lba, count, fua=True)
         raise DriveConfused(f"{self.drive.name} looks confused: after {why}, an area it read before "
                             f"(LBA {_span(lba, count)}) {what}",
                             hint="eject the disc and reinsert it (or move it to another drive), then run the "
                                  "same command to resume")
 
-    def _put_back(self) -> int:
-        """The map as it was before the failed reads in a row (they may be the drive's, not the disc's)."""
-        sectors = 0
+    def _put_back(self) -> None:
+        """The map as it was before the failed reads since the last good read or passed check (they
+        may be the drive's failures, not the disc's)."""
         for _lba, _count, before in reversed(self.failures):
             for start, count, state in before:
                 self.smap.set(start, count, state)
-                sectors += count
         self.failures.clear()
-        return sectors
 
     # -- as a Sink: the scheduled actions ----------------------------------------------------------
     def pass_started(self, phase: str, pass_no: int, direction: str) -> None:
