@@ -335,3 +335,13 @@ def test_the_estimate_asks_the_damage_model_which_untried_sectors_are_bad():
     est.saw(True, 100, 1.0)
     to_good, _ = est.remaining(smap)
     assert to_good == pytest.approx(60 * (1 - fraction) * 0.01 + 60 * fraction * 8.0)
+
+
+def test_a_drive_that_ignores_the_speed_command_is_said_to(tmp_path):
+    make_disc(tmp_path / "disc.iso", SECTORS)
+    profile = write_profile(tmp_path / "p.toml", "disc.iso", damage=DAMAGE[:1],
+                            drive={"serial": "SIM-I", "set_speed_ignored": True})
+    acquire_image(f"sim:{profile}", tmp_path / "out.iso", ImageOptions())
+    with sqlite3.connect(tmp_path / "out.iso.custody.sqlite") as db:
+        (reason,), = db.execute("SELECT reason FROM actions WHERE reason LIKE 'read speed 6x%'").fetchall()
+    assert reason.endswith("; the drive answered GOOD but reports 24x")

@@ -218,8 +218,10 @@ class Hygiene:
                          f"and SET STREAMING", duration_s=self.drive.clock_s - started)
             return
         self.speed_x = target
+        now = self.drive.read_speed_x()          # a drive may answer GOOD and keep its speed (QEMU's ide-cd)
+        kept = f"; the drive answered GOOD but reports {now:g}x" if now and abs(now - target) > 0.1 * target else ""
         self._action("read-speed", f"read speed {target:g}x ({command}) before retry pass {pass_no}, the pass before at "
-                     f"{previous:g}x: a sector that fails at one speed may read at another",
+                     f"{previous:g}x: a sector that fails at one speed may read at another{kept}",
                      duration_s=self.drive.clock_s - started)
 
     def close(self) -> None:
