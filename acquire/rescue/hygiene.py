@@ -78,6 +78,7 @@ class Hygiene:
         self.canary: tuple[int, int, str] | None = None
         self.speed_x: float | None = None    # set by this run; None: as the run found it
         self.speed_refused = False
+        self.flush_due: str | None = None    # a pass began that re-reads: flush before its first READ
         self.phase, self.pass_no = "start", 0
         self.reader = _Reader(self)
         self.wrapped_sink = _Sink(self)
@@ -87,6 +88,9 @@ class Hygiene:
         self._check_time()
         if not self.settings.enabled:
             return self.inner.read(lba, count, fua=fua)
+        if self.flush_due is not None:
+            why, self.flush_due = self.flush_due, None
+            self._flush(why, lba)
         reread = fua or self._is_reread(lba, count)
         before = list(self._states(lba, count))
         result = self.inner.read(lba, count, fua=reread)
@@ -148,7 +152,7 @@ class Hygiene:
                 return
             if attempt == 1:
                 self._pause(f"before checking the drive again (LBA {_span(lba, count)} did not read as before)")
-                self._flush("before checking the drive again")
+                self._flush("before checking the drive again", lba)
         put_back = len(self.failures) if undo else 0
         if undo:
             self._put_back()
@@ -187,7 +191,8 @@ class Hygiene:
             if self.settings.change_speed:
                 self._change_speed(pass_no)
         if phase in REREAD_PHASES:
-            self._flush(f"before {phase} pass {pass_no}, so that no re-read is answered from the drive's cache")
+            # sent just before the pass's first READ, at its LBA: the head goes nowhere it would not
+            self.flush_due = f"before {phase} pass {pass_no}, so that no re-read is answered from the drive's cache"
 
     def _pause(self, why: str) -> None:
         seconds = self.settings.pause_s
@@ -196,11 +201,11 @@ class Hygiene:
         self.drive.wait(seconds)
         self._action("pause", f"pause {seconds:g} s {why}", duration_s=seconds)
 
-    def _flush(self, why: str) -> None:
+    def _flush(self, why: str, lba: int) -> None:
         started = self.drive.clock_s
-        took = self.drive.flush_cache()
-        self._action("cache-flush", f"cache flush (a zero-length READ(10) with FUA) {why}"
-                     + ("" if took else "; the drive refused it"), duration_s=self.drive.clock_s - started, fua=True)
+        took = self.drive.flush_cache(lba)
+        self._action("cache-flush", f"cache flush (a zero-length READ(10) with FUA at LBA {lba}) {why}"
+                     + ("" if took else "; the drive refused it"), lba, 0, self.drive.clock_s - started, fua=True)
 
     def _change_speed(self, pass_no: int) -> None:
         if self.speed_refused:
