@@ -13,7 +13,9 @@ Patterns (generated content, CD at 24x, 8 s a failed READ, --retries 1 and 2):
                confused-drive check runs and must pass
 
 Columns: drive time (the simulated clock, elapsed_s), failed READs and all READs (from the drive's
-trace), sectors left unreadable, and how many of the true unreadable set that is.
+trace), sectors left unreadable, and in how many seeds that is exactly the true unreadable set.
+Then the wall time of an undamaged 250,000-sector disc with hygiene off and on (`--throughput-only`
+runs just that): what the wrapper costs per READ when nothing fails.
 """
 from __future__ import annotations
 
@@ -110,10 +112,37 @@ def run(kind: str, seed: int, retries: int, hygiene: bool, work: Path) -> dict:
             "unreadable": len(unreadable), "exact": unreadable == truth, "wall": wall}
 
 
+def throughput(work: Path, sectors: int = 250_000, rounds: int = 3) -> None:
+    """Wall time of `acquire image` on an undamaged generated disc, hygiene off and on, alternating:
+    what the wrapper costs per READ when nothing fails."""
+    profile = work / "clean.toml"
+    profile.write_text(f'[drive]\nserial = "HYG"\n\n[disc]\nprofile = "cd-rom"\nsectors = {sectors}\n')
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(rounds):
+        for hygiene in (False, True):
+            for p in work.glob("big.iso*"):
+                p.unlink()
+            args = [sys.executable, "-m", "acquire", "image", f"sim:{profile}", str(work / "big.iso"), "--json"]
+            t0 = time.monotonic()
+            subprocess.run(args + ([] if hygiene else ["--no-hygiene"]), check=True, capture_output=True,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
+            walls[hygiene].append(time.monotonic() - t0)
+    mb = sectors * 2048 / 1e6
+    for hygiene in (False, True):
+        w = sorted(walls[hygiene])
+        print(f"undamaged {sectors:,} sectors ({mb:.0f} MB), hygiene {'on ' if hygiene else 'off'}: wall "
+              f"{w[len(w) // 2]:.2f} s median of {rounds} ({w[0]:.2f}-{w[-1]:.2f}), {mb / w[len(w) // 2]:.0f} MB/s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--throughput-only", action="store_true")
     args = ap.parse_args()
+    if args.throughput_only:
+        with tempfile.TemporaryDirectory(prefix="hygiene-bench-") as tmp:
+            throughput(Path(tmp))
+        return
     print(f"CD, {SECTORS:,} sectors, 24x, 8 s a failed READ; {args.seeds} seeds per pattern; median (min-max)")
     print(f"{'pattern':11} {'retries':>7} {'hygiene':>7} {'drive time s':>22} {'failed READs':>18} {'READs':>18} "
           f"{'unreadable':>16} exact")
@@ -127,6 +156,7 @@ def main() -> None:
                           f"{_spread(rows, 'failed', 'd'):>18} {_spread(rows, 'reads', 'd'):>18} "
                           f"{_spread(rows, 'unreadable', 'd'):>16} {sum(r['exact'] for r in rows)}/{len(rows)}",
                           flush=True)
+        throughput(work)
 
 
 def _spread(rows: list[dict], key: str, fmt: str) -> str:
