@@ -138,10 +138,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--throughput-only", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="undamaged-disc runs per setting")
     args = ap.parse_args()
     if args.throughput_only:
         with tempfile.TemporaryDirectory(prefix="hygiene-bench-") as tmp:
-            throughput(Path(tmp))
+            throughput(Path(tmp), rounds=args.rounds)
         return
     print(f"CD, {SECTORS:,} sectors, 24x, 8 s a failed READ; {args.seeds} seeds per pattern; median (min-max)")
     print(f"{'pattern':11} {'retries':>7} {'hygiene':>7} {'drive time s':>22} {'failed READs':>18} {'READs':>18} "
@@ -156,7 +157,7 @@ def main() -> None:
                           f"{_spread(rows, 'failed', 'd'):>18} {_spread(rows, 'reads', 'd'):>18} "
                           f"{_spread(rows, 'unreadable', 'd'):>16} {sum(r['exact'] for r in rows)}/{len(rows)}",
                           flush=True)
-        throughput(work)
+        throughput(work, rounds=args.rounds)
 
 
 def _spread(rows: list[dict], key: str, fmt: str) -> str:

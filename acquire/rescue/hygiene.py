@@ -72,6 +72,7 @@ class Hygiene:
         self.failed_here = SectorMap(smap.sectors)     # BAD where a READ of this run failed (the engine's map
                                                        # may still call those sectors untried, as bisection does)
         self.errors_seen = False
+        self.failed_before = smap.count(*FAILED) > 0   # a resumed map with failures: re-reads from the start
         self.zero_checked = False
         self.failures: list[tuple[int, int, list[tuple[int, int, State]]]] = []   # failed reads since a good one
         self.failures_in_row = 0                                                    # ... or since a check passed
@@ -101,6 +102,8 @@ class Hygiene:
         return result
 
     def _is_reread(self, lba: int, count: int) -> bool:
+        if not (self.errors_seen or self.failed_before):      # a healthy disc so far: nothing to re-read
+            return False
         end = min(lba + count, self.smap.sectors)
         if any(run.state is not State.UNTRIED for run in self.failed_here.runs(lba, end)):
             return True
