@@ -230,6 +230,7 @@ class Run:
                     settings.apply()
                     self._log_fallbacks()
                     self._run_engine()
+                    self._log_fallbacks()         # what the drive refused of the retry hygiene
                     self.sink.end_pass()
                     if self.options.second_read and self.stopped is None:
                         self.second_read = confirm.second_read(self.drive, self.record, self.run_id, self.smap,
