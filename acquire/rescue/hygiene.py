@@ -2,8 +2,8 @@
 a confused drive is caught before it writes zeros into the image (docs/rescue.md "Retry hygiene").
 
 The engines stay as they are: `Hygiene` wraps their Reader and their Sink. As a Reader it sets FUA
-on every re-read (a read touching a sector that failed, in the map or in one of the last failed
-reads), stops the run when the time budget is spent, and watches for a confused drive. As a Sink
+on every re-read (a read touching a sector that failed, in the map or in a failed READ of this
+run), stops the run when the time budget is spent, and watches for a confused drive. As a Sink
 it schedules, when a pass starts that re-reads: a pause (retry passes), a different read speed
 (retry passes), and a cache flush (a zero-length READ(10) with FUA). Each action is a row of the
 damage log's `actions` table with its reason; every `damage` row says in `fua` whether its READ had FUA.
@@ -148,8 +148,8 @@ class Hygiene:
             again = self.drive.read(lba, count, fua=True)
             same = again.ok and hashlib.sha256(again.data).hexdigest() == digest
             if same:
-                self._action("drive-check", f"drive check after {why}: LBA {_span(lba, count)} (known content) re-read with FUA "
-                             f"reads as before", lba, count, self.drive.clock_s - started, fua=True)
+                self._action("drive-check", f"drive check after {why}: LBA {_span(lba, count)} (known content) "
+                             f"re-read with FUA reads as before", lba, count, self.drive.clock_s - started, fua=True)
                 return
             if attempt == 1:
                 self._pause(f"before checking the drive again (LBA {_span(lba, count)} did not read as before)")
@@ -158,9 +158,9 @@ class Hygiene:
         if undo:
             self._put_back()
         what = "fails" if not again.ok else "reads different bytes"
-        self._action("drive-confused", f"drive confused: after {why}, LBA {_span(lba, count)} (known content) {what} twice"
-                     + (f"; the map under the last {put_back} failed reads is put back as it was before them"
-                        if put_back else ""), lba, count, fua=True)
+        self._action("drive-confused", f"drive confused: after {why}, LBA {_span(lba, count)} (known content) "
+                     f"{what} twice" + (f"; the map under the last {put_back} failed reads is put back as it was "
+                                        f"before them" if put_back else ""), lba, count, fua=True)
         raise DriveConfused(f"{self.drive.name} looks confused: after {why}, an area it read before "
                             f"(LBA {_span(lba, count)}) {what}",
                             hint="eject the disc and reinsert it (or move it to another drive), then run the "
@@ -220,14 +220,14 @@ class Hygiene:
         command = self.drive.set_read_speed(target)
         if command is None:
             self.speed_refused = True
-            self._action("read-speed", f"read speed not changed before retry pass {pass_no}: the drive refused SET CD SPEED "
-                         f"and SET STREAMING", duration_s=self.drive.clock_s - started)
+            self._action("read-speed", f"read speed not changed before retry pass {pass_no}: the drive refused "
+                         f"SET CD SPEED and SET STREAMING", duration_s=self.drive.clock_s - started)
             return
         self.speed_x = target
         now = self.drive.read_speed_x()          # a drive may answer GOOD and keep its speed (QEMU's ide-cd)
         kept = f"; the drive answered GOOD but reports {now:g}x" if now and abs(now - target) > 0.1 * target else ""
-        self._action("read-speed", f"read speed {target:g}x ({command}) before retry pass {pass_no}, the pass before at "
-                     f"{previous:g}x: a sector that fails at one speed may read at another{kept}",
+        self._action("read-speed", f"read speed {target:g}x ({command}) before retry pass {pass_no}, the pass "
+                     f"before at {previous:g}x: a sector that fails at one speed may read at another{kept}",
                      duration_s=self.drive.clock_s - started)
 
     def close(self) -> None:
@@ -238,10 +238,10 @@ class Hygiene:
         self.speed_x = None
         try:
             command = self.drive.set_read_speed(base)
-            self._action("read-speed", f"read speed restored to {f'{base:g}x' if base else 'the maximum'} ({command or 'refused'}) "
-                         f"after the retry passes")
-        except AcquireError:
-            pass                          # the drive is gone: nothing to restore
+            self._action("read-speed", f"read speed restored to {f'{base:g}x' if base else 'the maximum'} "
+                         f"({command or 'refused'}) after the retry passes")
+        except Exception:                 # noqa: BLE001  best effort (the drive or the disk may be gone):
+            pass                          # never hide why the run stopped
 
     # -- helpers --------------------------------------------------------------------------------------
     def _check_time(self) -> None:
