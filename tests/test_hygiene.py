@@ -346,3 +346,14 @@ def test_a_drive_that_ignores_the_speed_command_is_said_to(tmp_path):
     with sqlite3.connect(tmp_path / "out.iso.custody.sqlite") as db:
         (reason,), = db.execute("SELECT reason FROM actions WHERE reason LIKE 'read speed 6x%'").fetchall()
     assert reason.endswith("; the drive answered GOOD but reports 24x")
+
+
+def test_a_failed_run_says_why_in_the_record(tmp_path):
+    make_disc(tmp_path / "disc.iso", 500)
+    profile = write_profile(tmp_path / "p.toml", "disc.iso", damage=[{"lbas": "300", "kind": "unreadable",
+                                                                      "sense": "04/44/00"}])
+    done = run_acquire("image", f"sim:{profile}", tmp_path / "out.iso", check_code=1)
+    assert "hardware error" in done.stderr
+    with sqlite3.connect(tmp_path / "out.iso.custody.sqlite") as db:
+        (status, why), = db.execute("SELECT status, stop_reason FROM runs").fetchall()
+    assert status == "failed" and why.startswith("failed: ") and "hardware error" in why

@@ -247,6 +247,7 @@ class Run:
                 except AcquireError as exc:
                     status = "failed"
                     self._stop_safely(f"failed: {exc}")
+                    self.record.set_run_stop_reason(self.run_id, f"failed: {exc}")
                     self.record.end_run(self.run_id, "failed")
                     raise
                 finally:
