@@ -283,8 +283,8 @@ def export_command(record: Path, e01: bool, compress: str, segment_size: str, ou
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def verify_command(record: Path, source: str | None, against: Path | None, no_record: bool, allowed_signers: Path | None,
                    identity: str | None, signer_fingerprint: str | None, as_json: bool) -> None:
-    """Check the record, the seal file, its signature, the image and (with --source) the disc; append the
-    result to the record. RECORD may also be a bag made by acquire export --bag: a full BagIt validation,
+    """Check the record, the seal file, its signature, the image (its hashes, and its size against every
+    file system's declared size) and (with --source) the disc; append the result to the record. RECORD may also be a bag made by acquire export --bag: a full BagIt validation,
     then the record inside it (never appended to).
 
     Example: acquire verify disc.iso.custody.sqlite --allowed-signers allowed_signers --source /dev/sr0
@@ -384,6 +384,63 @@ def analyze_command(record: Path) -> None:
         click.echo(f"analysed {image_of(record)}; the analysis is in {record}, sealed")
     else:
         raise AcquireError(f"{record}: {outcome}")
+
+
+@cli.command("batch")
+@click.argument("queue", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The batch's folder: one folder a disc, manifest.csv, the batch log batch.sqlite. Run again to resume.")
+@click.option("--changer", metavar="SPEC", help="sim:FILE (a simulated autoloader) or nimbie[:N] (a Nimbie NB21 over "
+              "USB). Without it the operator is asked to insert each disc.")
+@click.option("--drive", "drives", multiple=True, metavar="DEVICE",
+              help="A drive the operator (or the Nimbie) feeds; repeat it for several drives at once.")
+@click.option("--accept", "accept", default="complete", show_default=True, metavar="RULE",
+              help="Which discs go to the accept pile: complete, partial or partial<=N (unreadable sectors), comma-separated.")
+@click.option("--budget", "budget_s", type=float, default=4 * 3600.0, show_default=True, metavar="SECONDS",
+              help="Each disc's time budget (a job's budget_s overrides it); then its run is stopped, resumable.")
+@click.option("--stall", "stall_s", type=float, default=600.0, show_default=True, metavar="SECONDS",
+              help="A drive that shows no progress for this long is hung: its disc is ended and rejected.")
+@click.option("--max-hangs", type=int, default=2, show_default=True, metavar="N",
+              help="A drive hung on N discs in a row takes no more (0: never retire a drive).")
+@click.option("--examiner", help="Examiner's name for every disc (a job's own examiner wins).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout at the end.")
+@click.option("--yes", is_flag=True, help="Never prompt: needs --changer, or a device named by each job of the queue.")
+def batch_command(queue, output, changer, drives, accept, budget_s, stall_s, max_hangs, examiner, as_json, yes) -> None:
+    """Image a queue of discs (a CSV or a folder of .toml jobs), each into its own folder, on every drive
+    at once; a verdict and a pile for each disc, a manifest and a hash-chained batch log as it goes.
+    Exit 0: every disc accepted; 3: some rejected; 4: stopped, run again to resume.
+
+    Example: acquire batch shelf-12.csv -o shelf-12 --changer nimbie --drive /dev/sr0 --accept complete,partial<=32
+    """
+    from .batch import BatchOptions, load_queue, open_changer, parse_rule, run_batch
+    from .batch.display import Display
+
+    rule = parse_rule(accept)
+    jobs = load_queue(queue)
+    display_box = {}                        # the prompts go through the display, made just below
+    the_changer = open_changer(changer, list(drives), yes=yes,
+                               ask=None if yes else (lambda text: display_box["d"].ask(text)))
+    try:
+        names = [n for n, _ in the_changer.drives()]
+        with Display(names) as display:
+            display_box["d"] = display
+            result = run_batch(jobs, the_changer, BatchOptions(output=output, rule=rule, budget_s=budget_s,
+                               stall_s=stall_s, max_hangs=max_hangs, examiner=examiner, command=shlex.join(["acquire", *sys.argv[1:]])),
+                               display)
+    finally:
+        the_changer.close()
+    summary = {"manifest": str(result.manifest), "log": str(result.log), "verdicts": result.counts,
+               "piles": result.piles, "unfinished": result.unfinished, "stopped": result.stopped,
+               "elapsed_s": round(result.elapsed_s, 3)}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(", ".join(f"{n} {v}" for v, n in result.counts.items()) + f"; piles {result.piles}"
+                   + (f"; {result.unfinished} unfinished" if result.unfinished else ""))
+        click.echo(f"manifest {result.manifest}\nlog      {result.log}")
+    if result.stopped:
+        click.echo(f"acquire: batch stopped: {result.stopped}; run the same command to resume", err=True)
+    raise SystemExit(result.exit_code)
 
 
 def _verify_bag(bag: Path, as_json: bool) -> None:

@@ -10,7 +10,7 @@ import is resolved to a module name. Layers by module-name prefix, the longest p
        acquire.storage  acquire.sumfiles  acquire.progress  acquire.mapexport
     4  acquire.fs
     5  acquire.report  acquire.verify (the consumers: they only read what the layers below made)
-    6  acquire.cli  acquire.__main__  acquire.info  acquire.api  acquire (the package: it re-exports
+    6  acquire.cli  acquire.__main__  acquire.info  acquire.api  acquire.batch  acquire (the package: it re-exports
        the API)
 
 Unlisted modules (a new verb such as validate/, export/, batch/) sit with the command line (6):
@@ -37,7 +37,7 @@ LAYERS: dict[str, int] = {
     "acquire.fs": 4,
     "acquire.report": 5,
     "acquire.verify": 5,
-    **dict.fromkeys(["acquire.cli", "acquire.__main__", "acquire.info", "acquire.api", "acquire"], 6),
+    **dict.fromkeys(["acquire.cli", "acquire.__main__", "acquire.info", "acquire.api", "acquire.batch", "acquire"], 6),
 }
 TOP = 6
 SIM = "acquire.drive.sim"

@@ -54,7 +54,7 @@ TRACK_MODES = (MODE1, MODE2_FORM1)
 DAMAGE_KINDS = ("unreadable", "flaky", "slow", "unstable")
 # a confused drive (docs/simulated-drive.md "Events"): every READ GOOD with zeros, or every READ failing
 CONFUSED_KINDS = ("confused-zeros", "confused-errors")
-EVENT_KINDS = ("disconnect", "media-change", "not-ready", *CONFUSED_KINDS)
+EVENT_KINDS = ("disconnect", "media-change", "not-ready", "hang", *CONFUSED_KINDS)
 DEFAULT_SENSE = (0x03, 0x11, 0x00)       # MEDIUM ERROR, unrecovered read error
 DEFAULT_NOT_READY_COUNT = 3
 MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture images are made by "
@@ -104,7 +104,7 @@ class Damage:
 @dataclass(frozen=True, slots=True)
 class Event:
     after_commands: int
-    kind: str                            # disconnect | media-change | not-ready
+    kind: str                            # disconnect | media-change | not-ready | hang
     count: int = DEFAULT_NOT_READY_COUNT  # not-ready: commands answered 02/04/01
     after_errors: int = 0                # and only once this many READs have failed (a burst first)
 

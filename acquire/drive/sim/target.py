@@ -15,7 +15,8 @@ it in step. The ones this module makes:
   attention or a not-ready spell is pending (MMC: they report no unit attention) and do not use
   it up; REQUEST SENSE returns the pending sense as data and uses it up (SPC).
 - wait(seconds) charges the clock like a command, without counting as one.
-- timeout_s is ignored: a slow READ completes however long it is charged.
+- timeout_s is ignored: a slow READ completes however long it is charged; after a `hang` event
+  no command completes at all (the caller must end the process), as a firmware-hung drive does.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from .codes import (CDB_LENGTH, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION
 from .profile import CONFUSED_KINDS, DEFAULT_SENSE, Profile, load_profile
 from .state import DriveState
 
+HANG_POLL_S = 3600.0          # a hung drive's command blocks until its process is ended
 _NO_ATTENTION = {INQUIRY, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION}
 
 
@@ -46,6 +48,7 @@ class SimulatedDrive:
         self._clock_s = 0.0
         self._events = list(profile.events)
         self._gone = False
+        self._hung = False
         self._unit_attention = False
         self._not_ready_left = 0
         self.failed_reads = 0                 # READs answered CHECK CONDITION (a confused event waits for them)
@@ -109,6 +112,8 @@ class SimulatedDrive:
         if self._closed:
             raise DriveGone(f"{self.name} is closed", hint="open the drive again")
         self._fire_events()
+        while self._hung:             # a drive that stopped answering: the command never completes
+            time.sleep(HANG_POLL_S)
         if self._gone:
             raise DriveGone(f"{self.name} stopped answering (simulated disconnect)",
                             hint="reconnect it and run the same command to resume")
@@ -141,6 +146,8 @@ class SimulatedDrive:
                 self.confused = event.kind
             elif event.kind == "disconnect":
                 self._gone = True
+            elif event.kind == "hang":
+                self._hung = True
             elif event.kind == "media-change":
                 self._unit_attention = True
                 self.state.media_event = True
