@@ -64,7 +64,7 @@ def drives_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def info_command(device: str, as_json: bool) -> None:
     """Show the drive and the disc in it.   Example: acquire info /dev/sr0"""
-    from .info import disc_info
+    from .info import disc_info, layout_lines
 
     info = disc_info(device)
     if as_json:
@@ -80,6 +80,8 @@ def info_command(device: str, as_json: bool) -> None:
     if m["disc_information"]:
         click.echo(f"status   {m['disc_status']}")
     click.echo(f"volume   {m['volume_label'] if m['volume_label'] is not None else '(no ISO 9660 volume descriptor)'}")
+    for line in layout_lines(info["layout"]):
+        click.echo(line)
     for f in info["fallbacks"]:
         click.echo(f"note     the drive refused {f}")
 
@@ -114,6 +116,11 @@ def _duration(ctx, param, value):
 @click.option("--second-read", is_flag=True,
               help="After the passes, read again (past the drive's cache) every sector that failed, was marginal "
                    "or slow, and keep it only if both reads agree; a sector that differs is unstable: zero-filled, read again by the next run.")
+@click.option("--no-validate", is_flag=True,
+              help="Do not run `acquire validate` (readers, mount, boot) at the end; also ACQUIRE_NO_VALIDATE=1.")
+@click.option("--incremental-from", "incremental_from", type=click.Path(dir_okay=False, path_type=Path),
+              help="The record of an earlier acquisition of this disc: sessions appended since are read, the "
+                   "earlier ones copied from its image after a sample is compared with the disc.")
 @click.option("--max-drive-time", "max_drive_time", metavar="DURATION", callback=_duration,
               help="Stop once the drive has worked this long in this run (90m, 2h, 30s); the map keeps the rest "
                    "as not tried and the same command goes on.")
@@ -125,7 +132,8 @@ def _duration(ctx, param, value):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, strategy, sign_key, second_read, max_drive_time, until, no_hygiene, as_json, yes) -> None:
+                  speed, strategy, sign_key, second_read, incremental_from, no_validate, max_drive_time, until,
+                  no_hygiene, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
@@ -136,14 +144,18 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
                            notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
                            command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key,
-                           second_read=second_read, max_drive_time_s=max_drive_time, until=until,
-                           hygiene=not no_hygiene)
+                           second_read=second_read, incremental_from=incremental_from,
+                           max_drive_time_s=max_drive_time, until=until, hygiene=not no_hygiene)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
+    validation = _validate_after_image(outcome, no_validate)
     if as_json:
-        click.echo(json.dumps(outcome.as_json(), indent=2))
+        click.echo(json.dumps({**outcome.as_json(), **({"validation": validation.as_json()} if validation else {})},
+                              indent=2))
     else:
         _render_outcome(outcome)
+        if validation is not None:
+            _render_validation(validation)
     if outcome.message:
         click.echo(f"acquire: {outcome.message}", err=True)
     raise SystemExit(outcome.exit_code)
@@ -151,6 +163,7 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
 
 def _render_outcome(o) -> None:
     click.echo(f"{o.status}: {o.recovered} of {o.sectors} sectors read, {o.unreadable} unreadable"
+               f"{f', {o.not_recorded} not recorded (no data there by design)' if o.not_recorded else ''}"
                f"{' (resumed)' if o.resumed else ''}")
     for first, last in o.unreadable_ranges[:20]:
         click.echo(f"  unreadable {first}-{last}" if last != first else f"  unreadable {first}")
@@ -312,6 +325,50 @@ def verify_command(record: Path, source: str | None, against: Path | None, no_re
             for line in check.details:
                 click.echo(f"     {line}")
         click.echo(result.recorded)
+    raise SystemExit(result.exit_code)
+
+
+def _validate_after_image(outcome, no_validate: bool):
+    """`acquire validate` on a finished image (complete or partial), unless told not to."""
+    from .validate import skip_requested, validate
+
+    if no_validate or skip_requested() or outcome.status not in ("complete", "partial"):
+        return None
+    return validate(Path(outcome.record), image=Path(outcome.image))
+
+
+def _render_validation(result) -> None:
+    for check in result.checks:
+        click.echo(check.line())
+        for line in check.details[:60]:
+            click.echo(f"     {line}")
+    click.echo(result.recorded)
+
+
+@cli.command("validate")
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--boot/--no-boot", default=True, show_default=True,
+              help="Boot each way the image claims to boot, in QEMU (-accel tcg), with a screenshot of each.")
+@click.option("--mount/--no-mount", default=True, show_default=True,
+              help="Mount the image read-only in a QEMU guest and compare the kernel's tree with the analysis.")
+@click.option("--time-limit", type=float, default=30.0, show_default=True, metavar="SECONDS",
+              help="The most one boot may take before its outcome is classified from what was shown.")
+@click.option("--no-record", is_flag=True, help="Do not append the result to the record (it stays unchanged).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def validate_command(record: Path, boot: bool, mount: bool, time_limit: float, no_record: bool, as_json: bool) -> None:
+    """Check that the image works: independent readers (xorriso, The Sleuth Kit, 7-Zip, isoinfo, udfinfo) agree
+    with the analysis, the kernel mounts it with the same files, and it boots; each check is recorded and sealed.
+    Exits 0 when no check failed (a skipped check is not a failure), 1 otherwise.
+
+    Example: acquire validate disc.iso.custody.sqlite --time-limit 60
+    """
+    from .validate import validate
+
+    result = validate(record, boot=boot, mount=mount, time_limit_s=time_limit, record_result=not no_record)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        _render_validation(result)
     raise SystemExit(result.exit_code)
 
 

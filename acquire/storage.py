@@ -261,6 +261,6 @@ def _complete(record_path: Path) -> bool:
     from .rescue.sectormap import State
     try:
         with Record.open_readonly(record_path) as record:
-            return all(state == State.FINISHED for _, _, state in record.load_map())
+            return all(state in (State.FINISHED, State.NOT_RECORDED) for _, _, state in record.load_map())
     except RecordError:
         return False

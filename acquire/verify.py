@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .drive.device import SECTOR_BYTES, open_drive
+from .drive.layout import layout_of
 from .errors import RecordError
 from .fs import declared
 from .fs.sessions import starts_from_record
@@ -212,7 +213,11 @@ def _check_source(record: Record, image_path: Path, source: str) -> Check:
         drive.wait_ready()
         now = drive.medium()
         identity = json.loads(medium["identity"])
-        if (now.capacity, now.profile, now.toc_summary()) != (identity["capacity"], identity["profile"], identity["toc"]):
+        sectors = now.capacity
+        if sectors != identity["capacity"]:   # an open session: the image runs past READ CAPACITY
+            sectors = layout_of(drive, now).sectors
+            drive.allow_reads_to(sectors)
+        if (sectors, now.profile, now.toc_summary()) != (identity["capacity"], identity["profile"], identity["toc"]):
             return Check("source", False, f"the disc in {source} is not the disc of this record "
                          f"(capacity {now.capacity} vs {identity['capacity']}, profile {now.profile_name})")
         differing, now_unreadable, now_readable = [], [], []
@@ -231,7 +236,7 @@ def _check_source(record: Record, image_path: Path, source: str) -> Check:
                                       if stored[i * SECTOR_BYTES:(i + 1) * SECTOR_BYTES]
                                       != result.data[i * SECTOR_BYTES:(i + 1) * SECTOR_BYTES]]
             for run in smap.runs():
-                if run.state == State.FINISHED:
+                if run.state in (State.FINISHED, State.NOT_RECORDED):    # nothing to read in a gap
                     continue
                 for lba in range(run.start, run.end):
                     if drive.read(lba, 1, fua=True).ok:
@@ -239,7 +244,7 @@ def _check_source(record: Record, image_path: Path, source: str) -> Check:
     finally:
         drive.close()
     finished = smap.count(State.FINISHED)
-    unreadable = smap.sectors - finished
+    unreadable = smap.sectors - finished - smap.count(State.NOT_RECORDED)
     details = []
     if differing:
         details.append("sectors that differ from the image now (an unstable disc?): " + _lbas(differing))

@@ -9,11 +9,12 @@ import is resolved to a module name. Layers by module-name prefix, the longest p
     3  acquire.imaging  acquire.isowriter  acquire.hashing  acquire.record  acquire.seal
        acquire.storage  acquire.sumfiles  acquire.progress  acquire.mapexport
     4  acquire.fs
-    5  acquire.report  acquire.verify (the consumers: they only read what the layers below made)
+    5  acquire.report  acquire.verify  acquire.validate (the consumers: they only read what the layers
+       below made; validate also runs other readers and QEMU on the image)
     6  acquire.cli  acquire.__main__  acquire.info  acquire.api  acquire.batch  acquire (the package: it re-exports
        the API)
 
-Unlisted modules (a new verb such as validate/, export/, batch/) sit with the command line (6):
+Unlisted modules (a new verb such as export/, batch/) sit with the command line (6):
 above everything they call. Inside the drive layer: acquire.drive.sim imports nothing from mmc,
 sense or guard (it checks them independently), and only acquire.drive.device opens it.
 """
@@ -37,6 +38,7 @@ LAYERS: dict[str, int] = {
     "acquire.fs": 4,
     "acquire.report": 5,
     "acquire.verify": 5,
+    "acquire.validate": 5,
     **dict.fromkeys(["acquire.cli", "acquire.__main__", "acquire.info", "acquire.api", "acquire.batch", "acquire"], 6),
 }
 TOP = 6

@@ -408,7 +408,8 @@ DISC_INFO_CD_ROM = h("00 20 0e 01 01 01 01 00 20 00 00 00") + bytes(22)
 def test_parse_disc_information_of_a_pressed_cd():
     assert mmc.parse_disc_information(DISC_INFO_CD_ROM) == mmc.DiscInformation(
         erasable=False, last_session_state=3, disc_status=2, first_track=1, sessions=1,
-        first_track_in_last_session=1, last_track_in_last_session=1, disc_type=0x20)
+        first_track_in_last_session=1, last_track_in_last_session=1, disc_type=0x20,
+        last_session_lead_in=0, last_possible_lead_out=0)
 
 
 def test_parse_disc_information_combines_lsb_bytes_4_5_6_with_msb_bytes_9_10_11():
@@ -591,7 +592,8 @@ def test_parse_copyright_reads_protection_type_and_region_mask():
 PARSERS = [mmc.parse_inquiry, mmc.parse_unit_serial_number, mmc.parse_read_capacity_10, mmc.parse_toc,
            mmc.parse_session_info, mmc.parse_full_toc, mmc.parse_disc_information, mmc.parse_track_information,
            mmc.parse_configuration, mmc.parse_media_event, mmc.parse_mode_sense_10, mmc.parse_performance,
-           mmc.parse_dvd_physical_format, mmc.parse_copyright]
+           mmc.parse_dvd_physical_format, mmc.parse_copyright, mmc.parse_atip, mmc.parse_pma, mmc.parse_cd_text,
+           mmc.parse_bca, mmc.parse_dmi, mmc.parse_bd_disc_information, mmc.parse_mcn, mmc.parse_isrc]
 
 
 def test_the_parser_list_covers_every_parse_function():

@@ -307,9 +307,10 @@ def test_save_and_load_map_round_trip_and_replace_the_whole_map(record):
     assert record.load_map() == [(0, 100, 4)]
 
 
-def test_save_map_refuses_a_state_outside_0_to_4(record):
+def test_save_map_refuses_a_state_outside_0_to_5(record):
+    record.save_map([(0, 10, 5)])             # 5: not recorded (a run-out, a gap between sessions)
     with pytest.raises(ValueError):
-        record.save_map([(0, 10, 5)])
+        record.save_map([(0, 10, 6)])
 
 
 def test_staged_rows_are_invisible_to_another_connection_and_to_load_map_before_commit(record, path):

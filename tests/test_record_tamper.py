@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from acquire.record import Record, verify_connection
+from acquire.record.layout_tables import save_layout
 
 CHECKER = Path(__file__).resolve().parent.parent / "docs" / "check_record.py"
 MUTATIONS = 1000
@@ -89,6 +90,16 @@ def build_record(path: Path) -> Record:
          for i, kind in enumerate(["iso9660", "joliet", "rockridge", "udf"], 1)],
         pk="id",
     )
+    # the disc's layout (record/layout_tables.py): two sessions of a TAO CD-R
+    save_layout(record, {
+        "sectors": CAPACITY, "capacity": CAPACITY, "appendable": False, "sessions": [],
+        "tracks": [{"track": 1, "session": 1, "start": 0, "end": 20_002, "audio": False, "data_mode": 1, "source": "track information"},
+                   {"track": 2, "session": 2, "start": 31_402, "end": CAPACITY, "audio": False, "data_mode": 1,
+                    "source": "track information"}],
+        "not_recorded": [{"start": 20_000, "count": 2, "kind": "run-out", "why": "probe"},
+                         {"start": 20_002, "count": 11_400, "kind": "session-gap", "why": "tracks 1 and 2"}],
+        "figures": {"read_capacity": CAPACITY, "toc_leadout": CAPACITY}, "disagreements": ["an example"],
+    }, {"READ TOC format 2": "0044010101140000a000000000010000"}, run_id=run2)
     record.set_hashes(
         {"md5": "d41d8cd98f00b204e9800998ecf8427e", "sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709",
          "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",

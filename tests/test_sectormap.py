@@ -21,9 +21,18 @@ def runs(smap: SectorMap) -> list[tuple[int, int, str]]:
 
 # -- State ---------------------------------------------------------------------------------
 def test_states_use_ddrescue_block_status_characters_in_order_of_progress():
-    assert [s.char for s in State] == ["?", "*", "/", "-", "+"]
+    assert [s.char for s in State] == ["?", "*", "/", "-", "+", "+"]
     assert [State.from_char(c) for c in "?*/-+"] == [U, T, S, B, F]
-    assert U < T < S < B < F and U == 0
+    assert U < T < S < B < F < State.NOT_RECORDED and U == 0
+
+
+def test_not_recorded_is_written_finished_and_named_in_a_comment_that_reads_back():
+    m = SectorMap(10, F)
+    m.set(6, 4, State.NOT_RECORDED)
+    text = m.to_ddrescue()
+    assert "# not-recorded 0x00003000  0x00002000" in text.splitlines()
+    assert "0x00003000  0x00002000  +" in text.splitlines()
+    assert SectorMap.from_ddrescue(text) == m
 
 
 def test_unknown_status_character_is_refused():
@@ -204,7 +213,7 @@ def test_next_run_of_reverse_clips_to_end_after_the_position():
 
 def test_counts_per_state_and_for_several_states():
     m = sample()
-    assert m.counts() == {U: 20, T: 0, S: 10, B: 5, F: 15}
+    assert m.counts() == {U: 20, T: 0, S: 10, B: 5, F: 15, State.NOT_RECORDED: 0}
     assert m.count(F) == 15 and m.count(U, B) == 25 and m.count(U, U) == 20 and m.count() == 0
 
 
@@ -492,7 +501,12 @@ def test_ddrescuelog_lists_exactly_our_sectors_of_each_state(tmp_path, state):
     m = damaged_map()
     path = tmp_path / "disc.map"
     path.write_text(m.to_ddrescue())
-    assert listed(path, state.char) == [lba for r in m.runs_of(state) for lba in range(r.start, r.end)]
+    assert listed(path, state.char) == [lba for r in m.runs_of(*same_char(state)) for lba in range(r.start, r.end)]
+
+
+def same_char(state: State) -> list[State]:
+    """The states a mapfile writes with `state`'s character (not recorded is written '+')."""
+    return [s for s in State if s.char == state.char]
 
 
 def si(size_bytes: int) -> str:
@@ -556,5 +570,5 @@ def test_ddrescuelog_accepts_any_map_we_write_and_counts_the_same(tmp_path_facto
     path = tmp_path_factory.mktemp("maps") / "any.map"
     path.write_text(m.to_ddrescue())
     for state in State:
-        assert listed(path, state.char) == [lba for r in m.runs_of(state) for lba in range(r.start, r.end)]
+        assert listed(path, state.char) == [lba for r in m.runs_of(*same_char(state)) for lba in range(r.start, r.end)]
 

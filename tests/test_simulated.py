@@ -799,8 +799,8 @@ def test_tracks_show_in_the_toc_and_in_track_information(make):
 @pytest.mark.parametrize("tracks,message", [
     ("[[track]]\nnumber = 1\nstart = 5\n", "the first track starts at 0"),
     ("[[track]]\nnumber = 2\nstart = 0\n", "number is 2, not 1"),
-    ("[[track]]\nnumber = 1\nstart = 0\nmode = \"audio\"\n", "mode 'audio' is not modelled"),
-    ("[[track]]\nnumber = 1\nstart = 0\nimage = \"x.iso\"\n", "unknown key 'image'"),
+    ("[[track]]\nnumber = 1\nstart = 0\nmode = \"audio\"\n", "mode 'audio' is not modelled over a .disc. image"),
+    ("[[track]]\nnumber = 1\nstart = 0\nimage = \"x.iso\"\n", "tracks that partition a .disc. image bring no image"),
 ])
 def test_a_track_layout_the_simulator_cannot_model_is_refused(make, tracks, message):
     with pytest.raises(ProfileError, match=message):
@@ -903,7 +903,7 @@ def test_imaging_a_disc_that_is_becoming_ready_waits_on_the_simulated_clock_not_
     profile = tmp_path / "ready.toml"
     profile.write_text('[disc]\nprofile = "cd-rom"\nimage = "disc.iso"\n' + TIMING
                        + '[[event]]\nafter_commands = 0\nkind = "not-ready"\ncount = 15\n'
-                       + '[[event]]\nafter_commands = 30\nkind = "not-ready"\ncount = 5\n'
+                       + '[[event]]\nafter_commands = 34\nkind = "not-ready"\ncount = 5\n'   # after the setup commands (identity, medium, layout, structures, probe)
                        + '[drive]\ntrace = "trace.log"\n')
     started = time.monotonic()
     outcome = acquire_image(f"sim:{profile}", tmp_path / "out.iso", ImageOptions())

@@ -53,7 +53,7 @@ def make_bag(record_path: Path, bag_dir: Path, *, source_organization: str | Non
     with Record.open_readonly(record_path) as record:
         case = record.case()
         # a partial acquisition may be resumed, and a resume writes into the image: never share it then
-        complete = all(state == State.FINISHED for _, _, state in record.load_map())
+        complete = all(state in (State.FINISHED, State.NOT_RECORDED) for _, _, state in record.load_map())
     link = link and complete
     work = bag_dir.with_name(f".{bag_dir.name}.tmp-{os.getpid()}")
     if work.exists():

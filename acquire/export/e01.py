@@ -138,8 +138,9 @@ def _read_record(record_path: Path) -> _Facts:
     if medium is None or not {"md5", "sha1"} <= hashes.keys():
         raise AcquireError(f"{record_path} holds no finished image (no medium or no image hashes)",
                            hint="run the same acquire image command again to finish it")
-    # every non-finished run of the map is a range the image holds zeros for: EWF's acquiry errors
-    errors = [(start, count) for start, count, state in runs if state != State.FINISHED]
+    # every run neither finished nor not recorded (nothing on the disc there) is a range the image
+    # holds zeros for in place of data: EWF's acquiry errors
+    errors = [(start, count) for start, count, state in runs if state not in (State.FINISHED, State.NOT_RECORDED)]
     volume = medium.get("volume_label")
     description = (f"{medium.get('profile_name') or 'optical'} disc"
                    f"{f', volume {volume}' if volume else ''}, {medium['capacity']} sectors of {medium['sector_size']} bytes")

@@ -32,7 +32,7 @@ def other_drive_failures(record: Record, drive_id: int, smap: SectorMap) -> tupl
     for lba, count, by in conn.execute(
             "SELECT lba, count, drive_id FROM damage WHERE outcome = 'failed' AND drive_id IS NOT NULL"):
         for run in smap.runs(lba, lba + count):     # only unfinished sectors
-            if run.state != State.FINISHED:
+            if run.state not in (State.FINISHED, State.NOT_RECORDED):
                 edges += [(run.start, 1, by), (run.end, -1, by)]
     edges.sort()
     covering: Counter[int] = Counter()              # drive -> failed reads covering the sweep's position

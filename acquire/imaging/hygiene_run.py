@@ -16,7 +16,6 @@ def run_with_hygiene(run, reader, settings) -> Stopped | None:
     o, drive = run.options, run.drive
     hygiene_settings = HygieneSettings(
         reference=_probe(run.record), family=run.medium.family,
-        top_speed_x=drive.read_speed_x() if o.hygiene else None,
         base_speed_x=float(o.speed) if o.speed not in (None, "max") else None,
         enabled=o.hygiene)
     hygiene = Hygiene(drive, reader, run.smap, run.sink, hygiene_settings, strategy=o.strategy, budget=o.budget)

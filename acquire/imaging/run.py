@@ -7,6 +7,7 @@ The parts: resume.py (the record, new or reopened after the disc identity check)
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
+from ..drive.layout import RecordedLayout, build_layout, read_facts
+from ..drive.structures import identity_hashes, read_structures
 from ..errors import (AcquireError, DriveConfused, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace,
                       RecordError, UsageError)
 from ..hashing import Hashes, hash_file
@@ -26,9 +29,9 @@ from ..record.fs_tables import save_analysis
 from ..rescue import make_engine
 from ..rescue.engine import Settings
 from ..rescue.budget import UNTIL, Budget, Estimate, Stopped
-from ..rescue.sectormap import SectorMap, State
+from ..rescue.sectormap import SETTLED, SectorMap, State
 from ..seal import Sealed, Signer, resolve as resolve_signer, write_seal
-from . import confirm
+from . import confirm, incremental, layout_step
 from .checkpoint import Checkpointer
 from .continuation import other_drive_failures
 from .drive_settings import DriveSettings
@@ -60,6 +63,7 @@ class ImageOptions:
     command: str = ""
     sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
     second_read: bool = False         # re-read what was hard to read, keep it only if it agrees (confirm.py)
+    incremental_from: Path | None = None   # an earlier record of this disc: reuse its sessions (incremental.py)
     max_drive_time_s: float | None = None   # --max-drive-time: stop once this much drive time is used
     until: str | None = None          # --until good: stop when only predicted-unreadable sectors remain
     hygiene: bool = True              # retry hygiene (rescue/hygiene.py): FUA re-reads, flush, pause, speed
@@ -88,6 +92,8 @@ class Outcome:
     second_read: confirm.SecondRead | None = None   # None without --second-read
     stop_reason: str = "done"         # why the run stopped (runs.stop_reason)
     not_tried: list[tuple[int, int]] = field(default_factory=list)   # untried [first, last] ranges left
+    not_recorded: int = 0             # sectors that hold no data by design (the layout's gaps)
+    layout: dict | None = None        # RecordedLayout.as_dict()
 
     @property
     def exit_code(self) -> int:
@@ -108,6 +114,8 @@ class Outcome:
             "seal_code": self.seal.code if self.seal else None,
             "signed_by": self.seal.fingerprint if self.seal else None,
             "stop_reason": self.stop_reason, "not_tried_ranges": [list(r) for r in self.not_tried],
+            "not_recorded": self.not_recorded,
+            "layout": self.layout,
         }
 
 
@@ -134,14 +142,27 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
         medium = drive.medium()
         if medium.capacity <= 0:
             raise NoDisc(f"the disc in {device} reports no sectors", hint="check the disc")
+        facts = read_facts(drive, medium)
+        layout = build_layout(facts)
+        structures = read_structures(drive, medium)
+        if layout.sectors != medium.capacity:      # READ CAPACITY stops short of what is recorded
+            medium = dataclasses.replace(medium, capacity=layout.sectors)
+            drive.allow_reads_to(layout.sectors)
         # everything this run will write, on each file system, before the first READ of the copy
         plan_image(image, record_path, medium.capacity, SECTOR_BYTES).check()
         resumed = record_path.exists()
-        record = (open_for_resume(record_path, medium, drive) if resumed
-                  else create_record(record_path, options, medium, drive.identity_probe(medium.capacity)))
+        marks = identity_hashes(structures)
+        earlier, sample = None, []
+        if options.incremental_from is not None:      # refused before any record is made
+            earlier = incremental.load(options.incremental_from)
+            sample = incremental.check(earlier, layout, marks, drive)
+        record = (open_for_resume(record_path, medium, drive, marks) if resumed
+                  else create_record(record_path, options, medium, drive.identity_probe(medium.capacity), marks))
         try:
-            return Run(drive, record, image, medium, options, on_progress, resumed, describe,
-                       signer).execute(identity)
+            run = Run(drive, record, image, medium, options, on_progress, resumed, describe, signer)
+            run.layout, run.layout_raw, run.structures = layout, facts.raw, structures
+            run.earlier, run.earlier_sample = earlier, sample
+            return run.execute(identity)
         finally:
             record.close()
     finally:
@@ -185,6 +206,11 @@ class Run:
         self.second_read: confirm.SecondRead | None = None
         self.stopped: Stopped | None = None     # the budget ended the engine (rescue/budget.py)
         self.stop_reason = "done"
+        self.layout: RecordedLayout | None = None          # acquire_image sets it (drive.layout)
+        self.layout_raw: dict[str, str] = {}
+        self.structures: dict = {}                        # drive.structures: ATIP, PFI, BCA, ...
+        self.earlier: incremental.Earlier | None = None    # --incremental-from
+        self.earlier_sample: list[dict] = []
 
     def execute(self, identity) -> Outcome:
         self._begin(identity)
@@ -229,6 +255,16 @@ class Run:
                     writer.preallocate()
                     settings.apply()
                     self._log_fallbacks()
+                    if self.earlier is not None:
+                        incremental.mark_known(self.earlier, self.smap)
+                    if self.layout is not None:     # the gaps are never work for an engine
+                        self.layout = layout_step.prepare(self.drive, self.record, self.run_id, self.smap,
+                                                          self.layout, self.layout_raw, self.structures)
+                        self._log_fallbacks()
+                    if self.earlier is not None:    # the earlier sessions from the earlier image
+                        copied = incremental.seed(self.earlier, self.smap, self.sink)
+                        self.record.log_event(self.run_id, "incremental",
+                                              **incremental.summary(self.earlier, self.earlier_sample, copied))
                     self._run_engine()
                     self._log_fallbacks()         # what the drive refused of the retry hygiene
                     self.sink.end_pass()
@@ -237,7 +273,7 @@ class Run:
                                                                writer, self.sink, self.read_times)
                     self._fill_unreadable(writer)
                     self.checkpoints.checkpoint()
-                    status = "complete" if self.smap.count(State.FINISHED) == self.smap.sectors else "partial"
+                    status = "complete" if self.smap.count(*SETTLED) == self.smap.sectors else "partial"
                 except (KeyboardInterrupt, Interrupted):
                     message = "interrupted by the user; run the same command to resume"
                 except RESUMABLE as exc:
@@ -263,6 +299,8 @@ class Run:
         """Hashes, the volume label, the analysis, the record's seal, the signed seal file and the sum files."""
         hashes = self._hashes()
         self._describe()
+        if self.layout is not None:
+            layout_step.check_volume_sizes(self.image_path, self.smap, self.layout, self.record, self.run_id)
         self.record.log_event(self.run_id, "hashes", **hashes)
         self.record.set_run_stop_reason(self.run_id, self.stop_reason)
         self.record.end_run(self.run_id, status)
@@ -327,13 +365,15 @@ class Run:
                 writer.zero(run.start, run.count)
 
     def _outcome(self, status: str, hashes: dict, message: str) -> Outcome:
-        bad_runs = [(r.start, r.end - 1) for r in self.smap.runs() if r.state != State.FINISHED]
+        bad_runs = [(r.start, r.end - 1) for r in self.smap.runs() if r.state not in SETTLED]
         finished = self.smap.count(State.FINISHED)
+        not_recorded = self.smap.count(State.NOT_RECORDED)
         return Outcome(self.image_path, self.record.path, self.medium.capacity, status, finished,
-                       self.medium.capacity - finished, bad_runs if status != "interrupted" else [],
+                       self.medium.capacity - finished - not_recorded, bad_runs if status != "interrupted" else [],
                        hashes, self.drive.clock_s - self.clock_at_start, self.record.head_hash(), message,
                        self.resumed, list(self.drive.fallbacks), second_read=self.second_read,
-                       stop_reason=self.stop_reason, not_tried=not_tried_ranges(self.smap))
+                       stop_reason=self.stop_reason, not_tried=not_tried_ranges(self.smap),
+                       not_recorded=not_recorded, layout=self.layout.as_dict() if self.layout else None)
 
     # -- after the copy --------------------------------------------------------------------------------
     def _hashes(self) -> dict[str, str]:

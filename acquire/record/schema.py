@@ -12,8 +12,9 @@ SCHEMA_VERSION = 1
 TOOL_NAME = "acquire"
 
 # sector_map.state is rescue.sectormap.State as an integer (0 untried ... 4 finished, as in
-# ddrescue's map file); re-exported here for readers of the record
-UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = (int(s) for s in State)
+# ddrescue's map file; 5 not recorded, which a ddrescue map writes '+'); re-exported here for
+# readers of the record
+UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED, NOT_RECORDED = (int(s) for s in State)
 STATE_CHARS = "".join(s.char for s in State)
 
 RUN_STATUSES = ("running", "complete", "partial", "interrupted", "failed")
@@ -87,6 +88,17 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
         {"id": int, "run_id": int, "name": str, "old_value": str, "new_value": str, "time_utc": str},
         "id", [("run_id", "runs", "id")], {"run_id", "name", "time_utc"},
     ),
+    # the disc as recorded (acquire.drive.layout; docs/record.md "Layout"): record/layout_tables.py
+    # writes them, and creates them in a record made before them
+    "layout_tracks": (
+        {"track": int, "session": int, "start": int, "end": int, "audio": int, "data_mode": int, "source": str},
+        "track", [], {"session", "start", "end"},
+    ),
+    "layout_extents": ({"start": int, "count": int, "kind": str, "why": str}, "start", [], {"count", "kind"}),
+    "layout_figures": ({"name": str, "value": str}, "name", [], set()),
+    "layout_disagreements": ({"id": int, "message": str}, "id", [], {"message"}),
+    "disc_responses": ({"command": str, "name": str, "hex": str, "sha256": str, "parsed_json": str}, "command", [],
+                       {"hex", "sha256"}),
     # the damage log's other half: what retry hygiene did between the reads (rescue/hygiene.py)
     "actions": (
         {

@@ -52,8 +52,8 @@ class Staging:
     def stage_map(self, runs: Iterable[tuple[int, int, int]]) -> None:
         staged = []
         for start, count, state in runs:
-            if not 0 <= state <= 4:
-                raise ValueError(f"sector map state must be 0..4, not {state}")
+            if not 0 <= state <= 5:          # rescue.sectormap.State: 0 untried .. 4 finished, 5 not recorded
+                raise ValueError(f"sector map state must be 0..5, not {state}")
             staged.append((int(start), int(count), int(state)))
         self.batch.map_runs = staged
 

@@ -2,7 +2,7 @@
 
 Element order follows the schema's sequences, which are strict:
 
-    dfxml: metadata, creator, source, diskimageobject, [acquire:boot_images]
+    dfxml: metadata, creator, source, diskimageobject, [acquire:boot_images], [acquire:validation]
     diskimageobject: byte_runs (whole image with its hashes; piecewise windows; unreadable
                      ranges with fill="0x00"), sector_size, volume* (one per file system: fileobjects)
 
@@ -17,6 +17,7 @@ from datetime import datetime
 
 from ..rescue.sectormap import State
 from . import sessions
+from . import validation
 
 DFXML_NS = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -72,6 +73,7 @@ def render_dfxml(report: dict) -> str:
     _diskimage(root, report)
     _boot_images(root, report)
     sessions.dfxml(root, report, _sub, _a)
+    validation.dfxml_part(root, report, _sub, _a)
     ET.indent(root, space=" ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -133,12 +135,15 @@ def _diskimage(root: ET.Element, report: dict) -> None:
         run.set(_a("window"), str(w["idx"]))
         _hash(run, "sha256", w["sha256"])
         _hash(run, "xxh128", w["xxh128"])
-    state_names = {0: "untried", 1: "non-trimmed", 2: "non-scraped", 3: "bad"}
-    for start, count, state in smap["runs"]:
+    state_names = {0: "untried", 1: "non-trimmed", 2: "non-scraped", 3: "bad", 5: "not-recorded"}
+    for start, count, state, kind in _runs_with_kinds(report):
         if state == State.FINISHED:
             continue
         run = _sub(runs, _d("byte_run"), img_offset=start * sector_size, len=count * sector_size, fill="0x00")
-        run.set(_a("scope"), "unreadable")
+        # a not-recorded run holds no data by design (a run-out, a gap between sessions): not damage
+        run.set(_a("scope"), "not-recorded" if state == State.NOT_RECORDED else "unreadable")
+        if kind:
+            run.set(_a("kind"), kind)
         run.set(_a("state"), state_names.get(state, str(state)))
         run.set(_a("first_lba"), str(start))
         run.set(_a("sectors"), str(count))
@@ -158,6 +163,27 @@ def _diskimage(root: ET.Element, report: dict) -> None:
             volume.set(_a("label"), str(info["label"]))
         for f in by_fs.get(fs_id, []):
             _fileobject(volume, f, sector_size)
+
+
+def _runs_with_kinds(report: dict):
+    """(start, count, state, kind) of each map run; a not-recorded run split at the layout's
+    extents, each with its kind (run-out, session-gap, ...)."""
+    extents = (report.get("layout") or {}).get("not_recorded", [])
+    for start, count, state in report["map"]["runs"]:
+        if state != State.NOT_RECORDED or not extents:
+            yield start, count, state, None
+            continue
+        pos, end = start, start + count
+        for n in extents:
+            a, b = max(n["start"], pos), min(n["start"] + n["count"], end)
+            if a >= b:
+                continue
+            if a > pos:
+                yield pos, a - pos, state, None
+            yield a, b - a, state, n["kind"]
+            pos = b
+        if pos < end:
+            yield pos, end - pos, state, None
 
 
 def _fileobject(parent: ET.Element, f: dict, sector_size: int) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from html import escape
 
+from . import validation
+from .layout_section import session_maps
 from .sections import sections, title_of
 from .svg import report_maps
 
@@ -42,6 +44,10 @@ def render_html(report: dict) -> str:
         out.append('<p class="meta">Left: the sectors in LBA order, one cell per group of sectors, the worst '
                    'state in it shown. Right: each sector at its radius and angle on the nominal spiral of the '
                    'medium, so a radial scratch shows as a radial line and edge rot as an outer ring.</p>')
+        per_session = session_maps(report)
+        if per_session:
+            out.append('<h3 id="session-maps">Per session</h3><div class="maps">'
+                       + "".join(f"<div>{svg}</div>" for svg in per_session) + "</div>")
     else:
         out.append("<p>no sector map recorded</p>")
     for heading, lines, tables in sections(report):
@@ -53,5 +59,6 @@ def render_html(report: dict) -> str:
             out.append("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr></thead><tbody>")
             out += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows]
             out.append("</tbody></table>")
+    out += validation.screenshots_html(report)
     out.append("</body></html>")
     return "\n".join(out) + "\n"

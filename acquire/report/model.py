@@ -26,6 +26,8 @@ from ..rescue.geometry import DiscLayout
 from ..rescue.sectormap import State
 from ..seal.check import latest_seal_event
 from ..seal.document import SIGNED
+from . import validation
+from .layout_section import layout as _layout
 from .svg import STATE_NAMES
 
 REPORT_FORMAT = 1           # bump when a key changes meaning or goes away (docs/reports.md)
@@ -96,6 +98,8 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
         "events": {"count": len(record.events()), "kinds": dict(sorted(Counter(e["kind"] for e in record.events()).items())),
                    "head_hash": record.head_hash()},
         "filesystem": _filesystem(conn, tables, runs_map, sector_size),
+        "validation": validation.model_part(record, record_path),
+        "layout": _layout(record, runs_map),
     }
     report["damage"]["unstable"] = _unstable(record, runs_map)
     # retry hygiene's steps between the reads (rescue/hygiene.py); a record older than the table has none
@@ -252,15 +256,17 @@ def _map(runs: list[tuple[int, int, int]], capacity: int, sector_size: int) -> d
     counts = Counter()
     for _, count, state in runs:
         counts[state] += count
-    unreadable = [[s, s + c - 1] for s, c, st in runs if st != State.FINISHED]
+    # not recorded (5) is neither read nor unreadable: nothing is there to read
+    unreadable = [[s, s + c - 1] for s, c, st in runs if st not in (State.FINISHED, State.NOT_RECORDED)]
     bad = [[s, s + c - 1] for s, c, st in runs if st == State.BAD]
     return {
         "sectors": capacity,
         "sector_size": sector_size,
         "run_count": len(runs),
-        "counts": {STATE_NAMES[s]: counts.get(s, 0) for s in (4, 3, 2, 1, 0)},
-        "unreadable_sectors": capacity - counts.get(4, 0) if runs else None,
+        "counts": {STATE_NAMES[s]: counts.get(s, 0) for s in (4, 3, 2, 1, 0, 5)},
+        "unreadable_sectors": capacity - counts.get(4, 0) - counts.get(5, 0) if runs else None,
         "unreadable_ranges": unreadable,
+        "not_recorded_ranges": [[s, s + c - 1] for s, c, st in runs if st == State.NOT_RECORDED],
         "bad_ranges": bad,
         # untried: a budget stopped the run before them (runs.stop_reason says why), or a run was cut short
         "not_tried_ranges": [[s, s + c - 1] for s, c, st in runs if st == State.UNTRIED],
@@ -299,7 +305,7 @@ def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int
     if not analysed:
         return {"analysed": False, "summary": "no file-system analysis in this record (acquire analyze RECORD adds it)", "filesystems": [], "files": [],
                 "damaged_files": [], "boot_images": [], "unreadable_tree": []}
-    unfinished = [(s, s + c) for s, c, st in runs if st != State.FINISHED]
+    unfinished = [(s, s + c) for s, c, st in runs if st not in (State.FINISHED, State.NOT_RECORDED)]
     filesystems = _rows(conn, "SELECT * FROM filesystems ORDER BY id") if "filesystems" in tables else []
     for fs in filesystems:
         fs["details"] = _json(fs.pop("details_json", None))

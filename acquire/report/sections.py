@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import validation
+from .layout_section import layout_section
+
 MAX_RANGES_SHOWN = 20
 MAX_FILES_SHOWN = 200
 
@@ -36,8 +39,9 @@ def title_of(report: dict) -> str:
 
 
 def sections(report: dict) -> list[Section]:
-    return [_verify(report), _case(report), _image(report), _medium(report), _drives(report), _runs(report),
-            _passes(report), _damage(report), _filesystem(report), _settings(report)]
+    return [_verify(report), _case(report), _image(report), _medium(report), layout_section(report), _drives(report),
+            _runs(report), _passes(report), _damage(report), _filesystem(report), validation.section(report),
+            _settings(report)]
 
 
 def _verify(r: dict) -> Section:
@@ -74,7 +78,7 @@ def _image(r: dict) -> Section:
     counts = m["counts"]
     lines = [f"{counts['finished']} of {m['sectors']} sectors read; {s(m['unreadable_sectors'])} not read "
              f"({counts['bad']} bad, {counts['non-scraped']} non-scraped, {counts['non-trimmed']} non-trimmed, "
-             f"{counts['untried']} untried).",
+             f"{counts['untried']} untried); {counts.get('not-recorded', 0)} not recorded (no data there by design).",
              f"Unreadable ranges (LBA, inclusive): {ranges(m['unreadable_ranges'])}."]
     lines += _not_tried(r)
     return ("Image and hashes", lines, [("", ["item", "value"], rows)])

@@ -19,15 +19,16 @@ from ..rescue.geometry import DISC_RADIUS_MM, HUB_RADIUS_MM, DiscLayout
 from ..rescue.sectormap import State
 
 # sector_map.state (docs/record.md) -> name, colour, severity (larger is worse)
-UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = (int(s) for s in State)
+UNTRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED, NOT_RECORDED = (int(s) for s in State)
 STATE_NAMES = {UNTRIED: "untried", NON_TRIMMED: "non-trimmed", NON_SCRAPED: "non-scraped", BAD: "bad",
-               FINISHED: "finished"}
+               FINISHED: "finished", NOT_RECORDED: "not-recorded"}
 # ddrescueview's palette, darkened a little for print
 STATE_COLOURS = {UNTRIED: "#9e9e9e", NON_TRIMMED: "#e0b000", NON_SCRAPED: "#3060c0", BAD: "#d01c1c",
-                 FINISHED: "#2e9a48"}
-SEVERITY = {FINISHED: 0, UNTRIED: 1, NON_TRIMMED: 2, NON_SCRAPED: 3, BAD: 4}
+                 FINISHED: "#2e9a48", NOT_RECORDED: "#cfd8dc"}
+# not recorded is no damage: any other state in a cell outweighs it, and it outweighs finished
+SEVERITY = {FINISHED: 0, NOT_RECORDED: 1, UNTRIED: 2, NON_TRIMMED: 3, NON_SCRAPED: 4, BAD: 5}
 _BY_SEVERITY = {v: k for k, v in SEVERITY.items()}
-LEGEND_ORDER = (FINISHED, BAD, NON_SCRAPED, NON_TRIMMED, UNTRIED)
+LEGEND_ORDER = (FINISHED, BAD, NON_SCRAPED, NON_TRIMMED, UNTRIED, NOT_RECORDED)
 
 LINEAR_COLUMNS = 100
 LINEAR_MAX_ROWS = 60

@@ -118,7 +118,7 @@ class Estimate:
         untried = counts[State.UNTRIED]
         failed = counts[State.NON_TRIMMED] + counts[State.NON_SCRAPED]
         bad = counts[State.BAD]
-        tried = smap.sectors - untried
+        tried = smap.sectors - untried - counts.get(State.NOT_RECORDED, 0)   # a gap is no work and no damage
         p_bad = self._predicted_fraction()
         if p_bad is None:
             p_bad = (failed + bad) / tried if tried else 0.0

@@ -39,7 +39,7 @@ class HygieneSettings:
     failures_in_row: int = 32        # failed reads in a row before the drive is checked
     reference: tuple[int, int, str] | None = None   # (lba, count, sha256) of known content: the identity probe
     family: str = "cd"
-    top_speed_x: float | None = None  # the speed of the copy (None: the family's usual top)
+    top_speed_x: float | None = None  # the speed of the copy (None: ask the drive at the first retry pass)
     base_speed_x: float | None = None  # what to restore at the end (None: the drive's maximum)
 
 
@@ -79,6 +79,7 @@ class Hygiene:
         self.canary: tuple[int, int, str] | None = None
         self.speed_x: float | None = None    # set by this run; None: as the run found it
         self.speed_refused = False
+        self.top_speed_x: float | None = None
         self.flush_due: str | None = None    # a pass began that re-reads: flush before its first READ
         self.phase, self.pass_no = "start", 0
         self.reader = _Reader(self)
@@ -211,7 +212,10 @@ class Hygiene:
     def _change_speed(self, pass_no: int) -> None:
         if self.speed_refused:
             return
-        top = self.settings.top_speed_x or TOP_SPEED_X.get(self.settings.family, 8.0)
+        if self.top_speed_x is None:        # asked only now: a healthy disc sends no extra command
+            self.top_speed_x = (self.settings.top_speed_x or self.drive.read_speed_x()
+                                or TOP_SPEED_X.get(self.settings.family, 8.0))
+        top = self.top_speed_x
         previous = self.speed_x if self.speed_x is not None else top
         target = max(1.0, top / 2 ** (pass_no + 1))
         if target == previous:

@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["State", "Run", "SectorMap"]
+__all__ = ["State", "Run", "SectorMap", "SETTLED", "DDRESCUE_STATES"]
 
 
 class State(enum.IntEnum):
@@ -26,6 +26,9 @@ class State(enum.IntEnum):
     NON_SCRAPED = 2   # trimmed; not yet read sector by sector
     BAD = 3           # read alone, and failed
     FINISHED = 4      # read, and written to the image
+    NOT_RECORDED = 5  # holds no data by design (run-out, link, session gap, unrecorded, audio):
+                      # set from the disc's layout before the copy, never read, zero in the image;
+                      # neither good nor damaged (docs/rescue.md "Not recorded")
 
     @property
     def char(self) -> str:
@@ -41,10 +44,17 @@ class State(enum.IntEnum):
 
 
 # ddrescue 1.27 manual, "Mapfile structure": '?' non-tried, '*' non-trimmed, '/' non-scraped,
-# '-' bad-sector, '+' finished
-_CHARS = ("?", "*", "/", "-", "+")
-_FROM_CHAR = {c: State(i) for i, c in enumerate(_CHARS)}
+# '-' bad-sector, '+' finished. ddrescue has no status for "nothing recorded here": such a block
+# is written '+' (its bytes in the image, zeros, are what the disc holds there: nothing to
+# rescue, nothing damaged) and named again in a "# not-recorded POS SIZE KIND" comment line,
+# which from_ddrescue reads back (ddrescue and ddrescuelog skip comments).
+_CHARS = ("?", "*", "/", "-", "+", "+")
+_FROM_CHAR = {c: State(i) for i, c in enumerate(_CHARS[:5])}
 _STATES = tuple(State)
+DDRESCUE_STATES = _STATES[:5]            # the states a ddrescue mapfile can tell apart
+# a sector in one of these needs no more reading: a run is complete when every sector is settled
+SETTLED = frozenset({State.FINISHED, State.NOT_RECORDED})
+_NOT_RECORDED_COMMENT = "# not-recorded"
 
 # the current_status of a mapfile's status line (same manual section): copying, trimming,
 # scraping, retrying, filling, generating, finished
@@ -297,6 +307,8 @@ class SectorMap:
             for part in str(comment).splitlines() or [""]:
                 lines.append(part if part.startswith("#") else f"# {part}")
         # the widths follow ddrescue 1.27's own mapfiles ("0x%08llX     %c               %d")
+        for run in self.runs_of(State.NOT_RECORDED):
+            lines.append(f"{_NOT_RECORDED_COMMENT} 0x{run.start * sector_size:08X}  0x{run.count * sector_size:08X}")
         lines.append("# current_pos  current_status  current_pass")
         lines.append(f"0x{current_pos * sector_size:08X}     {current_status}               {current_pass}")
         lines.append("#      pos        size  status")
@@ -317,13 +329,19 @@ class SectorMap:
             raise ValueError(f"sector size {sector_size} is not positive")
         status_seen = False
         triples: list[tuple[int, int, State]] = []
+        not_recorded: list[tuple[int, int]] = []
         limit = None if sectors is None else sectors * sector_size
         pos = 0
         for number, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
+            where = f"mapfile line {number}"
+            if line.startswith(_NOT_RECORDED_COMMENT):
+                fields = line[len(_NOT_RECORDED_COMMENT):].split()
+                if len(fields) >= 2:
+                    not_recorded.append((_number(fields[0], where), _number(fields[1], where)))
+                continue
             if not line or line.startswith("#"):
                 continue
-            where = f"mapfile line {number}"
             if not status_seen:
                 _status_line(line, where)
                 status_seen = True
@@ -350,7 +368,12 @@ class SectorMap:
             covered = min(pos, sectors * sector_size) // sector_size
             if covered < sectors:
                 triples.append((covered, sectors - covered, State.UNTRIED))
-        return cls.from_runs(sectors, triples)
+        smap = cls.from_runs(sectors, triples)
+        for block_pos, size in not_recorded:     # only over what the blocks call finished
+            first, last = block_pos // sector_size, min((block_pos + size) // sector_size, sectors)
+            for run in list(smap.runs_of(State.FINISHED, start=first, end=last)):
+                smap.set(run.start, run.count, State.NOT_RECORDED)
+        return smap
 
 
 def _status_line(line: str, where: str) -> None:

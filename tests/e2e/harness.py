@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from acquire.validate import guest
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CACHE = Path(os.environ.get("ACQUIRE_E2E_CACHE", HERE / ".cache"))
@@ -48,8 +50,9 @@ START_MARK = "E2E-SCRIPT-START"
 END_MARK = "E2E-SCRIPT-END"
 
 
-class Unavailable(Exception):
-    """What the guest needs cannot be had here (no QEMU, no busybox, no kernel package)."""
+# The kernel, busybox and initramfs machinery is acquire's own (acquire validate boots the same guest
+# to mount images): one implementation, used here with this harness's modules and init.
+Unavailable = guest.GuestUnavailable     # what the guest needs cannot be had here
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,52 +98,12 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
-def kernel_package_name() -> str:
-    """The package linux-image-amd64 depends on, e.g. linux-image-6.1.0-56-amd64."""
-    override = os.environ.get("ACQUIRE_E2E_KERNEL_PACKAGE")
-    if override:
-        return override
-    try:
-        out = _run(["apt-cache", "depends", "linux-image-amd64"]).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise Unavailable(f"apt-cache cannot name the kernel package ({exc})") from exc
-    names = re.findall(r"Depends:\s*(linux-image-\S+)", out)
-    if not names:
-        raise Unavailable(f"apt-cache depends linux-image-amd64 names no kernel package:\n{out}")
-    return names[0]
+kernel_package_name = guest.kernel_package_name
 
 
 def kernel() -> tuple[Path, Path, str]:
     """(vmlinuz, modules directory, kernel release), downloaded and unpacked once into CACHE."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    debs = sorted(CACHE.glob("linux-image-*.deb"))
-    if not debs:
-        package = kernel_package_name()
-        try:
-            # apt's sandbox user cannot write here; it downloads as root with a warning, harmlessly.
-            _run(["apt-get", "download", package], cwd=CACHE)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            detail = getattr(exc, "stderr", "") or exc
-            raise Unavailable(f"apt-get download {package} failed: {detail}") from exc
-        debs = sorted(CACHE.glob("linux-image-*.deb"))
-        if not debs:
-            raise Unavailable(f"apt-get download {package} left no .deb in {CACHE}")
-    deb = debs[-1]
-    unpacked = CACHE / deb.stem
-    if not (unpacked / ".done").exists():
-        shutil.rmtree(unpacked, ignore_errors=True)
-        unpacked.mkdir()
-        # only the kernel and the modules we load: 25 MB instead of 400 MB
-        tar = subprocess.Popen(["tar", "-x", "-C", str(unpacked), "--wildcards", "./boot/vmlinuz-*",
-                                *[f"*/{m}.ko*" for m in MODULES]], stdin=subprocess.PIPE)
-        subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=tar.stdin, check=True)
-        tar.stdin.close()
-        if tar.wait() != 0:
-            raise Unavailable(f"cannot unpack {deb}")
-        (unpacked / ".done").touch()
-    vmlinuz = next((unpacked / "boot").glob("vmlinuz-*"))
-    release = vmlinuz.name.removeprefix("vmlinuz-")
-    return vmlinuz, unpacked / "lib" / "modules" / release, release
+    return guest.kernel(CACHE, MODULES)
 
 
 # --- the initramfs --------------------------------------------------------------------------------
@@ -181,7 +144,7 @@ for b in /sys/block/sr*; do
 done > /job/devices.txt
 echo "E2E-SCRIPT-START"
 chroot /host /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root LANG=C.UTF-8 PYTHONPATH="$E2E_PYTHONPATH" PYTHONDONTWRITEBYTECODE=1 E2E_JOB="$E2E_JOB" \
+    HOME=/root LANG=C.UTF-8 ACQUIRE_NO_VALIDATE=1 PYTHONPATH="$E2E_PYTHONPATH" PYTHONDONTWRITEBYTECODE=1 E2E_JOB="$E2E_JOB" \
     E2E_PYTHON="$E2E_PYTHON" /bin/sh -c 'cd "$E2E_JOB" && exec /bin/sh ./script.sh' \
     > /job/stdout 2> /job/stderr
 echo $? > /job/exit_code
@@ -192,47 +155,12 @@ poweroff -f
 """
 
 
-def busybox() -> Path:
-    path = shutil.which("busybox") or "/bin/busybox"
-    if not Path(path).exists():
-        raise Unavailable("busybox is not installed (apt-get install busybox-static)")
-    if shutil.which("file") and "statically linked" not in _run(["file", "-L", path]).stdout:
-        raise Unavailable(f"{path} is not statically linked (apt-get install busybox-static)")
-    return Path(path)
+busybox = guest.busybox
 
 
 def initramfs() -> tuple[Path, Path, str]:
     """(vmlinuz, initrd, kernel release); the initrd is rebuilt when the init script or kernel changes."""
-    vmlinuz, moddir, release = kernel()
-    bb = busybox()
-    key = hashlib.sha256((INIT + release + " ".join(MODULES) + str(bb.stat().st_size)).encode()).hexdigest()[:16]
-    initrd = CACHE / f"initrd-{release}-{key}.cpio"
-    for stale in CACHE.glob("initrd-*.cpio"):
-        if stale != initrd:
-            stale.unlink()
-    if initrd.exists():
-        return vmlinuz, initrd, release
-    with tempfile.TemporaryDirectory(prefix="e2e-initrd-") as tmp:
-        root = Path(tmp)
-        for d in ("bin", "proc", "sys", "dev", "modules", "tmp"):
-            (root / d).mkdir()
-        shutil.copy2(bb, root / "bin" / "busybox")
-        (root / "bin" / "sh").symlink_to("busybox")
-        for name in MODULES:
-            found = sorted(moddir.rglob(f"{name}.ko"))
-            if not found:
-                raise Unavailable(f"module {name}.ko is not in {moddir}")
-            shutil.copy2(found[0], root / "modules" / f"{name}.ko")
-        (root / "modules.list").write_text("\n".join(MODULES) + "\n")
-        (root / "init").write_text(INIT)
-        (root / "init").chmod(0o755)
-        names = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-        partial = initrd.with_suffix(".part")
-        with open(partial, "wb") as out:
-            subprocess.run([str(bb), "cpio", "-o", "-H", "newc"], input="\n".join(names).encode() + b"\n",
-                           cwd=root, stdout=out, stderr=subprocess.DEVNULL, check=True)
-        partial.rename(initrd)
-    return vmlinuz, initrd, release
+    return guest.initramfs(CACHE, INIT, MODULES)
 
 
 def qemu_version() -> str:

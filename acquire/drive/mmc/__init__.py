@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .opcodes import (  # noqa: F401
     TEST_UNIT_READY, REQUEST_SENSE, INQUIRY, START_STOP_UNIT, PREVENT_ALLOW_MEDIUM_REMOVAL,
-    READ_CAPACITY_10, READ_10, READ_TOC, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION,
+    READ_CAPACITY_10, READ_10, READ_SUB_CHANNEL, READ_TOC, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION,
     READ_DISC_INFORMATION, READ_TRACK_INFORMATION, MODE_SELECT_10, MODE_SENSE_10, READ_12,
     GET_PERFORMANCE, READ_DISC_STRUCTURE, SET_STREAMING, SET_CD_SPEED, READ_CD, OPCODE_NAMES,
     USER_DATA_BYTES, SECTOR_BYTES, MAX_LBA, opcode_name,
@@ -37,12 +37,19 @@ from .identify import (  # noqa: F401
 from .disc import (  # noqa: F401
     Capacity, read_capacity_10, parse_read_capacity_10, TOC_FORMAT_TOC, TOC_FORMAT_SESSION,
     TOC_FORMAT_FULL, LEADOUT_TRACK, read_toc, TocEntry, Toc, parse_toc, SessionInfo,
-    parse_session_info, msf_to_lba, FullTocEntry, FullToc, parse_full_toc, DiscInformation,
+    parse_session_info, msf_to_lba, FullTocEntry, FullToc, FullTocSession, parse_full_toc, DiscInformation,
+    disc_information_lba, POINT_FIRST_TRACK, POINT_LAST_TRACK, POINT_LEADOUT, POINT_NEXT_SESSION,
     read_disc_information, parse_disc_information, TrackInformation, read_track_information,
     parse_track_information,
 )
 from .read import (  # noqa: F401
     read_10, read_12, READ_CD_USER_DATA, READ_CD_RAW, READ_CD_RAW_C2, read_cd, read_cd_sector_size,
+)
+from .media import (  # noqa: F401
+    TOC_FORMAT_PMA, TOC_FORMAT_ATIP, TOC_FORMAT_CD_TEXT, DISC_STRUCTURE_BCA, DISC_STRUCTURE_DMI, BD_MEDIA,
+    BD_DISC_INFORMATION, Atip, parse_atip, parse_pma, CdTextPack, CdText, parse_cd_text, parse_bca, parse_dmi,
+    BdDiscInformation, parse_bd_disc_information, SUB_CHANNEL_MCN, SUB_CHANNEL_ISRC, read_sub_channel,
+    parse_mcn, parse_isrc,
 )
 from .config import (  # noqa: F401
     RT_ALL, RT_CURRENT, RT_ONE, FEATURE_NAMES,
@@ -76,7 +83,8 @@ __all__ = [
     "parse_unit_serial_number", "Capacity", "read_capacity_10", "parse_read_capacity_10",
     "TOC_FORMAT_TOC", "TOC_FORMAT_SESSION", "TOC_FORMAT_FULL", "LEADOUT_TRACK", "read_toc",
     "TocEntry", "Toc", "parse_toc", "SessionInfo", "parse_session_info", "msf_to_lba",
-    "FullTocEntry", "FullToc", "parse_full_toc", "DiscInformation", "read_disc_information",
+    "FullTocEntry", "FullToc", "FullTocSession", "parse_full_toc", "disc_information_lba",
+    "POINT_FIRST_TRACK", "POINT_LAST_TRACK", "POINT_LEADOUT", "POINT_NEXT_SESSION", "DiscInformation", "read_disc_information",
     "parse_disc_information", "TrackInformation", "read_track_information",
     "parse_track_information", "read_10", "read_12", "READ_CD_USER_DATA", "READ_CD_RAW",
     "READ_CD_RAW_C2", "read_cd", "read_cd_sector_size", "RT_ALL", "RT_CURRENT", "RT_ONE",
@@ -89,4 +97,8 @@ __all__ = [
     "DISC_STRUCTURE_PHYSICAL", "DISC_STRUCTURE_COPYRIGHT", "DISC_STRUCTURE_MANUFACTURING",
     "DISC_STRUCTURE_LIST", "read_disc_structure", "DvdPhysicalFormat", "parse_dvd_physical_format",
     "Copyright", "parse_copyright",
+    "TOC_FORMAT_PMA", "TOC_FORMAT_ATIP", "TOC_FORMAT_CD_TEXT", "DISC_STRUCTURE_BCA", "DISC_STRUCTURE_DMI",
+    "BD_MEDIA", "BD_DISC_INFORMATION", "Atip", "parse_atip", "parse_pma", "CdTextPack", "CdText",
+    "parse_cd_text", "parse_bca", "parse_dmi", "BdDiscInformation", "parse_bd_disc_information",
+    "SUB_CHANNEL_MCN", "SUB_CHANNEL_ISRC", "read_sub_channel", "parse_mcn", "parse_isrc", "READ_SUB_CHANNEL",
 ]

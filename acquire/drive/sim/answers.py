@@ -12,8 +12,10 @@ Decisions where the spec is silent (docs/simulated-drive.md):
 - SET CD SPEED / SET STREAMING clamp the speed to [1x, speed_x] and trace `speed X` every time
   they succeed. READ DISC STRUCTURE on a cd-rom is 05/24/00 (QEMU says 05/30/00).
 - MODE SENSE page control 3 (saved) is 05/39/00 (saving parameters not supported).
-- With [[track]]s, READ TOC, READ TRACK INFORMATION and READ DISC INFORMATION describe each
-  track of the one session; a mode2-form1 track is data mode 2, and the disc type CD-ROM XA.
+- READ TOC, READ TRACK INFORMATION and READ DISC INFORMATION answer from the layout
+  (sim/layout.py): every closed session in the TOC (formats 0, 1, 2), an open one only in track
+  and disc information; an appendable disc has an empty last session and an invisible blank track
+  after its last one (MMC-6 6.22, 6.26); a mode2-form1 track is data mode 2, and the disc type CD-ROM XA.
 """
 from __future__ import annotations
 
@@ -23,10 +25,12 @@ from typing import Callable
 from .codes import (GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION, GET_PERFORMANCE, INQUIRY,
                     INVALID_FIELD_IN_CDB, INVALID_FIELD_IN_PARAMETER_LIST, LBA_OUT_OF_RANGE, MEDIUM_REMOVAL_PREVENTED,
                     MODE_SELECT_10, MODE_SENSE_10, PARAMETER_LIST_LENGTH_ERROR, PREVENT_ALLOW_MEDIUM_REMOVAL,
-                    READ_CAPACITY_10, READ_DISC_INFORMATION, READ_DISC_STRUCTURE, READ_TOC, READ_TRACK_INFORMATION,
+                    READ_CAPACITY_10, READ_DISC_INFORMATION, READ_DISC_STRUCTURE, READ_SUB_CHANNEL, READ_TOC, READ_TRACK_INFORMATION,
                     REQUEST_SENSE, SAVING_PARAMETERS_NOT_SUPPORTED, SECTOR_BYTES, SET_CD_SPEED, SET_STREAMING,
                     START_STOP_UNIT, TEST_UNIT_READY, Check, msf, sense_bytes)
 from .state import ERROR_RECOVERY_DEFAULT, PAGE_ERROR_RECOVERY, DriveState
+from . import structures
+from .toc import read_disc_information, read_toc, read_track_information
 
 # SET CD SPEED kB/s that make 1x (docs/reference/mmc.md "SET CD SPEED")
 KBPS_1X = {"cd": 176, "dvd": 1385, "bd": 4496}
@@ -90,86 +94,6 @@ def prevent_allow(state: DriveState, cdb: bytes, out: bytes) -> bytes:
 def read_capacity(state: DriveState, cdb: bytes, out: bytes) -> bytes:
     # 8 bytes: last LBA, block length
     return struct.pack(">II", state.capacity - 1, SECTOR_BYTES)
-
-
-DATA_TRACK = 0x14        # ADR 1, CONTROL 4: a data track, recorded uninterrupted
-LEADOUT = 0xAA
-
-
-def read_toc(state: DriveState, cdb: bytes, out: bytes) -> bytes:
-    # 43 | MSF (bit 1) | format (bits 3-0) | 000000 | track/session | allocation (2) | control
-    use_msf, fmt, track, length = cdb[1] & 0x02, cdb[2] & 0x0F, cdb[6], struct.unpack_from(">H", cdb, 7)[0]
-    where = state.quirks.toc_format_from
-    if where == "byte 9" or (where == "either" and fmt == 0 and cdb[9] >> 6):
-        fmt = cdb[9] >> 6             # SFF-8020 drives (QEMU's ide-cd) take it from byte 9 bits 7-6
-    tracks = state.tracks()
-    last = tracks[-1][0]
-
-    def address(lba: int) -> bytes:
-        return bytes([0, *msf(lba)]) if use_msf else struct.pack(">I", lba)
-
-    if fmt == 0:
-        # header: length (2), first track, last track; 8-byte descriptors:
-        # reserved, ADR/CONTROL, track, reserved, address (4); from the track asked for, then AAh
-        if track > last and track != LEADOUT:
-            raise Check(INVALID_FIELD_IN_CDB)
-        starts = [(n, first) for n, first, _end, _mode in tracks if n >= track] + [(LEADOUT, state.capacity)]
-        body = b"".join(bytes([0, DATA_TRACK, n, 0]) + address(first) for n, first in starts)
-        return (struct.pack(">HBB", len(body) + 2, 1, last) + body)[:length]
-    if fmt == 1:
-        # session info: first/last session 1; one descriptor for the first track of the last session
-        body = bytes([0, DATA_TRACK, 1, 0]) + address(0)
-    elif fmt == 2 and state.family == "cd":
-        # full TOC, 11-byte descriptors: session, ADR/CONTROL, TNO, POINT, MIN, SEC, FRAME,
-        # ZERO, PMIN, PSEC, PFRAME (binary MSF); A0h PMIN first track, PSEC disc type (20h: XA)
-        def entry(point: int, pmsf: tuple[int, int, int]) -> bytes:
-            return bytes([1, DATA_TRACK, 0, point, 0, 0, 0, 0, *pmsf])
-        body = (entry(0xA0, (1, _disc_type(state), 0)) + entry(0xA1, (last, 0, 0))
-                + entry(0xA2, msf(state.capacity)) + b"".join(entry(n, msf(first)) for n, first, _e, _m in tracks))
-    else:
-        raise Check(INVALID_FIELD_IN_CDB)
-    return (struct.pack(">HBB", len(body) + 2, 1, 1) + body)[:length]
-
-
-def _disc_type(state: DriveState) -> int:
-    """00h CD-ROM; 20h CD-ROM XA when any track is mode 2 (docs/reference/mmc.md, disc type)."""
-    return 0x20 if any(mode != "mode1" for _n, _f, _e, mode in state.tracks()) else 0x00
-
-
-def read_disc_information(state: DriveState, cdb: bytes, out: bytes) -> bytes:
-    # 51 | data type (bits 2-0) | 00000000 | allocation (2) | control
-    if cdb[1] & 0x07:
-        raise Check(INVALID_FIELD_IN_CDB)
-    length = struct.unpack_from(">H", cdb, 7)[0]
-    last = state.tracks()[-1][0]
-    # byte 2: last session state (3-2) complete, disc status (1-0) complete = 0Eh; byte 3 first
-    # track; 4 sessions; 5 first track of last session; 6 last track of last session; 8 disc
-    # type; 16-19 last session lead-in, 20-23 last possible lead-out: FFFFFFFFh (none)
-    data = (struct.pack(">HBBBBBBBB", 32, 0x0E, 1, 1, 1, last, 0, _disc_type(state), 0) + bytes(6)
-            + b"\xff" * 8 + bytes(10))
-    return data[:length]
-
-
-def read_track_information(state: DriveState, cdb: bytes, out: bytes) -> bytes:
-    # 52 | address type (bits 1-0) | address (4) | 00 | allocation (2) | control
-    kind, address, length = cdb[1] & 0x03, struct.unpack_from(">I", cdb, 2)[0], struct.unpack_from(">H", cdb, 7)[0]
-    tracks = state.tracks()
-    if kind == 0:
-        if address >= state.capacity:
-            raise Check(LBA_OUT_OF_RANGE)
-        number, first, end, mode = next(t for t in tracks if t[1] <= address < t[2])
-    elif kind == 1 and 1 <= address <= len(tracks):
-        number, first, end, mode = tracks[address - 1]
-    elif kind == 2 and address == 1:              # session 1: its first track
-        number, first, end, mode = tracks[0]
-    else:
-        raise Check(INVALID_FIELD_IN_CDB)
-    # 0-1 length (46); 2 track; 3 session; 5 track mode 4 (data); 6 data mode 1 or 2; 8-11 start;
-    # 12-15 next writable; 16-19 free blocks; 20-23 fixed packet size; 24-27 track size;
-    # 28-31 last recorded address
-    data = (struct.pack(">HBBBBBB", 46, number, 1, 0, 0x04, 0x01 if mode == "mode1" else 0x02, 0)
-            + struct.pack(">IIIIII", first, 0, 0, 0, end - first, end - 1) + bytes(16))
-    return data[:length]
 
 
 def _features(state: DriveState) -> list[tuple[int, bool, bytes]]:
@@ -368,7 +292,9 @@ def read_disc_structure(state: DriveState, cdb: bytes, out: bytes) -> bytes:
     allowed_media = {"cd": (), "dvd": (0,), "bd": (0, 1)}[state.family]
     if media not in allowed_media:
         raise Check(INVALID_FIELD_IN_CDB)
-    if fmt == 0x00:
+    if (media, fmt) in structures.DISC_STRUCTURES:     # BCA, DMI, BD disc information
+        body = structures.DISC_STRUCTURES[media, fmt](state, layer)
+    elif fmt == 0x00:
         if layer:
             raise Check(INVALID_FIELD_IN_CDB)
         # byte 0 book type 0 (DVD-ROM), part version 1; byte 1 disc size 0 (120 mm), maximum
@@ -380,7 +306,8 @@ def read_disc_structure(state: DriveState, cdb: bytes, out: bytes) -> bytes:
         body = bytes(4)     # copyright protection type 0 (none), region mask 0 (all regions)
     elif fmt == 0xFF:
         # list of structures: format, byte 1 bit 6 RDS (readable), length (2)
-        body = b"".join(struct.pack(">BBH", f, 0x40, n) for f, n in ((0x00, 2048), (0x01, 4), (0xFF, 12)))
+        listed = [(0x00, 2048), (0x01, 4), *structures.listed(state), (0xFF, 12)]
+        body = b"".join(struct.pack(">BBH", f, 0x40, n) for f, n in listed)
     else:
         raise Check(INVALID_FIELD_IN_CDB)
     # header: 0-1 data length (after this field), 2-3 reserved
@@ -407,4 +334,5 @@ ANSWERS: dict[int, Answer] = {
     SET_STREAMING: set_streaming,
     GET_PERFORMANCE: get_performance,
     READ_DISC_STRUCTURE: read_disc_structure,
+    READ_SUB_CHANNEL: structures.read_sub_channel,
 }

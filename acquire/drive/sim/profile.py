@@ -13,10 +13,11 @@ Decisions where docs/reference/contracts.md is silent (keep docs/ in step):
 - [timing] defaults are the example values of docs/simulated-drive.md "The profile"; `speed_x` defaults per profile (24/8/6).
 - The [drive] quirk keys and `emulate` presets are checked in quirks.py; a preset's
   INQUIRY strings apply unless the profile gives its own. docs/simulated-drive.md lists them all.
-- [[track]] (the key of docs/reference/contracts.md "The simulated drive's profile"s, a first part of them): number, session (1 only), mode (mode1 |
-  mode2-form1) and start. The tracks partition the [disc] image or generated sectors: the first
-  starts at LBA 0, numbers run 1, 2, ... in LBA order, and each runs to the next one's start.
-  Per-track images, audio, write and open are refused until they are modelled.
+- [[track]] (docs/reference/contracts.md "The simulated drive's profile"): two ways. Beside a [disc]
+  image or sectors, the tracks partition it (one session, no gaps: each runs to the next one's
+  start). Without them, each track brings its own `image` (or `sectors` of generated content), and
+  the disc is laid out from the tracks (sessions, gaps, TAO run-out, an open last session, an
+  unrecorded area up to [disc] capacity): sim/layout.py.
 """
 from __future__ import annotations
 
@@ -31,8 +32,11 @@ from typing import Any
 from ...errors import ProfileError
 from ..profiles import family_of
 from ..spelling import parse_sense_text, sense_text
+from .checks import MAKE_FIXTURES_HINT, _get, _no_unknown, _table, _tables
 from .codes import SECTOR_BYTES
 from .quirks import KEYS as _QUIRK_KEYS, Quirks, parse_quirks
+from .tracks import (AUDIO, AUDIO_SECTOR_BYTES, MODE1, MODE2_FORM1, TRACK_MODES, WRITE_TYPES, Track,  # noqa: F401
+                     _laid_out_capacity, _not_recorded_sense, _own_tracks, _structures, _tracks, _tracks_end)
 
 # profile name -> GET CONFIGURATION profile number (MMC-6 5.3.1, docs/reference/mmc.md "Profiles and families");
 # the family comes from the tool's one table (drive/profiles.py), so the simulated disc is read as the
@@ -48,28 +52,22 @@ DEFAULT_SPEED_X = {"cd": 24, "dvd": 8, "bd": 6}
 # bytes/s at 1x (docs/reference/contracts.md "The clock"): CD 75 sectors/s x 2048
 RATE_1X = {"cd": 153_600, "dvd": 1_385_000, "bd": 4_495_500}
 
-MODE1 = "mode1"
-MODE2_FORM1 = "mode2-form1"
-TRACK_MODES = (MODE1, MODE2_FORM1)
 DAMAGE_KINDS = ("unreadable", "flaky", "slow", "unstable")
 # a confused drive (docs/simulated-drive.md "Events"): every READ GOOD with zeros, or every READ failing
 CONFUSED_KINDS = ("confused-zeros", "confused-errors")
 EVENT_KINDS = ("disconnect", "media-change", "not-ready", "hang", *CONFUSED_KINDS)
 DEFAULT_SENSE = (0x03, 0x11, 0x00)       # MEDIUM ERROR, unrecovered read error
 DEFAULT_NOT_READY_COUNT = 3
-MAKE_FIXTURES_HINT = ("check the path (relative to the profile); the fixture images are made by "
-                      "`python fixtures/make_fixtures.py`")
-
 _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
-_DISC_KEYS = {"profile", "image", "sectors"}
+_DISC_KEYS = {"profile", "image", "sectors", "capacity", "finalized", "runout_sense", "gap_sense",
+              "unrecorded_sense", "cd_text_title", "bca", "mcn"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by", "max_speed_x"}
 # a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
 _KIND_KEYS = {"failures": ("flaky", int, 1, "at least 1"), "delay_s": ("slow", float, 0, "zero or more"),
               "max_speed_x": ("flaky", float, 1, "at least 1")}
 _EVENT_KEYS = {"after_commands", "kind", "count", "after_errors"}
-_TRACK_KEYS = {"number", "session", "mode", "start"}
 _TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005,
                     "sleep_scale": 0.0}
 # INQUIRY field widths (docs/reference/mmc.md: bytes 8-15 vendor, 16-31 product, 32-35 revision)
@@ -110,13 +108,6 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
-class Track:
-    number: int
-    start: int                           # first LBA; the track runs to the next one's start
-    mode: str = MODE1                    # mode1 | mode2-form1
-
-
-@dataclass(frozen=True, slots=True)
 class Profile:
     path: Path
     disc_profile: str                    # a DISC_PROFILES name, or a profile number as hex text
@@ -138,11 +129,30 @@ class Profile:
     damage: tuple[Damage, ...] = ()
     events: tuple[Event, ...] = ()
     tracks: tuple[Track, ...] = ()       # empty: one mode 1 track over the whole disc
+    finalized: bool = True               # false: sessions may be appended (the disc is appendable)
+    not_recorded_sense: tuple[tuple[str, tuple[int, int, int]], ...] = ()   # kind -> sense overrides
+    laid_out: bool = False               # the tracks bring their own images: sim/layout.py
+    cd_text_title: str | None = None     # READ TOC format 5 (CD-TEXT): the album title; None: no CD-TEXT
+    bca: bytes | None = None             # READ DISC STRUCTURE 03h: the DVD's BCA; None: none
+    mcn: str | None = None               # READ SUB-CHANNEL 02h: the media catalogue number (13 digits)
+
+    @property
+    def isrc(self) -> dict[int, str]:
+        """track -> its ISRC (READ SUB-CHANNEL 03h)."""
+        return {t.number: t.isrc for t in self.tracks if t.isrc}
 
     @property
     def damage_here(self) -> tuple[Damage, ...]:
         """The damage this drive sees: every entry but those `readable_by` names it."""
         return tuple(d for d in self.damage if d.in_drive(self.serial, self.product))
+
+    @property
+    def addressable(self) -> int:
+        """LBAs a READ may name without 05/21/00: READ CAPACITY's, or past it up to the last
+        track's end when the capacity lies (an open session)."""
+        if not self.laid_out:
+            return self.capacity
+        return max(self.capacity, _tracks_end(self.tracks))
 
     @property
     def report_information(self) -> bool:
@@ -225,11 +235,26 @@ def _build(path: Path, doc: dict[str, Any]) -> Profile:
         raise fail("[disc] profile is missing", hint="give profile = \"cd-rom\", \"dvd-rom\" or \"bd-rom\"")
     disc_profile = _disc_profile(fail, disc["profile"])
     family = family_of(DISC_PROFILES.get(disc_profile) or int(disc_profile, 0))
-    capacity = _disc_content(fail, disc, base, fields)
+    entries = doc.get("track", [])
+    laid_out = ("image" not in disc and "sectors" not in disc and isinstance(entries, list) and bool(entries))
+    if laid_out:
+        fields["tracks"] = _own_tracks(fail, entries, family, base)
+        capacity = _laid_out_capacity(fail, disc, fields["tracks"])
+        fields["laid_out"] = True
+    else:
+        for key in ("capacity", "finalized"):
+            if key in disc:
+                raise fail(f"[disc] {key} applies to a disc laid out from [[track]]s with their own images")
+        capacity = _disc_content(fail, disc, base, fields)
+        fields["tracks"] = _tracks(fail, entries, capacity, family)
+    if "finalized" in disc:
+        fields["finalized"] = _get(fail, disc, "finalized", bool, "[disc]")
+    fields["not_recorded_sense"] = _not_recorded_sense(fail, disc)
+    fields.update(_structures(fail, disc, family))
     fields.update(_timing_section(fail, timing, family))
-    fields["damage"] = _damage(fail, doc.get("damage", []), capacity)
+    recorded_end = max(capacity, _tracks_end(fields["tracks"])) if laid_out else capacity
+    fields["damage"] = _damage(fail, doc.get("damage", []), recorded_end)
     fields["events"] = _events(fail, doc.get("event", []))
-    fields["tracks"] = _tracks(fail, doc.get("track", []), capacity, family)
     return Profile(path=path, disc_profile=disc_profile, capacity=capacity, **fields)
 
 
@@ -381,64 +406,6 @@ def _events(fail, entries: Any) -> tuple[Event, ...]:
             raise fail(f"{label} after_errors must be zero or more, not {after_errors}")
         out.append(Event(after, kind, count, after_errors))
     return tuple(sorted(out, key=lambda e: e.after_commands))
-
-
-def _tracks(fail, entries: Any, capacity: int, family: str) -> tuple[Track, ...]:
-    out = []
-    for position, label, entry in _tables(fail, entries, "track", _TRACK_KEYS, ("number", "start")):
-        number, start = _get(fail, entry, "number", int, label), _get(fail, entry, "start", int, label)
-        if number != position:
-            raise fail(f"{label} number is {number}, not {position}", hint="number the tracks 1, 2, ... in LBA order")
-        if "session" in entry and _get(fail, entry, "session", int, label) != 1:
-            raise fail(f"{label} session: only one session is modelled yet", hint="give session = 1")
-        mode = _get(fail, entry, "mode", str, label) if "mode" in entry else MODE1
-        if mode not in TRACK_MODES:
-            raise fail(f"{label} mode {mode!r} is not modelled", hint="give mode1 or mode2-form1")
-        if mode != MODE1 and family != "cd":
-            raise fail(f"{label} mode {mode} exists on a CD only")
-        previous = out[-1].start if out else -1
-        if (position == 1 and start != 0) or start <= previous or start >= capacity:
-            raise fail(f"{label} start {start}: the first track starts at 0, each later one after the one "
-                       f"before, all before the disc's end ({capacity})")
-        out.append(Track(number, start, mode))
-    return tuple(out)
-
-
-def _table(fail, doc: dict, name: str) -> dict:
-    value = doc.get(name, {})
-    if not isinstance(value, dict):
-        raise fail(f"{name} must be a [{name}] table")
-    return value
-
-
-def _no_unknown(fail, table: dict, known: set[str], label: str) -> None:
-    for key in table:
-        if key not in known:
-            raise fail(f"{label} has unknown key {key!r}", hint=f"known keys: {', '.join(sorted(known))}")
-
-
-def _tables(fail, entries: Any, name: str, keys, required: tuple[str, ...]):
-    """(position, label, table) of each [[name]] table, once it has only known keys and every
-    required one."""
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise fail(f"{name} must be a list of [[{name}]] tables")
-    for position, entry in enumerate(entries, 1):
-        label = f"[[{name}]] #{position}"
-        _no_unknown(fail, entry, keys, label)
-        for key in required:
-            if key not in entry:
-                raise fail(f"{label} has no {key}")
-        yield position, label, entry
-
-
-def _get(fail, table: dict, key: str, kind: type, label: str) -> Any:
-    value = table[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
-        names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
-        raise fail(f"{label} {key} must be {names[kind]}, not {value!r}")
-    return value
 
 
 def _disc_profile(fail, value) -> str:

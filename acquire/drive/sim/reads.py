@@ -11,8 +11,13 @@ Decisions where MMC is silent (docs/simulated-drive.md, keep it in step):
 - READ CD raw sectors: sync, BCD MSF header (LBA + 150) with mode byte 1 or 2, the mode 2 form 1
   subheader (data, twice), user data, EDC/ECC zero (as QEMU's ide-cd does, but QEMU's header MSF
   is binary). C2 bits (294 or 296 bytes) are zero, all ones for an unstable sector (the drive saw
-  errors it could not correct but delivered). No subchannel (05/24/00). Sector types CD-DA,
-  Mode 2 formless and form 2 give 05/64/00, as does READ CD on dvd/bd.
+  errors it could not correct but delivered). No subchannel (05/24/00). Sector types Mode 2
+  formless and form 2 give 05/64/00, as does READ CD on dvd/bd; CD-DA (1) reads audio tracks only.
+- Audio tracks: READ(10)/(12) there is 05/64/00; READ CD (type 0 or 1) returns each audio
+  sector's 2352 bytes whenever user data is asked for (CD-DA has no sync, header or EDC/ECC).
+- Not recorded (sim/layout.py: run-out, link, session gap, unrecorded): a READ touching one
+  fails with the kind's sense and the first such LBA in INFORMATION, after its seek; only a
+  medium-error sense (SK 3) also costs error_delay_s (an illegal request is not retried).
 """
 from __future__ import annotations
 
@@ -21,14 +26,15 @@ from dataclasses import dataclass
 
 from .codes import (CDB_LENGTH, ILLEGAL_MODE_FOR_THIS_TRACK, INVALID_FIELD_IN_CDB, LBA_OUT_OF_RANGE, READ_10,
                     READ_12, SECTOR_BYTES, Check, bcd, msf)
-from .profile import MODE1, MODE2_FORM1
+from .profile import AUDIO, MODE1, MODE2_FORM1
 from .state import DriveState
 
 SYNC = b"\x00" + b"\xff" * 10 + b"\x00"
 C2_BYTES = 294
 # READ CD byte 1 bits 4-2, expected sector type -> the track mode it reads (None: any)
-SECTOR_TYPES: dict[int, str | None] = {0: None, 2: MODE1, 4: MODE2_FORM1}
-_NO_SUCH_SECTORS = (1, 3, 5)          # CD-DA, Mode 2 formless, Mode 2 form 2: none on these discs
+SECTOR_TYPES: dict[int, str | None] = {0: None, 1: AUDIO, 2: MODE1, 4: MODE2_FORM1}
+_NO_SUCH_SECTORS = (3, 5)             # Mode 2 formless, Mode 2 form 2: none on these discs
+AUDIO_BYTES = 2352
 MODE_BYTE = {MODE1: 0x01, MODE2_FORM1: 0x02}
 SUBHEADER_FORM1 = bytes([0, 0, 0x08, 0]) * 2      # file, channel, submode (data), coding; twice
 EDC_ECC_BYTES = {MODE1: 288, MODE2_FORM1: 280}    # mode 1: EDC 4, zero 8, ECC 276; form 1: EDC 4, ECC 276
@@ -103,7 +109,7 @@ def decode_read(state: DriveState, cdb: bytes) -> ReadRequest:
 
 def mode_at(state: DriveState, lba: int) -> str:
     """The mode of the track holding `lba`."""
-    return next(mode for _n, first, end, mode in state.tracks() if first <= lba < end)
+    return state.layout.span_at(lba).mode
 
 
 def _check_modes(state: DriveState, request: ReadRequest) -> None:
@@ -118,7 +124,7 @@ def _check_modes(state: DriveState, request: ReadRequest) -> None:
 def answer_read(state: DriveState, cdb: bytes) -> ReadAnswer:
     """Decode, check, charge and read one READ-type command (see the module docstring)."""
     request = decode_read(state, cdb)
-    if request.lba + request.count > state.capacity:
+    if request.lba + request.count > state.end:
         raise Check(LBA_OUT_OF_RANGE)
     _check_modes(state, request)
     p = state.profile
@@ -126,7 +132,14 @@ def answer_read(state: DriveState, cdb: bytes) -> ReadAnswer:
         return ReadAnswer(p.overhead_s)
     lba, count = request.lba, request.count
     rate = state.speed_x * p.rate_1x
-    cost = p.overhead_s + seek_s(state, lba, rate) + count * SECTOR_BYTES / rate
+    cost = p.overhead_s + seek_s(state, lba, rate)
+    gap = state.layout.not_recorded(lba, count)
+    if gap is not None:                    # nothing written there: the drive finds no data
+        first, kind = gap
+        sense = state.layout.sense[kind]
+        state.head = None
+        return ReadAnswer(cost + (p.error_delay_s if sense[0] == 0x03 else 0.0), check=Check(sense, first))
+    cost += count * SECTOR_BYTES / rate
     delay_s, failing, unstable = touch_damage(state, lba, count)
     cost += delay_s
     if failing is not None:
@@ -186,11 +199,27 @@ def deliver(state: DriveState, request: ReadRequest, unstable: list[tuple[int, i
             at = (sector - lba) * SECTOR_BYTES
             data[at:at + SECTOR_BYTES] = garble(state, bytes(data[at:at + SECTOR_BYTES]))
         data = bytes(data)
+    if any(mode_at(state, lba + i) == AUDIO for i in range(count)):
+        return b"".join(_audio_sector(state, request.fields, lba + i, data[i * SECTOR_BYTES:(i + 1) * SECTOR_BYTES],
+                                      lba + i in bad) for i in range(count))
     if request.fields is None:
         return data
     return b"".join(format_raw(request.fields, mode_at(state, lba + i), lba + i,
                                data[i * SECTOR_BYTES:(i + 1) * SECTOR_BYTES], lba + i in bad)
                     for i in range(count))
+
+
+def _audio_sector(state: DriveState, fields: int | None, lba: int, data: bytes, unstable: bool) -> bytes:
+    """One READ CD sector of an audio track: its 2352 bytes when user data is asked for, then C2."""
+    if mode_at(state, lba) != AUDIO:
+        return format_raw(0x10 if fields is None else fields, mode_at(state, lba), lba, data, unstable)
+    fields = 0x10 if fields is None else fields
+    parts = [state.raw_audio(lba, 1)] if fields & 0x10 else []
+    c2 = (fields >> 1) & 0x03
+    if c2:
+        bits = b"\xff" * C2_BYTES if unstable else bytes(C2_BYTES)
+        parts.append(bits if c2 == 1 else bits + bytes(2))
+    return b"".join(parts)
 
 
 def format_raw(fields: int, mode: str, lba: int, data: bytes, unstable: bool) -> bytes:
@@ -234,4 +263,4 @@ def seek_s(state: DriveState, lba: int, rate: float) -> float:
         spin_s = distance * SECTOR_BYTES / rate     # the disc turns past a short forward gap
         if spin_s < p.seek_base_s:
             return spin_s
-    return p.seek_base_s + p.seek_full_s * abs(distance) / state.capacity
+    return p.seek_base_s + p.seek_full_s * abs(distance) / state.end

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .profile import MODE1, DamageMap, Profile
+from .layout import SimLayout
+from .profile import DamageMap, Profile
 from .quirks import Quirks
 
 PAGE_ERROR_RECOVERY = 0x01
@@ -30,16 +31,25 @@ class DriveState:
     head: int | None = 0                      # None: unknown, after a failed READ
     flaky_attempts: dict[int, int] = field(default_factory=dict)
     unstable_reads: int = 0                   # makes each unstable read's bytes unique
+    raw_audio: Callable[[int, int], bytes] | None = None   # (lba, count) -> 2352-byte CD-DA sectors
     damage: DamageMap = field(init=False)
+    layout: SimLayout = field(init=False)
 
     def __post_init__(self) -> None:
         self.damage = DamageMap(self.profile.damage_here)
+        self.layout = SimLayout(self.profile)
         if not self.speed_x:
             self.speed_x = float(self.profile.speed_x)
 
     @property
     def capacity(self) -> int:
+        """What READ CAPACITY reports."""
         return self.profile.capacity
+
+    @property
+    def end(self) -> int:
+        """The first LBA a READ may not name (05/21/00): past the capacity when it lies."""
+        return self.profile.addressable
 
     @property
     def family(self) -> str:
@@ -51,8 +61,4 @@ class DriveState:
 
     def tracks(self) -> list[tuple[int, int, int, str]]:
         """(number, first LBA, end LBA exclusive, mode) of every track; one mode 1 track without [[track]]."""
-        tracks = self.profile.tracks
-        if not tracks:
-            return [(1, 0, self.capacity, MODE1)]
-        ends = [t.start for t in tracks[1:]] + [self.capacity]
-        return [(t.number, t.start, end, t.mode) for t, end in zip(tracks, ends)]
+        return [(s.number, s.start, s.end, s.mode) for s in self.layout.spans]

@@ -55,10 +55,20 @@ class SimulatedDrive:
         self.confused: str | None = None      # a fired confused-* event's kind
         self._closed = False
         self._fd: int | None = None
+        self._track_fds: dict[int, int] = {}       # laid-out discs: track number -> its image
         self._trace = None
         # unstable bytes differ on every read, also across processes (a re-read in `acquire verify`)
         self.state = DriveState(profile, self._true_bytes, self._log,
                                 unstable_reads=int.from_bytes(os.urandom(4), "big") << 20)
+        self.state.raw_audio = self._audio_bytes
+        for span in self.state.layout.spans:
+            if span.image is not None:
+                try:
+                    self._track_fds[span.number] = os.open(span.image, os.O_RDONLY)
+                except OSError as exc:
+                    self.close()
+                    raise ProfileError(f"{profile.path}: track {span.number} image {span.image} cannot be opened "
+                                       f"({exc.strerror})") from exc
         if profile.image is not None:
             try:
                 self._fd = os.open(profile.image, os.O_RDONLY)
@@ -97,6 +107,9 @@ class SimulatedDrive:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        for fd in self._track_fds.values():
+            os.close(fd)
+        self._track_fds = {}
         if self._trace is not None:
             self._trace.close()
             self._trace = None
@@ -233,13 +246,54 @@ class SimulatedDrive:
         if self.profile.sleep_scale:
             time.sleep(cost * self.profile.sleep_scale)
 
+    def _laid_out_bytes(self, lba: int, count: int) -> bytes:
+        """2048-byte user data of each LBA: its track's image or generated content; zeros where
+        nothing is recorded (never delivered: a READ there fails) and for audio (see _audio_bytes)."""
+        out = []
+        pos, end = lba, lba + count
+        while pos < end:
+            span = self.state.layout.span_at(pos)
+            if span is None or pos >= span.data_end or span.mode == "audio":
+                stop = min(end, span.end if span is not None else self._next_start(pos))
+                out.append(bytes((stop - pos) * SECTOR_BYTES))
+            else:
+                stop = min(end, span.data_end)
+                out.append(self._span_bytes(span, pos, stop - pos, SECTOR_BYTES, 0))
+            pos = stop
+        return b"".join(out)
+
+    def _audio_bytes(self, lba: int, count: int) -> bytes:
+        """2352-byte CD-DA sectors of an audio track (a WAV file's 44-byte header skipped)."""
+        span = self.state.layout.span_at(lba)
+        skip = 44 if span.image is not None and span.image.suffix.lower() == ".wav" else 0
+        return self._span_bytes(span, lba, count, 2352, skip)
+
+    def _span_bytes(self, span, lba: int, count: int, unit: int, skip: int) -> bytes:
+        if span.image is None:
+            data = b"".join(map(reads.generated_sector, range(lba, lba + count)))
+            return data if unit == SECTOR_BYTES else b"".join(d + d[:unit - SECTOR_BYTES] for d in
+                                                              (data[i:i + SECTOR_BYTES] for i in range(0, len(data), SECTOR_BYTES)))
+        fd = self._track_fds.get(span.number)
+        if fd is None:
+            raise ValueError(f"{self.name} is closed")
+        want = count * unit
+        data = os.pread(fd, want, skip + (lba - span.start) * unit)
+        if len(data) != want:
+            raise ProfileError(f"{self.profile.path}: track {span.number} image {span.image} shrank while in use")
+        return data
+
+    def _next_start(self, lba: int) -> int:
+        return next((s.start for s in self.state.layout.spans if s.start > lba), self.state.end)
+
     def _log(self, line: str) -> None:
         if self._trace is not None:
             self._trace.write(line + "\n")
 
     def _true_bytes(self, lba: int, count: int) -> bytes:
-        if lba < 0 or count < 0 or lba + count > self.capacity:
+        if lba < 0 or count < 0 or lba + count > self.state.end:
             raise ValueError(f"LBA {lba}+{count} is outside the disc (capacity {self.capacity})")
+        if self.profile.laid_out:
+            return self._laid_out_bytes(lba, count)
         if self._fd is None:
             if self.profile.image is not None:
                 raise ValueError(f"{self.name} is closed")

@@ -1,0 +1,99 @@
+"""The readers check: every installed independent reader's tree against acquire's analysis.
+
+Which readers run follows the file systems the analysis found: ISO 9660 / Joliet / Rock Ridge go to
+xorriso, The Sleuth Kit, 7-Zip and isoinfo; UDF to 7-Zip (-tudf) and udfinfo (the volume only).
+A difference in a file whose sectors (or whose directory) were not read is expected and listed as
+such; it does not fail the check.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..record.fs_tables import Analysis
+from . import readers
+from .result import Check
+from .tree import MAX_LISTED, Listing, compare, expected_reasons, norm, views
+
+
+def _listings(image: Path, analysis: Analysis) -> tuple[list[Listing], list[str]]:
+    kinds = {fs.kind for fs in analysis.filesystems}
+    out: list[Listing] = []
+    notes: list[str] = []
+    if "iso9660" in kinds or "joliet" in kinds:
+        namespace = "-R" if "rockridge" in kinds else "-J" if "joliet" in kinds else ""
+        out += [readers.xorriso(image), readers.sleuthkit(image), readers.seven_zip(image),
+                readers.isoinfo(image, namespace)]
+    if "udf" in kinds:
+        out.append(readers.seven_zip(image, "udf"))
+        out[-1].reader, out[-1].prefer = "7z (udf)", "udf"
+        listing, fields = readers.udfinfo(image)
+        udf = next(fs for fs in analysis.filesystems if fs.kind == "udf")
+        if fields:
+            said = fields.get("label") or fields.get("lvid") or ""
+            agree = not udf.label or said.strip() == udf.label.strip()
+            notes.append(f"udfinfo: label {said!r}, acquire {udf.label!r}: {'agree' if agree else 'DISAGREE'}")
+            if not agree:
+                listing.error = f"volume label {said!r}, acquire read {udf.label!r}"
+        elif listing.skipped or listing.error:
+            out.append(listing)
+    if "hfsplus" in kinds or "hfs" in kinds:
+        notes.append("HFS/HFS+: acquire's analysis reads the volume header, not the file tree; no tree to compare")
+    return out, notes
+
+
+def check_readers(image: Path, analysis: Analysis) -> Check:
+    """One check over all readers: pass when every reader that ran agrees, apart from expected differences."""
+    listings, notes = _listings(image, analysis)
+    if not listings:
+        return Check("readers", "skipped", True, "no file system that an independent reader reads "
+                     "(ISO 9660, Joliet, UDF) was found by the analysis", {}, notes)
+    all_views, reasons = views(analysis), expected_reasons(analysis)
+    catalog = [fs.details.get("catalog_lba") for fs in analysis.filesystems if fs.kind == "eltorito"]
+    for f in analysis.files:
+        if f.extents and f.extents[0][0] in catalog:
+            reasons.setdefault(norm(f.path), "the El Torito boot catalog, which some readers do not list")
+    figures: dict = {}
+    details: list[str] = list(notes)
+    failed, ran, skipped, paths = [], [], [], []
+    for listing in listings:
+        if listing.skipped:
+            skipped.append(f"{listing.reader} ({listing.package})")
+            figures[listing.reader] = {"outcome": "skipped", "why": listing.skipped, "package": listing.package}
+            details.append(f"{listing.reader}: skipped: {listing.skipped}")
+            continue
+        if listing.error:
+            failed.append(listing.reader)
+            figures[listing.reader] = {"outcome": "fail", "why": listing.error, "command": listing.command}
+            details.append(f"{listing.reader}: failed: {listing.error}")
+            continue
+        ran.append(listing.reader)
+        view, differences = compare(listing, all_views, reasons)
+        real = [d for d in differences if d.expected is None]
+        expected = [d for d in differences if d.expected is not None]
+        if real:
+            failed.append(listing.reader)
+            paths += [d.path for d in real if d.path not in paths]
+        figures[listing.reader] = {
+            "outcome": "fail" if real else "pass", "command": listing.command, "compared_with": view,
+            "entries": len(listing.entries), "disagreements": [d.line() for d in real[:MAX_LISTED]],
+            "disagreement_count": len(real), "expected_to_differ": [d.line() for d in expected[:MAX_LISTED]],
+            "expected_count": len(expected)}
+        details.append(f"{listing.reader}: {len(listing.entries)} entries against {view}: "
+                       + (f"{len(real)} disagreement(s)" if real else "agrees")
+                       + (f", {len(expected)} expected to differ" if expected else ""))
+        details += [f"  {d.line()}" for d in real[:MAX_LISTED]]
+        details += [f"  {d.line()}" for d in expected[:MAX_LISTED]]
+    hit = sorted(p for p, why in reasons.items() if "unreadable" in why)
+    if hit:
+        figures["expected_to_differ"] = {p: reasons[p] for p in hit[:MAX_LISTED]}
+        details.append(f"{len(hit)} path(s) in unreadable sectors, expected to differ (the image holds zeros "
+                       f"there): {', '.join(hit[:10])}")
+    tail = f"; skipped: {', '.join(skipped)}" if skipped else ""
+    if failed:
+        named = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        return Check("readers", "fail", False, f"{', '.join(failed)} disagree(s) with acquire's analysis"
+                     f"{f' on {named}' if named else ''} ({len(ran)} reader(s) ran){tail}", figures, details)
+    if not ran:
+        return Check("readers", "skipped", True, f"no independent reader installed{tail}", figures, details)
+    return Check("readers", "pass", True, f"{', '.join(ran)} agree with acquire's analysis on paths, sizes and "
+                 f"extents{tail}", figures, details)

@@ -1,0 +1,203 @@
+"""The mount check: the image mounted read-only by the Linux kernel in a QEMU guest, its tree compared.
+
+The kernel's iso9660, udf and hfsplus drivers are the reference reader. The guest is the e2e
+suite's (acquire/validate/guest.py: a Debian kernel, a busybox initramfs); the image is a read-only
+virtio disk. In the guest, busybox walks the mounted tree and prints one line per entry to the
+serial port (type, size, mtime, path; then the SHA-256 of each regular file); here each is compared with the
+analysis, and each readable file's SHA-256 with the bytes of its extents in the image. The host's
+own mount is not used: it needs root and loop devices, and the guest gives the same answer anywhere.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from pathlib import Path
+
+from ..record.fs_tables import Analysis, FileEntry
+from . import guest, qemu
+from .result import Check
+from .tree import MAX_LISTED, Listing, Seen, compare, expected_reasons, norm, views
+
+MODULES = ("virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk "
+           "cdrom isofs crc-itu-t udf nls_utf8 hfsplus loop").split()
+TIMEOUT_S = 300
+BEGIN, END, FAILED = "VALIDATE-MOUNT-BEGIN", "VALIDATE-MOUNT-END", "VALIDATE-MOUNT-FAILED"
+SECTOR = 2048
+# busybox `stat -c 'E|%F|%s|%Y|%n'`: type, size, mtime (epoch s), name; `sha256sum`: "HASH  NAME"
+_STAT = re.compile(r"^E\|([a-z ]+)\|(\d+)\|(\d+)\|(\..*)$")
+_HASH = re.compile(r"^H\|([0-9a-f]{64})  (\..*)$")
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in $(cat /modules.list); do insmod /modules/$m.ko 2>/dev/null || echo "validate-init: insmod $m failed"; done
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done     # 60 s: a loaded host is slow
+for spec in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmount=//p' | tr ',' ' '); do
+    fs=${spec%%:*}; off=${spec#*:}; dev=/dev/vda
+    if [ "$off" != 0 ]; then losetup -r -o "$off" /dev/loop0 /dev/vda && dev=/dev/loop0; fi
+    if ! mount -t "$fs" -o ro "$dev" /mnt 2>/tmp/err; then
+        echo "VALIDATE-MOUNT-FAILED $fs $(head -c 300 /tmp/err | tr '\n' ' ')"; continue
+    fi
+    echo "VALIDATE-MOUNT-BEGIN $fs"
+    cd /mnt
+    find . -exec stat -c 'E|%F|%s|%Y|%n' {} +
+    find . -type f -exec sha256sum {} + 2>/dev/null | sed 's/^/H|/'
+    cd /
+    umount /mnt
+    [ "$dev" = /dev/loop0 ] && losetup -d /dev/loop0
+    echo "VALIDATE-MOUNT-END $fs"
+done
+poweroff -f
+"""
+
+
+def _mounts(analysis: Analysis) -> list[tuple[str, int]]:
+    """(kernel file system type, byte offset) for each file system the kernel should mount."""
+    kinds = {fs.kind: fs for fs in analysis.filesystems}
+    out = []
+    if "iso9660" in kinds or "joliet" in kinds:
+        out.append(("iso9660", 0))
+    if "udf" in kinds:
+        out.append(("udf", 0))
+    if "hfsplus" in kinds:
+        out.append(("hfsplus", int(kinds["hfsplus"].details.get("offset_bytes", 0) or 0)))
+    return out
+
+
+def run_guest(image: Path, mounts: list[tuple[str, int]], cache: Path) -> str:
+    """The guest's serial output after mounting and walking each file system of `mounts`."""
+    vmlinuz, initrd, _ = guest.initramfs(cache, INIT, MODULES, name="validate-initrd")
+    specs = ",".join(f"{fs}:{off}" for fs, off in mounts)
+    cmd = ["timeout", "--kill-after=5", str(TIMEOUT_S), qemu.QEMU, "-accel", "tcg", "-m", "256", "-smp", "1", "-cpu", "max",
+           "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-kernel", str(vmlinuz), "-initrd", str(initrd),
+           "-append", f"console=ttyS0 panic=-1 quiet loglevel=3 vmount={specs}",
+           "-drive", f"if=none,id=img,file={qemu.drive_file(Path(image).resolve())},readonly=on,format=raw",
+           "-device", "virtio-blk-pci,drive=img"]
+    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT_S + 30)
+    return done.stdout.decode(errors="replace").replace("\r", "")
+
+
+def parse(serial: str) -> tuple[dict[str, Listing], dict[str, str]]:
+    """(a Listing per mounted file system, why each other one failed to mount)."""
+    listings: dict[str, Listing] = {}
+    failures: dict[str, str] = {}
+    current = None
+    for line in qemu.plain(serial).splitlines():
+        if line.startswith(BEGIN):
+            fs = line.split()[1]
+            current = listings[fs] = Listing(f"Linux {fs}", "linux-image-amd64", f"mount -t {fs} -o ro (QEMU guest)",
+                                             prefer=fs)
+        elif line.startswith(FAILED):
+            parts = line.split(maxsplit=2)
+            failures[parts[1]] = parts[2] if len(parts) > 2 else "mount failed"
+        elif line.startswith(END):
+            current = None
+        elif current is not None and (m := _STAT.match(line)):
+            kind = "d" if m[1].startswith("directory") else "l" if m[1].startswith("symbolic") else \
+                "f" if "regular" in m[1] else "o"
+            if m[4] not in (".", "./"):
+                seen = Seen("/" + m[4].removeprefix("./"), kind == "d", None if kind == "d" else int(m[2]),
+                            None, int(m[3]))
+                current.entries[norm(seen.path)] = seen
+        elif current is not None and (m := _HASH.match(line)):
+            key = norm(m[2].removeprefix("./"))
+            if key in current.entries:
+                old = current.entries[key]
+                current.entries[key] = Seen(old.path, old.is_dir, old.size, old.lba, old.mtime, m[1])
+    return listings, failures
+
+
+def content_hashes(image: Path, analysis: Analysis) -> dict[int, dict[str, str]]:
+    """filesystem id -> normal path -> SHA-256 of the file's extents, for every fully read file."""
+    out: dict[int, dict[str, str]] = {}
+    with open(image, "rb") as f:
+        for entry in analysis.files:
+            if entry.is_dir or entry.unreadable_sectors or entry.embedded or (entry.size and not entry.extents):
+                continue
+            out.setdefault(entry.filesystem_id, {})[norm(entry.path)] = _hash_extents(f, entry)
+    return out
+
+
+def _hash_extents(f, entry: FileEntry) -> str:
+    h, left = hashlib.sha256(), entry.size
+    for lba, sectors in entry.extents:
+        take = min(left, sectors * SECTOR)
+        f.seek(lba * SECTOR)
+        while take > 0:
+            chunk = f.read(min(take, 1 << 20))
+            if not chunk:
+                break
+            h.update(chunk)
+            take -= len(chunk)
+            left -= len(chunk)
+    return h.hexdigest()
+
+
+def check_mount(image: Path, analysis: Analysis, *, cache: Path = guest.DEFAULT_CACHE) -> Check:
+    mounts = _mounts(analysis)
+    if not mounts:
+        return Check("mount", "skipped", True, "no file system the kernel mounts (ISO 9660, UDF, HFS+) was found", {})
+    if qemu.qemu_path() is None:
+        return Check("mount", "skipped", True, f"{qemu.QEMU} is not installed (apt-get install qemu-system-x86)", {})
+    try:
+        serial = run_guest(image, mounts, cache)
+    except guest.GuestUnavailable as exc:
+        return Check("mount", "skipped", True, f"no guest kernel: {exc}", {})
+    except subprocess.TimeoutExpired:
+        return Check("mount", "fail", False, f"the guest did not finish within {TIMEOUT_S} s", {})
+    listings, failures = parse(serial)
+    all_views = views(analysis)
+    ours = _with_hashes(all_views, analysis, content_hashes(image, analysis))
+    reasons = expected_reasons(analysis)
+    figures, details, failed = {}, [], []
+    for fs, why in failures.items():
+        failed.append(fs)
+        figures[fs] = {"outcome": "fail", "why": why}
+        details.append(f"{fs}: the kernel refused to mount it: {why}")
+    for fs, listing in listings.items():
+        if fs == "hfsplus":          # the analysis reads the HFS+ volume header, not its tree
+            figures[fs] = {"outcome": "mounted", "entries": len(listing.entries),
+                           "files_hashed": sum(1 for s in listing.entries.values() if s.sha256)}
+            details.append(f"hfsplus: mounted, {len(listing.entries)} entries; acquire's analysis holds no HFS+ "
+                           "tree to compare them with")
+            continue
+        view, differences = compare(listing, ours, reasons, fields=("size", "mtime", "sha256"))
+        real = [d for d in differences if d.expected is None]
+        expected = [d for d in differences if d.expected is not None]
+        hashed = sum(1 for s in listing.entries.values() if s.sha256)
+        if real:
+            failed.append(fs)
+        figures[fs] = {"outcome": "fail" if real else "pass", "compared_with": view, "entries": len(listing.entries),
+                       "files_hashed": hashed, "disagreements": [d.line() for d in real[:MAX_LISTED]],
+                       "disagreement_count": len(real), "expected_to_differ": [d.line() for d in expected[:MAX_LISTED]],
+                       "expected_count": len(expected)}
+        details.append(f"{fs}: {len(listing.entries)} entries, {hashed} files hashed in the guest, against {view}: "
+                       + (f"{len(real)} difference(s)" if real else "the same names, sizes, mtimes and contents"))
+        details += [f"  {d.line()}" for d in (real + expected)[:MAX_LISTED]]
+    missing = [fs for fs, _ in mounts if fs not in listings and fs not in failures]
+    if missing:
+        failed += missing
+        details.append(f"the guest said nothing about {', '.join(missing)}; its console ended: {serial.strip()[-300:]!r}")
+    if failed:
+        return Check("mount", "fail", False, f"the mounted {', '.join(failed)} tree differs from the analysis "
+                     "(or did not mount)", figures, details)
+    return Check("mount", "pass", True, f"the kernel's {', '.join(listings)} mount (read-only, QEMU guest) lists the "
+                 "same names, sizes, mtimes and file contents as the analysis", figures, details)
+
+
+def _with_hashes(all_views: dict[str, dict[str, Seen]], analysis: Analysis,
+                 hashes: dict[int, dict[str, str]]) -> dict[str, dict[str, Seen]]:
+    by_name = {}
+    names = iter(all_views)
+    for fs in analysis.filesystems:
+        if fs.kind not in ("iso9660", "joliet", "udf"):
+            continue
+        name = next(names)
+        own = hashes.get(fs.id, {})
+        by_name[name] = {p: Seen(s.path, s.is_dir, s.size, s.lba, s.mtime, own.get(p)) for p, s in all_views[name].items()}
+    return by_name
