@@ -13,6 +13,7 @@ import click
 from . import __version__
 from .errors import AcquireError, UsageError
 from .rescue import STRATEGIES
+from .rescue.budget import UNTIL, parse_duration
 
 
 class Cli(click.Group):
@@ -85,6 +86,15 @@ def info_command(device: str, as_json: bool) -> None:
         click.echo(f"note     the drive refused {f}")
 
 
+def _duration(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command("image")
 @click.argument("device")
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
@@ -111,10 +121,19 @@ def info_command(device: str, as_json: bool) -> None:
 @click.option("--incremental-from", "incremental_from", type=click.Path(dir_okay=False, path_type=Path),
               help="The record of an earlier acquisition of this disc: sessions appended since are read, the "
                    "earlier ones copied from its image after a sample is compared with the disc.")
+@click.option("--max-drive-time", "max_drive_time", metavar="DURATION", callback=_duration,
+              help="Stop once the drive has worked this long in this run (90m, 2h, 30s); the map keeps the rest "
+                   "as not tried and the same command goes on.")
+@click.option("--until", type=click.Choice(UNTIL),
+              help="good: stop when only sectors the rescue predicts unreadable remain (not tried, listed in the report).")
+@click.option("--no-hygiene", is_flag=True,
+              help="No retry hygiene: no FUA on re-reads, no cache flush, pause or speed change before retries, "
+                   "no confused-drive check.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, strategy, sign_key, second_read, incremental_from, no_validate, as_json, yes) -> None:
+                  speed, strategy, sign_key, second_read, incremental_from, no_validate, max_drive_time, until,
+                  no_hygiene, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
@@ -125,7 +144,8 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
                            notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
                            command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key,
-                           second_read=second_read, incremental_from=incremental_from)
+                           second_read=second_read, incremental_from=incremental_from,
+                           max_drive_time_s=max_drive_time, until=until, hygiene=not no_hygiene)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
     validation = _validate_after_image(outcome, no_validate)
@@ -149,6 +169,9 @@ def _render_outcome(o) -> None:
         click.echo(f"  unreadable {first}-{last}" if last != first else f"  unreadable {first}")
     if len(o.unreadable_ranges) > 20:
         click.echo(f"  ... {len(o.unreadable_ranges) - 20} more ranges (acquire map RECORD --export-ddrescue FILE)")
+    if o.stop_reason != "done" and o.status != "interrupted":
+        click.echo(f"stopped {o.stop_reason}; not tried: {sum(b - a + 1 for a, b in o.not_tried)} sectors in "
+                   f"{len(o.not_tried)} ranges (run the same command to go on)")
     if o.second_read is not None:
         sr = o.second_read
         click.echo(f"second read: {sr.re_read} sectors, {sr.confirmed} agreed, {len(sr.unstable)} unstable"

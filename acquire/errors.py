@@ -11,7 +11,8 @@ AcquireError                 exit 1
 │   ├── NoDisc              exit 1  the drive is empty
 │   ├── WrongDisc           exit 1  resume refused: another disc is in the drive
 │   ├── MediumChanged       exit 4  the disc may have been swapped mid-run: resumable
-│   └── DriveGone           exit 4  the drive stopped answering: resumable
+│   ├── DriveGone           exit 4  the drive stopped answering: resumable
+│   └── DriveConfused       exit 4  the drive answers nonsense after errors: reinsert, resume
 ├── OutOfSpace              exit 4  the disk filled during a run: resumable
 ├── NotEnoughSpace          exit 1  refused before reading: the planned outputs do not fit
 ├── Interrupted             exit 4  Ctrl-C: resumable
@@ -77,6 +78,13 @@ class MediumChanged(DriveError):
 
 
 class DriveGone(DriveError):
+    exit_code = 4
+
+
+class DriveConfused(DriveError):
+    """After errors the drive reads an area of known content wrong (zeros, or failures): its
+    answers cannot be trusted until it is reset. Resumable: nothing it said since is kept."""
+
     exit_code = 4
 
 

@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from .rescue.budget import format_duration
+
 
 class ProgressLine:
     def __init__(self, *, enabled: bool) -> None:
@@ -27,13 +29,16 @@ class ProgressLine:
     def update(self, p) -> None:
         if self.live is None:
             return
-        done = p.finished + p.bad
-        percent = 100.0 * p.finished / p.sectors if p.sectors else 100.0
         wall = max(time.monotonic() - self.started, 1e-6)
-        mb_s = p.bytes_read / wall / 1e6
-        rate = done / wall
-        eta = (p.sectors - done) / rate if rate > 0 and p.phase == "copy" else None
-        eta_text = f"ETA {eta / 60:.0f} min" if eta is not None else "ETA -"
-        self.live.update(Text(
-            f"{p.phase} pass {p.pass_no}  {percent:5.1f}%  {mb_s:6.1f} MB/s  {eta_text}  "
-            f"finished {p.finished}  bad {p.bad}  untried {p.untried}  drive {p.drive_time_s:.0f} s"))
+        self.live.update(Text(progress_text(p, wall)))
+
+
+def progress_text(p, wall_s: float) -> str:
+    """The line: phase, percent, throughput, the estimated drive time to the recoverable data and to
+    the end (rescue/budget.py Estimate), the map's counts."""
+    percent = 100.0 * p.finished / p.sectors if p.sectors else 100.0
+    mb_s = p.bytes_read / max(wall_s, 1e-6) / 1e6
+    estimate = (f"to good ~{format_duration(p.to_good_s)}  to end ~{format_duration(p.to_end_s)}"
+                if getattr(p, "to_good_s", None) is not None else "to good -  to end -")
+    return (f"{p.phase} pass {p.pass_no}  {percent:5.1f}%  {mb_s:6.1f} MB/s  {estimate}  "
+            f"finished {p.finished}  bad {p.bad}  untried {p.untried}  drive {p.drive_time_s:.0f} s")

@@ -108,7 +108,7 @@ def test_the_second_read_uses_fua_after_a_read_half_the_disc_away(tmp_path, disc
     outcome = acquire_image(f"sim:{profile}", tmp_path / "out.iso", ImageOptions(second_read=True))
     sr = outcome.second_read
     assert sr.unstable == [1005]
-    trace = (tmp_path / "reads.log").read_text().splitlines()
+    trace = [x for x in (tmp_path / "reads.log").read_text().splitlines() if x.split()[0] not in ("speed", "wait")]
     assert len(trace) == len(reads)                          # the trace and the CDBs line up one to one
     with sqlite3.connect(tmp_path / "out.iso.custody.sqlite") as conn:
         (n,), = conn.execute("SELECT reads FROM passes WHERE phase = 'second-read'").fetchall()

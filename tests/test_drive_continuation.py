@@ -11,7 +11,7 @@ from acquire.errors import ProfileError
 from conftest import SECTOR, make_disc, run_acquire, write_profile
 
 SECTORS = 400
-PROBE = "16 16 ok"                     # the identity probe a resume reads again (imaging/resume.py)
+PROBE = "16 16 ok fua"                 # the identity probe a resume reads again, past the cache (imaging/resume.py)
 
 
 def _profiles(tmp_path, damage):

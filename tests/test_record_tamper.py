@@ -78,6 +78,12 @@ def build_record(path: Path) -> Record:
         record.end_pass(pass_id, reads=rng.randint(10, 9999), failed_reads=15, sectors_finished=rng.randint(0, 9999),
                         sectors_bad=rng.randint(0, 99), drive_time_s=rng.random() * 1000)
     record.record_setting(run2, "read_speed_x", 4, "max")
+    # retry hygiene's steps (rescue/hygiene.py): the damage log's actions table
+    for action, reason in (("pause", "pause 2 s before retry pass 4"), ("read-speed", "read speed 2x (SET STREAMING)"),
+                           ("cache-flush", "cache flush (a zero-length READ(10) with FUA at LBA 1000)")):
+        record.add_action(run_id=run2, drive_id=drive2, phase="retry", pass_no=4, action=action, lba=0, count=0,
+                          fua=int(action == "cache-flush"), duration_s=2.0 if action == "pause" else 0.0005,
+                          reason=reason)
     # a table added by a later feature: the seal must cover it without being told
     record.db["filesystems"].insert_all(
         [{"id": i, "kind": kind, "start": i * 16, "raw": bytes([i, 0, 255, i]), "ratio": i / 3}

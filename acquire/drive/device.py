@@ -12,7 +12,7 @@ from typing import Callable, ClassVar
 
 from ..errors import DriveError, DriveGone, MalformedResponse, MediumChanged, NoDisc, UsageError
 from . import mmc
-from .profiles import ECC_SECTORS, medium_family
+from .profiles import ECC_SECTORS, KBPS_1X, medium_family
 from .guard import GuardedTransport
 from .sense import Action, Sense, parse_sense
 from .transport import Completion, Transport
@@ -91,6 +91,7 @@ class ReadResult:
     duration_s: float
     marginal: bool = False           # recovered error (SK 1): data good, sector marginal
     protected: bool = False          # 05/6F/xx copy protection: record it, never retry it
+    fua: bool = False                # sent with FUA (READ(10) byte 1 bit 3): the medium, not the cache
 
     @property
     def ok(self) -> bool:
@@ -105,6 +106,7 @@ class Drive:
     fallbacks: list[str] = field(default_factory=list)   # what the drive refused and what we did instead
     _read_opcode: int = mmc.READ_10      # READ_CD once the drive refused READ(10) as a command
     _capacity: int | None = None          # from medium(): what a 05/21/00 READ is judged against
+    _family: str = "cd"                    # from medium(): which speed command and 1x rate apply
 
     @property
     def name(self) -> str:
@@ -212,6 +214,7 @@ class Drive:
         di = _parse_or_none(mmc.parse_disc_information, di_raw)
         family, _ = medium_family(profile, capacity.sectors)     # no profile: a guess from the size
         self._capacity = capacity.sectors
+        self._family = family
         return Medium(profile, mmc.profile_name(profile), family, capacity.sectors, SECTOR_BYTES,
                       toc, di, features)
 
@@ -231,10 +234,10 @@ class Drive:
         while True:
             done = self.command(self._read_cdb(attempt), count * SECTOR_BYTES, timeout_s=READ_TIMEOUT_S)
             if done.ok and len(done.data) == count * SECTOR_BYTES:
-                return ReadResult(lba, count, done.data, None, done.duration_s)
+                return ReadResult(lba, count, done.data, None, done.duration_s, fua=attempt.sent_fua)
             sense = self._sense(done)
             if sense is None:            # a transport failure, or sense we cannot decode
-                return ReadResult(lba, count, b"", None, done.duration_s)
+                return ReadResult(lba, count, b"", None, done.duration_s, fua=attempt.sent_fua)
             result = self._READ_ACTIONS[sense.action](self, attempt, done, sense)
             if result is not None:
                 return result
@@ -248,11 +251,16 @@ class Drive:
 
     # Each handler returns the ReadResult, or None to send the (possibly changed) read again.
     def _failed(self, attempt: "_ReadAttempt", done: Completion, sense: Sense, **flags) -> ReadResult:
-        return ReadResult(attempt.lba, attempt.count, b"", sense, done.duration_s, **flags)
+        # never done.data: bytes of a transfer that ended in CHECK CONDITION are not the sector's
+        # (a transport that trusts resid hands up a full buffer of whatever was in it)
+        return ReadResult(attempt.lba, attempt.count, b"", sense, done.duration_s, fua=attempt.sent_fua, **flags)
 
     def _on_marginal(self, attempt, done, sense) -> ReadResult:
+        # the one CHECK CONDITION whose data is kept: RECOVERED ERROR (SK 1) means the command completed
+        # (SPC-4 4.5.6), and only with every byte of it
         if len(done.data) == attempt.count * SECTOR_BYTES:     # recovered: the data is good
-            return ReadResult(attempt.lba, attempt.count, done.data, sense, done.duration_s, marginal=True)
+            return ReadResult(attempt.lba, attempt.count, done.data, sense, done.duration_s, marginal=True,
+                              fua=attempt.sent_fua)
         return self._failed(attempt, done, sense)
 
     def _on_wait(self, attempt, done, sense) -> ReadResult | None:
@@ -325,6 +333,50 @@ class Drive:
         Action.UNKNOWN: _failed,                  # a failed read with its sense recorded, like a bad sector
     }
 
+    # -- retry hygiene (acquire/rescue/hygiene.py schedules these) --------------------------------
+    def flush_cache(self, lba: int = 0) -> bool:
+        """A zero-length READ(10) with FUA: no data, but the drive must go to the medium for the
+        next READ instead of answering from its cache (a cached failure, or cached read-ahead).
+        True when the drive took it."""
+        done = self.command(mmc.read_10(lba, 0, fua=True))
+        if not done.ok:
+            sense = self._sense(done)
+            if sense is not None and sense.action in (Action.STOP_NO_DISC, Action.STOP_MEDIUM_CHANGED):
+                self._READ_ACTIONS[sense.action](self, None, done, sense)
+        return done.ok
+
+    def set_read_speed(self, speed_x: float | None) -> str | None:
+        """Read at `speed_x` times 1x (None: the drive's maximum): SET STREAMING on a DVD or BD,
+        SET CD SPEED on a CD, each falling back to the other. The command the drive took, or None
+        when it took neither (the refusals are in `fallbacks`)."""
+        kbps = mmc.MAX_SPEED_KBPS if speed_x is None else max(1, int(speed_x * KBPS_1X[self._family]))
+        cd_speed = ("SET CD SPEED", lambda: self.data(mmc.set_cd_speed(read_kbps=min(kbps, mmc.MAX_SPEED_KBPS)), 0,
+                                                      what="SET CD SPEED (retry hygiene)"))
+        streaming = ("SET STREAMING", lambda: self._set_streaming(kbps, restore=speed_x is None))
+        for name, send in ((streaming, cd_speed) if self._family != "cd" else (cd_speed, streaming)):
+            if send() is not None:
+                return name
+        return None
+
+    def _set_streaming(self, kbps: int, *, restore: bool) -> bytes | None:
+        end = max((self._capacity or 1) - 1, 0)
+        descriptor = mmc.performance_descriptor(0, end, kbps, restore_defaults=restore)
+        return self.data(mmc.set_streaming(len(descriptor)), 0, data_out=descriptor,
+                         what="SET STREAMING (retry hygiene)")
+
+    def read_speed_x(self) -> float | None:
+        """The read speed now (times 1x), from GET PERFORMANCE; None when the drive does not say."""
+        raw = self.data(mmc.get_performance(), 8 + 16 * 64, what="GET PERFORMANCE")
+        try:
+            zones = mmc.parse_performance(raw) if raw else ()
+        except MalformedResponse:
+            return None
+        return max(z.start_kbps for z in zones) / KBPS_1X[self._family] if zones else None
+
+    def wait(self, seconds: float) -> None:
+        """Let the drive rest: a real drive sleeps, a simulated one charges its clock."""
+        self.transport.wait(seconds)
+
     def identity_probe(self, capacity: int) -> tuple[int, int, str] | None:
         """(lba, count, sha256) of the first of a few small areas near the start that reads whole."""
         for lba in (16, 0, 64, 256, 1024):
@@ -346,6 +398,10 @@ class _ReadAttempt:
     opcode: int
     waits: int = 0
     aborts: int = 0
+
+    @property
+    def sent_fua(self) -> bool:
+        return self.fua and self.opcode == mmc.READ_10      # READ CD has no FUA bit
 
 
 def _parse_or_none(parser, raw: bytes | None):

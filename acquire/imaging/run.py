@@ -18,7 +18,8 @@ from .. import __version__
 from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
 from ..drive.layout import RecordedLayout, build_layout, read_facts
 from ..drive.structures import identity_hashes, read_structures
-from ..errors import AcquireError, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace, RecordError, UsageError
+from ..errors import (AcquireError, DriveConfused, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace,
+                      RecordError, UsageError)
 from ..hashing import Hashes, hash_file
 from ..sumfiles import write_sfv, write_sum_files
 from ..isowriter import IsoWriter
@@ -27,17 +28,19 @@ from ..record import Record
 from ..record.fs_tables import save_analysis
 from ..rescue import make_engine
 from ..rescue.engine import Settings
+from ..rescue.budget import UNTIL, Budget, Estimate, Stopped
 from ..rescue.sectormap import SETTLED, SectorMap, State
 from ..seal import Sealed, Signer, resolve as resolve_signer, write_seal
 from . import confirm, incremental, layout_step
 from .checkpoint import Checkpointer
 from .continuation import other_drive_failures
 from .drive_settings import DriveSettings
+from .hygiene_run import not_tried_ranges, run_with_hygiene
 from .resume import create_record, finished_in, open_for_resume
 from .sink import Progress, RunSink
 
 # what stops a run and leaves it resumable (exit 4); anything else that is an AcquireError fails it
-RESUMABLE = (DriveGone, MediumChanged, NoDisc)
+RESUMABLE = (DriveGone, MediumChanged, NoDisc, DriveConfused)
 
 # the content step after the copy: (image, map, session starts or None) -> an object with .volume (label, volume_id,
 # volume_space_size, as_dict()), .analysis and .error (acquire.fs.describe.describe_image; imaging
@@ -61,6 +64,13 @@ class ImageOptions:
     sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
     second_read: bool = False         # re-read what was hard to read, keep it only if it agrees (confirm.py)
     incremental_from: Path | None = None   # an earlier record of this disc: reuse its sessions (incremental.py)
+    max_drive_time_s: float | None = None   # --max-drive-time: stop once this much drive time is used
+    until: str | None = None          # --until good: stop when only predicted-unreadable sectors remain
+    hygiene: bool = True              # retry hygiene (rescue/hygiene.py): FUA re-reads, flush, pause, speed
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.max_drive_time_s, self.until)
 
 
 @dataclass
@@ -80,6 +90,8 @@ class Outcome:
     fallbacks: list[str] = field(default_factory=list)
     seal: Sealed | None = None        # None for an interrupted run: nothing to seal yet
     second_read: confirm.SecondRead | None = None   # None without --second-read
+    stop_reason: str = "done"         # why the run stopped (runs.stop_reason)
+    not_tried: list[tuple[int, int]] = field(default_factory=list)   # untried [first, last] ranges left
     not_recorded: int = 0             # sectors that hold no data by design (the layout's gaps)
     layout: dict | None = None        # RecordedLayout.as_dict()
 
@@ -101,6 +113,7 @@ class Outcome:
             "seal_sha256": self.seal.sha256 if self.seal else None,
             "seal_code": self.seal.code if self.seal else None,
             "signed_by": self.seal.fingerprint if self.seal else None,
+            "stop_reason": self.stop_reason, "not_tried_ranges": [list(r) for r in self.not_tried],
             "not_recorded": self.not_recorded,
             "layout": self.layout,
         }
@@ -159,6 +172,10 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
 def _check_options(options: ImageOptions) -> None:
     if options.retries < 0:
         raise UsageError("--retries must be 0 or more")
+    if options.max_drive_time_s is not None and options.max_drive_time_s <= 0:
+        raise UsageError("--max-drive-time must be a positive duration", hint="e.g. --max-drive-time 90m")
+    if options.until not in (None, *UNTIL):
+        raise UsageError(f"--until {options.until!r} is not one of {', '.join(UNTIL)}")
     if options.speed not in (None, "max"):
         try:
             if float(options.speed) <= 0:
@@ -187,6 +204,8 @@ class Run:
         self.fallbacks_logged = 0
         self.read_times = confirm.ReadTimes(drive) if options.second_read else None
         self.second_read: confirm.SecondRead | None = None
+        self.stopped: Stopped | None = None     # the budget ended the engine (rescue/budget.py)
+        self.stop_reason = "done"
         self.layout: RecordedLayout | None = None          # acquire_image sets it (drive.layout)
         self.layout_raw: dict[str, str] = {}
         self.structures: dict = {}                        # drive.structures: ATIP, PFI, BCA, ...
@@ -198,6 +217,8 @@ class Run:
         status, message = self._copy()
         if status == "interrupted":
             try:
+                self.stop_reason = f"{'drive-confused' if 'confused' in message else 'interrupted'}: {message}"
+                self.record.set_run_stop_reason(self.run_id, self.stop_reason)
                 self.record.end_run(self.run_id, "interrupted")
             except AcquireError as exc:   # a full disk: the record stays unsealed, and says so on verify
                 message = f"{message} (the record stays unsealed until the resume: {type(exc).__name__})"
@@ -214,6 +235,8 @@ class Run:
                                          inquiry_hex=identity.inquiry_hex,
                                          features=[f"{c:04X}" for c in self.medium.features])
         record.set_run_drive(self.run_id, self.drive_id)
+        if self.options.budget.limited:
+            record.set_run_budget(self.run_id, json.dumps(self.options.budget.as_dict(), sort_keys=True))
         self._log_fallbacks()
         record.log_event(self.run_id, "disc-in-drive", drive_id=self.drive_id, profile=self.medium.profile_name,
                          capacity=self.medium.capacity, finished=self.smap.count(State.FINISHED),
@@ -243,8 +266,9 @@ class Run:
                         self.record.log_event(self.run_id, "incremental",
                                               **incremental.summary(self.earlier, self.earlier_sample, copied))
                     self._run_engine()
+                    self._log_fallbacks()         # what the drive refused of the retry hygiene
                     self.sink.end_pass()
-                    if self.options.second_read:
+                    if self.options.second_read and self.stopped is None:
                         self.second_read = confirm.second_read(self.drive, self.record, self.run_id, self.smap,
                                                                writer, self.sink, self.read_times)
                     self._fill_unreadable(writer)
@@ -259,6 +283,7 @@ class Run:
                 except AcquireError as exc:
                     status = "failed"
                     self._stop_safely(f"failed: {exc}")
+                    self.record.set_run_stop_reason(self.run_id, f"failed: {exc}")
                     self.record.end_run(self.run_id, "failed")
                     raise
                 finally:
@@ -277,6 +302,7 @@ class Run:
         if self.layout is not None:
             layout_step.check_volume_sizes(self.image_path, self.smap, self.layout, self.record, self.run_id)
         self.record.log_event(self.run_id, "hashes", **hashes)
+        self.record.set_run_stop_reason(self.run_id, self.stop_reason)
         self.record.end_run(self.run_id, status)
         # the seal file commits to the chain head end_run left; its outcome is chained (and sealed) after
         sealed = write_seal(self.record, self.run_id, self.image_path, self.signer)
@@ -286,6 +312,9 @@ class Run:
         write_sum_files(self.image_path, self.hashes, comment_lines=comments)
         write_sfv(self.image_path, self.hashes, comment_lines=comments)
         outcome = self._outcome(status, hashes, sealed.note)
+        if self.stopped is not None:
+            outcome.message = (f"stopped: {self.stopped.detail}; {self.smap.count(State.UNTRIED)} sectors not tried, "
+                               f"run the same command to go on" + (f" ({sealed.note})" if sealed.note else ""))
         outcome.seal = sealed
         return outcome
 
@@ -302,7 +331,14 @@ class Run:
         settings = Settings.for_medium(self.medium.capacity, self.medium.ecc_sectors, self.medium.family,
                                        retries=o.retries, trim=o.trim, scrape=o.scrape,
                                        prior_failures=other_drive_failures(self.record, self.drive_id, self.smap))
-        make_engine(o.strategy, self.read_times or self.drive, self.smap, self.sink, settings).run()
+        self.sink.estimate = Estimate(self.medium.ecc_sectors, o.retries)
+        reader = self.read_times or self.drive
+        if not o.hygiene and not o.budget.limited:
+            make_engine(o.strategy, reader, self.smap, self.sink, settings).run()
+            return
+        self.stopped = run_with_hygiene(self, reader, settings)
+        if self.stopped is not None:
+            self.stop_reason = f"{self.stopped.reason}: {self.stopped.detail}"
 
     def _log_fallbacks(self) -> None:
         """Each command the drive refused, and what we did instead, as a 'fallback' event."""
@@ -336,6 +372,7 @@ class Run:
                        self.medium.capacity - finished - not_recorded, bad_runs if status != "interrupted" else [],
                        hashes, self.drive.clock_s - self.clock_at_start, self.record.head_hash(), message,
                        self.resumed, list(self.drive.fallbacks), second_read=self.second_read,
+                       stop_reason=self.stop_reason, not_tried=not_tried_ranges(self.smap),
                        not_recorded=not_recorded, layout=self.layout.as_dict() if self.layout else None)
 
     # -- after the copy --------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ class Progress:
     untried: int
     drive_time_s: float
     bytes_read: int
+    to_good_s: float | None = None   # estimated drive time to the recoverable data (rescue/budget.py Estimate)
+    to_end_s: float | None = None    # ... and to the end of the run
 
 
 class RunSink:
@@ -48,6 +50,7 @@ class RunSink:
         self.phase, self.pass_no = "start", 0
         self.provenance: list[int] | None = None     # [start, count] of the finished range being extended
         self.provenance_key: tuple[str, int] | None = None
+        self.estimate = None             # a rescue.budget.Estimate, when the run keeps one
 
     # -- what the engine tells us ----------------------------------------------------------------
     def good(self, result: ReadResult, phase: str, pass_no: int) -> None:
@@ -65,6 +68,12 @@ class RunSink:
 
     def marginal(self, result: ReadResult, phase: str, pass_no: int, reason: str) -> None:
         self._damage(result, phase, pass_no, reason, "marginal")
+
+    def action(self, action: str, result, phase: str, pass_no: int, reason: str) -> None:
+        """A retry-hygiene action (pause, speed, cache flush, drive check): a row of `actions`."""
+        self.record.add_action(run_id=self.run_id, drive_id=self.drive_id, phase=phase, pass_no=pass_no,
+                               action=action, lba=result.lba, count=result.count, fua=int(result.fua),
+                               duration_s=round(result.duration_s, 6), reason=reason)
 
     def counted(self, result: ReadResult) -> None:
         """A READ that only checks (the second read): in the pass's figures, not in the image."""
@@ -105,8 +114,9 @@ class RunSink:
 
     def snapshot(self) -> Progress:
         counts = self.smap.counts()
+        to_good, to_end = self.estimate.remaining(self.smap) if self.estimate is not None else (None, None)
         return Progress(self.phase, self.pass_no, self.smap.sectors, counts[State.FINISHED], counts[State.BAD],
-                        counts[State.UNTRIED], self.clock() - self.clock_at_start, self.bytes_read)
+                        counts[State.UNTRIED], self.clock() - self.clock_at_start, self.bytes_read, to_good, to_end)
 
     def flush_provenance(self) -> None:
         if self.provenance is None:
@@ -131,6 +141,8 @@ class RunSink:
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _count(self, result: ReadResult, **more: int) -> None:
+        if self.estimate is not None:
+            self.estimate.saw(result.ok, result.count, result.duration_s)
         figures = self.pass_figures
         figures["reads"] = figures.get("reads", 0) + 1
         figures["drive_time_s"] = figures.get("drive_time_s", 0.0) + result.duration_s
@@ -143,7 +155,8 @@ class RunSink:
                                phase=phase, pass_no=pass_no, outcome=outcome,
                                sense=str(sense) if sense else None,
                                sense_name=sense.name if sense else NO_SENSE_NAME,
-                               duration_s=round(result.duration_s, 6), reason=reason)
+                               duration_s=round(result.duration_s, 6), reason=reason,
+                               fua=int(getattr(result, "fua", False)))
 
     def _feed_hasher(self, result: ReadResult) -> None:
         if self.hasher is None:

@@ -35,7 +35,7 @@ CHUNK_HEX = 16
 # Which changes an unsealed (killed) run may have made, so that verify can tell "interrupted" from
 # "tampered" for the rows written since the last seal:
 FIXED_TABLES = frozenset({"meta", "case_info"})  # written once at creation: never changed by a run
-APPEND_ONLY_TABLES = frozenset({"runs", "drives", "provenance", "damage", "passes", "settings"})
+APPEND_ONLY_TABLES = frozenset({"runs", "drives", "provenance", "damage", "passes", "settings", "actions"})
 # every other table (sector_map, medium, hashes, windows, later ones) may be rewritten by a run
 
 

@@ -42,6 +42,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
         {
             "id": int, "started_utc": str, "ended_utc": str, "status": str, "command": str,
             "device": str, "drive_id": int, "host": str, "user": str, "tool_version": str,
+            "budget_json": str, "stop_reason": str,
         },
         "id", [("drive_id", "drives", "id")], {"started_utc", "status"},
     ),
@@ -65,7 +66,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
         {
             "id": int, "run_id": int, "drive_id": int, "time_utc": str, "lba": int, "count": int,
             "phase": str, "pass_no": int, "outcome": str, "sense": str, "sense_name": str,
-            "duration_s": float, "reason": str,
+            "duration_s": float, "reason": str, "fua": int,
         },
         "id", [("run_id", "runs", "id"), ("drive_id", "drives", "id")],
         {"run_id", "time_utc", "lba", "count", "outcome"},
@@ -99,6 +100,14 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
     "layout_disagreements": ({"id": int, "message": str}, "id", [], {"message"}),
     "disc_responses": ({"command": str, "name": str, "hex": str, "sha256": str, "parsed_json": str}, "command", [],
                        {"hex", "sha256"}),
+    # the damage log's other half: what retry hygiene did between the reads (rescue/hygiene.py)
+    "actions": (
+        {
+            "id": int, "run_id": int, "drive_id": int, "time_utc": str, "phase": str, "pass_no": int,
+            "action": str, "lba": int, "count": int, "fua": int, "duration_s": float, "reason": str,
+        },
+        "id", [("run_id", "runs", "id"), ("drive_id", "drives", "id")], {"run_id", "time_utc", "action"},
+    ),
     # the append-only, hash-chained log; the one table a seal does not cover (it lives in it)
     "events": (
         {

@@ -255,6 +255,16 @@ class Record:
             })
         return drive_id
 
+    def set_run_budget(self, run_id: int, budget_json: str | None) -> None:
+        """The run's time budget (--max-drive-time, --until) as JSON; NULL for none."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET budget_json = ? WHERE id = ?", (budget_json, run_id))
+
+    def set_run_stop_reason(self, run_id: int, stop_reason: str) -> None:
+        """Why the run stopped: 'done', 'max-drive-time: ...', 'until-good: ...', 'interrupted: ...'."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET stop_reason = ? WHERE id = ?", (stop_reason, run_id))
+
     def set_run_drive(self, run_id: int, drive_id: int) -> None:
         with self._write() as conn:
             conn.execute("UPDATE runs SET drive_id = ? WHERE id = ?", (drive_id, run_id))
@@ -356,6 +366,12 @@ class Record:
     def passes(self, run_id: int | None = None) -> list[dict]:
         where = None if run_id is None else "run_id = ?"
         return list(self.db["passes"].rows_where(where, [run_id] if run_id is not None else None, order_by="id"))
+
+    def add_action(self, **fields: Any) -> None:
+        """One retry-hygiene action (pause, read speed, cache flush, drive check), committed at once."""
+        fields.setdefault("time_utc", utc_now())
+        with self._write():
+            self.db["actions"].insert(fields)
 
     def record_setting(self, run_id: int, name: str, old_value: Any, new_value: Any) -> None:
         """A drive setting changed (or restored) by this run, e.g. the read speed or an error-recovery page."""

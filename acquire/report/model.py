@@ -102,6 +102,8 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
         "layout": _layout(record, runs_map),
     }
     report["damage"]["unstable"] = _unstable(record, runs_map)
+    # retry hygiene's steps between the reads (rescue/hygiene.py); a record older than the table has none
+    report["damage"]["actions"] = _rows(conn, "SELECT * FROM actions ORDER BY id") if "actions" in tables else []
     return report
 
 
@@ -266,6 +268,8 @@ def _map(runs: list[tuple[int, int, int]], capacity: int, sector_size: int) -> d
         "unreadable_ranges": unreadable,
         "not_recorded_ranges": [[s, s + c - 1] for s, c, st in runs if st == State.NOT_RECORDED],
         "bad_ranges": bad,
+        # untried: a budget stopped the run before them (runs.stop_reason says why), or a run was cut short
+        "not_tried_ranges": [[s, s + c - 1] for s, c, st in runs if st == State.UNTRIED],
         "runs": [list(r) for r in runs],
     }
 

@@ -86,7 +86,18 @@ def _image(r: dict) -> Section:
              f"({counts['bad']} bad, {counts['non-scraped']} non-scraped, {counts['non-trimmed']} non-trimmed, "
              f"{counts['untried']} untried); {counts.get('not-recorded', 0)} not recorded (no data there by design).",
              f"Unreadable ranges (LBA, inclusive): {ranges(m['unreadable_ranges'])}."]
+    lines += _not_tried(r)
     return ("Image and hashes", lines, [("", ["item", "value"], rows)])
+
+
+def _not_tried(r: dict) -> list[str]:
+    """What no READ has tried yet, and why the last run stopped before it (a budget: runs.stop_reason)."""
+    m, last = r["map"], (r["runs"] or [{}])[-1]
+    reason = last.get("stop_reason")
+    if not m.get("not_tried_ranges") and reason in (None, "done"):
+        return []
+    return [f"Not tried ({m['counts']['untried']} sectors; a later run goes on from the map): "
+            f"{ranges(m['not_tried_ranges'])}.", f"The last run (run {s(last.get('id'))}) stopped: {s(reason)}."]
 
 
 def _medium(r: dict) -> Section:
@@ -142,7 +153,9 @@ def _passes(r: dict) -> Section:
 def _damage(r: dict) -> Section:
     d = r["damage"]
     lines = [f"{d['reads']} logged reads: {d['failed']} failed, {d['marginal']} marginal (data after drive "
-             f"retries or ECC); {s(d['drive_time_s'])} s in the drive."]
+             f"retries or ECC); {s(d['drive_time_s'])} s in the drive."
+             + (f" {len(d['actions'])} retry-hygiene actions (pause, read speed, cache flush, drive check: "
+                f"the record's actions table)." if d.get("actions") else "")]
     u = d.get("unstable") or {"sectors": 0, "ranges": [], "finished_since": 0}
     lines.append(f"Unstable sectors (two reads differed, --second-read): {u['sectors']}"
                  + (f": {ranges(u['ranges'])}; {u['finished_since']} finished by a later run since" if u["sectors"] else "")

@@ -53,7 +53,9 @@ DEFAULT_SPEED_X = {"cd": 24, "dvd": 8, "bd": 6}
 RATE_1X = {"cd": 153_600, "dvd": 1_385_000, "bd": 4_495_500}
 
 DAMAGE_KINDS = ("unreadable", "flaky", "slow", "unstable")
-EVENT_KINDS = ("disconnect", "media-change", "not-ready", "hang")
+# a confused drive (docs/simulated-drive.md "Events"): every READ GOOD with zeros, or every READ failing
+CONFUSED_KINDS = ("confused-zeros", "confused-errors")
+EVENT_KINDS = ("disconnect", "media-change", "not-ready", "hang", *CONFUSED_KINDS)
 DEFAULT_SENSE = (0x03, 0x11, 0x00)       # MEDIUM ERROR, unrecovered read error
 DEFAULT_NOT_READY_COUNT = 3
 _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
@@ -61,10 +63,11 @@ _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors", "capacity", "finalized", "runout_sense", "gap_sense",
               "unrecorded_sense", "cd_text_title", "bca", "mcn"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
-_DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by"}
+_DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by", "max_speed_x"}
 # a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
-_KIND_KEYS = {"failures": ("flaky", int, 1, "at least 1"), "delay_s": ("slow", float, 0, "zero or more")}
-_EVENT_KEYS = {"after_commands", "kind", "count"}
+_KIND_KEYS = {"failures": ("flaky", int, 1, "at least 1"), "delay_s": ("slow", float, 0, "zero or more"),
+              "max_speed_x": ("flaky", float, 1, "at least 1")}
+_EVENT_KEYS = {"after_commands", "kind", "count", "after_errors"}
 _TIMING_DEFAULTS = {"error_delay_s": 8.0, "seek_base_s": 0.08, "seek_full_s": 0.12, "overhead_s": 0.0005,
                     "sleep_scale": 0.0}
 # INQUIRY field widths (docs/reference/mmc.md: bytes 8-15 vendor, 16-31 product, 32-35 revision)
@@ -84,6 +87,8 @@ class Damage:
     delay_s: float = 0.0                 # slow: extra cost of each READ touching the sector
     readable_by: tuple[str, ...] = ()    # drives (serial or product) in which these sectors are sound;
                                          # empty: damaged in every drive
+    max_speed_x: float | None = None     # flaky: every READ faster than this fails (a sector that reads
+                                         # only slowly); at or below it, `failures` as usual (default 0)
 
     def in_drive(self, serial: str | None, product: str) -> bool:
         """Whether this damage is there in the drive so named: a disc read in two drives differs."""
@@ -99,6 +104,7 @@ class Event:
     after_commands: int
     kind: str                            # disconnect | media-change | not-ready | hang
     count: int = DEFAULT_NOT_READY_COUNT  # not-ready: commands answered 02/04/01
+    after_errors: int = 0                # and only once this many READs have failed (a burst first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +338,8 @@ def _damage(fail, entries: Any, capacity: int) -> tuple[Damage, ...]:
                     raise fail(f"{label} {key} must be {said}, not {extra[key]}")
         if "readable_by" in entry:
             extra["readable_by"] = _drive_names(fail, entry["readable_by"], label)
+        if "max_speed_x" in extra and "failures" not in extra:
+            extra["failures"] = 0            # speed-dependent: reads at the first slow enough attempt
         if kind == "slow" and "delay_s" not in extra:
             raise fail(f"{label} slow damage needs delay_s", hint="e.g. delay_s = 2.5")
         out.append(Damage(number, ranges, kind, **extra))
@@ -385,7 +393,7 @@ def _events(fail, entries: Any) -> tuple[Event, ...]:
             raise fail(f"{label} after_commands must be zero or more, not {after}")
         kind = _get(fail, entry, "kind", str, label)
         if kind not in EVENT_KINDS:
-            raise fail(f"{label} kind {kind!r} is unknown", hint="give disconnect, media-change, not-ready or hang")
+            raise fail(f"{label} kind {kind!r} is unknown", hint=f"give one of {', '.join(EVENT_KINDS)}")
         count = DEFAULT_NOT_READY_COUNT
         if "count" in entry:
             if kind != "not-ready":
@@ -393,7 +401,10 @@ def _events(fail, entries: Any) -> tuple[Event, ...]:
             count = _get(fail, entry, "count", int, label)
             if count < 1:
                 raise fail(f"{label} count must be at least 1, not {count}")
-        out.append(Event(after, kind, count))
+        after_errors = _get(fail, entry, "after_errors", int, label) if "after_errors" in entry else 0
+        if after_errors < 0:
+            raise fail(f"{label} after_errors must be zero or more, not {after_errors}")
+        out.append(Event(after, kind, count, after_errors))
     return tuple(sorted(out, key=lambda e: e.after_commands))
 
 

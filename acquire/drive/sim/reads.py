@@ -166,6 +166,9 @@ def touch_damage(state: DriveState, lba: int, count: int
         elif damage.kind == "unreadable":
             if failing is None or first < failing[0]:
                 failing = (first, damage.sense)
+        elif too_fast(state, damage):      # speed-dependent flaky: fails whenever read faster
+            if failing is None or first < failing[0]:
+                failing = (first, damage.sense)
         else:   # flaky: every touched sector counts one attempt, whatever the READ's outcome
             for sector in range(first, last + 1):
                 attempts = state.flaky_attempts.get(sector, 0) + 1
@@ -173,6 +176,16 @@ def touch_damage(state: DriveState, lba: int, count: int
                 if attempts <= damage.failures and (failing is None or sector < failing[0]):
                     failing = (sector, damage.sense)
     return delay_s, failing, unstable
+
+
+def too_fast(state: DriveState, damage) -> bool:
+    """A flaky sector with `max_speed_x` read above that speed: it fails, and counts no attempt."""
+    return damage.max_speed_x is not None and state.speed_x > damage.max_speed_x
+
+
+def fua_token(cdb: bytes) -> str:
+    """" fua" for a READ(10)/(12) with FUA (byte 1 bit 3) set, for the trace; "" otherwise."""
+    return " fua" if cdb[0] in (READ_10, READ_12) and len(cdb) > 1 and cdb[1] & 0x08 else ""
 
 
 def deliver(state: DriveState, request: ReadRequest, unstable: list[tuple[int, int]]) -> bytes:

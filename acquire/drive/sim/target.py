@@ -30,7 +30,7 @@ from .answers import ANSWERS
 from .codes import (CDB_LENGTH, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION, INQUIRY, INVALID_FIELD_IN_CDB,
                     INVALID_OPCODE, MEDIUM_MAY_HAVE_CHANGED, NOT_READY_BECOMING_READY, READS, REQUEST_SENSE,
                     SECTOR_BYTES, Check, sense_bytes, sense_text)
-from .profile import Profile, load_profile
+from .profile import CONFUSED_KINDS, DEFAULT_SENSE, Profile, load_profile
 from .state import DriveState
 
 HANG_POLL_S = 3600.0          # a hung drive's command blocks until its process is ended
@@ -51,6 +51,8 @@ class SimulatedDrive:
         self._hung = False
         self._unit_attention = False
         self._not_ready_left = 0
+        self.failed_reads = 0                 # READs answered CHECK CONDITION (a confused event waits for them)
+        self.confused: str | None = None      # a fired confused-* event's kind
         self._closed = False
         self._fd: int | None = None
         self._track_fds: dict[int, int] = {}       # laid-out discs: track number -> its image
@@ -150,9 +152,12 @@ class SimulatedDrive:
 
     # -- plumbing ---------------------------------------------------------------------------
     def _fire_events(self) -> None:
-        while self._events and self._events[0].after_commands <= self.commands:
-            event = self._events.pop(0)
-            if event.kind == "disconnect":
+        due = [e for e in self._events if e.after_commands <= self.commands and e.after_errors <= self.failed_reads]
+        for event in due:
+            self._events.remove(event)
+            if event.kind in CONFUSED_KINDS:
+                self.confused = event.kind
+            elif event.kind == "disconnect":
                 self._gone = True
             elif event.kind == "hang":
                 self._hung = True
@@ -197,15 +202,27 @@ class SimulatedDrive:
             if cdb[0] in self.state.quirks.unsupported:
                 raise Check(INVALID_OPCODE)
             answer = reads.answer_read(self.state, cdb)
+            if self.confused is not None and count:
+                answer = self._confused_answer(answer, count)
         except Check as check:        # refused before touching the medium
             answer = reads.ReadAnswer(self.profile.overhead_s, check=check)
+        fua = reads.fua_token(cdb)
         if answer.check is not None:
-            self._log(f"{lba} {count} err {sense_text(answer.check.sense)}")
+            self.failed_reads += 1
+            self._log(f"{lba} {count} err {sense_text(answer.check.sense)}{fua}")
             return self._fail(answer.check, answer.cost_s, data_in_length)
-        self._log(f"{lba} {count} ok")
+        self._log(f"{lba} {count} ok{fua}")
         self._charge(answer.cost_s)
         self._good()
         return Completion(data=answer.data[:max(data_in_length, 0)], status=GOOD, duration_s=answer.cost_s)
+
+    def _confused_answer(self, answer: "reads.ReadAnswer", count: int) -> "reads.ReadAnswer":
+        """A confused drive (after a burst of errors, until it is reset): every READ that reached
+        the medium answers GOOD with zeros (confused-zeros) or fails as unreadable (confused-errors)."""
+        cost = answer.cost_s - (self.profile.error_delay_s if answer.check is not None else 0.0)
+        if self.confused == "confused-zeros":
+            return reads.ReadAnswer(cost, bytes(count * SECTOR_BYTES))
+        return reads.ReadAnswer(cost + self.profile.error_delay_s, check=Check(DEFAULT_SENSE, None))
 
     def _fail(self, check: Check, cost: float, data_in_length: int) -> Completion:
         sense = self._sense_bytes(check.sense, check.information)
