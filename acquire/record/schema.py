@@ -8,7 +8,7 @@ import sqlite_utils
 
 from ..rescue.sectormap import State
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: layout, disc structures, actions, budgets, BLAKE3 windows (docs/record.md)
 TOOL_NAME = "acquire"
 
 # sector_map.state is rescue.sectormap.State as an integer (0 untried ... 4 finished, as in
@@ -131,3 +131,26 @@ def create_tables(db: sqlite_utils.Database) -> None:
         db[name].create(columns, pk=pk, foreign_keys=foreign_keys, not_null=not_null)
     for table, columns in INDEXES:
         db[table].create_index(columns, index_name=f"idx_{table}_{'_'.join(columns)}")
+
+
+def upgrade_tables(conn) -> list[str]:
+    """Add to an older record the tables and columns this schema has and it lacks; what was added.
+
+    Only a run calls it (inside its first transaction), so the run's seal covers the change; meta
+    keeps the schema_version the record was created with (meta is fixed at creation)."""
+    added = []
+    db = sqlite_utils.Database(conn)
+    for name, (columns, pk, foreign_keys, not_null) in TABLES.items():
+        if name not in db.table_names():
+            db[name].create(columns, pk=pk, foreign_keys=foreign_keys, not_null=not_null)
+            added.append(name)
+            continue
+        have = {c.name for c in db[name].columns}
+        for column, kind in columns.items():
+            if column not in have:
+                conn.execute(f"ALTER TABLE [{name}] ADD COLUMN [{column}] {_SQL_TYPES[kind]}")
+                added.append(f"{name}.{column}")
+    return added
+
+
+_SQL_TYPES = {int: "INTEGER", str: "TEXT", float: "FLOAT", bytes: "BLOB"}

@@ -22,7 +22,7 @@ from . import chain
 from .chain import Finding
 from . import connection
 from .connection import check_ours, connect, connect_readonly, existing, host, set_pragmas, user, utc_now
-from .schema import RUN_STATUSES, SCHEMA_VERSION, TABLES, TOOL_NAME, create_tables
+from .schema import RUN_STATUSES, SCHEMA_VERSION, TABLES, TOOL_NAME, create_tables, upgrade_tables
 from .staging import Batch, Staging
 
 SQLITE_FULL = 13                     # sqlite3.h: insertion failed because the database is full
@@ -198,6 +198,7 @@ class Record:
             "host": host(), "user": user(), "tool_version": tool_version or connection.tool_version(),
         }
         with self._write() as conn:
+            upgraded = upgrade_tables(conn)      # a record made by an older acquire: its run seals them
             earlier = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
             # a run still 'running' when another begins was killed: it never reached end_run (nor a seal)
             lost = [r for (r,) in conn.execute("SELECT id FROM runs WHERE status = 'running' ORDER BY id")]
@@ -207,6 +208,8 @@ class Record:
             details = {k: v for k, v in row.items() if k != "status"}
             if lost:
                 details["interrupted_runs"] = lost
+            if upgraded:
+                details["schema_upgraded"] = upgraded
             self._append_event(run_id, kind, details)
         return run_id
 
