@@ -11,12 +11,13 @@ tree: the same files under other names, not counted twice in the damaged-file li
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..record.fs_tables import Analysis, FileEntry, Filesystem, Unreadable
 from ..rescue.sectormap import SectorMap
-from . import eltorito, iso9660, systemarea, udf, volume
+from . import eltorito, iso9660, mac, systemarea, udf, volume
 from .eltorito import extract_boot_images
 from .reader import SectorReader
 
@@ -53,8 +54,17 @@ def _analyze(reader: SectorReader) -> Analysis:
 def _system_area(analysis: Analysis, reader: SectorReader, ids: Iterator[int], primary_space: int | None) -> None:
     """The system area: hybrid MBR / GPT, Apple partition map, HFS(+)."""
     found, problems = systemarea.system_area(reader, primary_space)
+    found = mac.with_unread_volumes(reader, found)
     for kind, label, details in found:
-        analysis.filesystems.append(Filesystem(next(ids), kind, label, details, tuple(problems)))
+        fs_id = next(ids)
+        volume = mac.read_volume(reader, fs_id, kind, details, found) if kind in mac.KINDS else None
+        if volume is not None:        # an HFS / HFS+ volume read in full (fs/mac.py)
+            fs, files, lost = volume
+            analysis.filesystems.append(replace(fs, problems=tuple(problems) + fs.problems))
+            analysis.files.extend(files)
+            analysis.unreadable.extend(lost)
+        elif not details.get("header_unreadable"):
+            analysis.filesystems.append(Filesystem(fs_id, kind, label, details, tuple(problems)))
         problems = []
     if problems:      # nothing found, but the area was damaged: say so where a reader looks
         analysis.unreadable.extend(Unreadable(None, None, a, n, "system area")
