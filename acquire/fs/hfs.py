@@ -227,7 +227,8 @@ def _tree(reader: SectorReader, volume: HfsVolume, extents: tuple[tuple[int, int
           problems: list[str]) -> BTree | None:
     if not size:
         return None
-    tree = BTree.open(reader, Fork(volume, extents, size), name)
+    fork = Fork(volume, extents, size)
+    tree = BTree.open(reader, fork, name) or BTree.scan(reader, fork, name, (512,))
     if tree is None:
         problems.append(f"the {name} file's header node is unreadable or is not a B-tree header")
     return tree

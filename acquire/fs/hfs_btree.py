@@ -19,6 +19,7 @@ from .reader import SECTOR, SectorReader
 NODE_LEAF, NODE_INDEX, NODE_HEADER, NODE_MAP = -1, 0, 1, 2
 MAX_NODES = 1 << 20                     # a sanity bound on the nodes one tree is walked through
 MAX_NODE_SIZE = 32768
+MAX_LOST = 4096                         # unreadable nodes noted before the walk gives up on the rest
 BIG_KEYS = 0x2                          # kBTBigKeysMask: keyLength is 16-bit (HFS+)
 VARIABLE_INDEX_KEYS = 0x4               # kBTVariableIndexKeysMask
 
@@ -162,11 +163,31 @@ class BTree:
     header: HeaderRecord
     lost: list[int] = field(default_factory=list)          # node numbers that could not be read
     problems: list[str] = field(default_factory=list)
+    scanned: bool = False                                   # header lost: every node is looked at
+
+    @classmethod
+    def scan(cls, reader: SectorReader, fork: Fork, name: str, node_sizes: tuple[int, ...]) -> BTree | None:
+        """A tree whose header node is lost: leaves are found by looking at every node (the node size
+        guessed from the first node that reads as a leaf). Free nodes may hold stale leaves."""
+        fork = Fork(fork.volume, fork.extents, min(fork.logical_size, fork.allocated_bytes()))
+        for size in node_sizes:
+            count = fork.logical_size // size
+            for number in range(1, min(count, 64)):
+                node = fork_read(reader, fork, number * size, size)
+                if node is not None and node_descriptor(node).kind == NODE_LEAF and node_descriptor(node).height == 1 \
+                        and node_records(node):
+                    header = HeaderRecord(0, 0, 0, 0, 0, size, 0, count, 0, BIG_KEYS if size > 512 else 0)
+                    tree = cls(reader, fork, name, header, lost=[0], scanned=True)
+                    tree.problems.append(f"{name} B-tree: the header node is unreadable; its leaves were found by "
+                                         "looking at every node, free ones included (a stale record may show)")
+                    return tree
+        return None
 
     @classmethod
     def open(cls, reader: SectorReader, fork: Fork, name: str, *, node_size: int = 512) -> BTree | None:
         """The tree whose header node starts the fork (HFS nodes are 512 bytes; HFS+ says in its header
         record how big its nodes are, and the header record sits in the first 512 bytes either way)."""
+        fork = Fork(fork.volume, fork.extents, min(fork.logical_size, fork.allocated_bytes()))
         head = fork_read(reader, fork, 0, 512)
         if head is None or node_descriptor(head).kind != NODE_HEADER:
             return None
@@ -178,11 +199,16 @@ class BTree:
     def node(self, number: int) -> bytes | None:
         size = self.header.node_size
         if number >= self.header.total_nodes or (number + 1) * size > self.fork.logical_size:
-            self.problems.append(f"{self.name} B-tree: node {number} lies outside the tree")
+            if len(self.problems) < 64:
+                self.problems.append(f"{self.name} B-tree: node {number} lies outside the tree")
+            return None
+        if len(self.lost) >= MAX_LOST:
             return None
         data = fork_read(self.reader, self.fork, number * size, size)
         if data is None and number not in self.lost:
             self.lost.append(number)
+            if len(self.lost) == MAX_LOST:
+                self.problems.append(f"{self.name} B-tree: {MAX_LOST} nodes unreadable; the rest were not tried")
         return data
 
     def node_sectors(self, number: int) -> list[tuple[int, int]]:
@@ -203,6 +229,14 @@ class BTree:
     def leaves(self) -> list[tuple[int, bytes]]:
         """(node number, bytes) of every leaf reachable through the index or along the leaf chain."""
         found: dict[int, bytes] = {}
+        if self.scanned:
+            for number in range(1, min(self.header.total_nodes, MAX_NODES)):
+                if len(self.lost) >= MAX_LOST:
+                    break
+                node = self.node(number)
+                if node is not None and node_descriptor(node).kind == NODE_LEAF:
+                    found[number] = node
+            return sorted(found.items())
         visited: set[int] = set()
         stack = [self.header.root] if self.header.depth else []
         while stack and len(visited) < MAX_NODES:

@@ -95,7 +95,8 @@ def read_hfsplus(reader: SectorReader, fs_id: int, offset: int, *, length: int |
 def _tree(reader: SectorReader, volume: HfsVolume, fork: rec.ForkData, name: str, problems: list[str]) -> BTree | None:
     if not fork.logical_size:
         return None
-    tree = BTree.open(reader, Fork(volume, fork.extents, fork.logical_size), name)
+    whole = Fork(volume, fork.extents, fork.logical_size)
+    tree = BTree.open(reader, whole, name) or BTree.scan(reader, whole, name, (4096, 8192, 2048, 1024, 512))
     if tree is None:
         problems.append(f"the {name} file's header node is unreadable or is not a B-tree header")
     return tree

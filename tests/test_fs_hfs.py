@@ -1,0 +1,146 @@
+"""HFS and HFS+ against independent readers: hfsutils (hformat/hcopy write the classic volume; hls
+and hcopy read it back) and The Sleuth Kit (fls, istat, icat) on xorriso's ISO/HFS+ hybrid; then the
+same volumes with sectors the map does not mark read."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from acquire.fs.analyze import analyze_image
+from acquire.rescue.sectormap import SectorMap, State
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+import make_fs_images  # noqa: E402
+import make_mac_images as mac  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not (shutil.which("hformat") and shutil.which("fls") and shutil.which("xorriso")),
+                                reason="needs hfsutils, sleuthkit and xorriso")
+SECTOR = 2048
+
+
+@pytest.fixture(scope="module")
+def hfs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hfs")
+    content = mac.hfs_image(out / "hformat.hfs", out / "work")
+    return out / "hformat.hfs", out / "work", content
+
+
+@pytest.fixture(scope="module")
+def hfsplus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hfsplus")
+    tree = make_fs_images.make_tree(out / "tree")
+    return mac.hfsplus_hybrid(tree / "docs", out / "hfsplus.iso"), tree / "docs"
+
+
+def _volume(analysis, kind):
+    fs = next(f for f in analysis.filesystems if f.kind == kind)
+    return fs, {f.path: f for f in analysis.files_of(fs.id)}
+
+
+def _fork_bytes(image: Path, entry) -> bytes:
+    data = image.read_bytes()
+    runs = entry.metadata.get("byte_runs")
+    if runs is None:
+        runs = [(lba * SECTOR, n * SECTOR) for lba, n in entry.extents]
+    return b"".join(data[o:o + n] for o, n in runs)[:entry.size]
+
+
+def _map(image: Path, bad: list[tuple[int, int]]) -> SectorMap:
+    smap = SectorMap(image.stat().st_size // SECTOR, State.FINISHED)
+    for lba, count in bad:
+        smap.set(lba, count, State.BAD)
+    return smap
+
+
+def test_hfs_listing_and_bytes_equal_hfsutils(hfs):
+    image, work, content = hfs
+    fs, files = _volume(analyze_image(image, None), "hfs")
+    assert fs.label == "ACQ HFS" and not fs.problems
+    listed = mac.hls_listing(image, work)
+    ours = {p: f for p, f in files.items() if p != "/" and not p.endswith("/..namedfork/rsrc")}
+    assert set(ours) == set(listed)
+    for path, (file_type, creator, rsrc, size) in listed.items():
+        f = ours[path]
+        if file_type == "dir":
+            assert f.is_dir
+            continue
+        assert (f.metadata["type"], f.metadata["creator"], f.size) == (file_type, creator, size)
+        assert f.metadata.get("resource_fork_size", 0) == rsrc
+        assert _fork_bytes(image, f) == mac.hcopy_fork(image, path, work), path
+    app = files["/Docs/App/..namedfork/rsrc"]
+    assert _fork_bytes(image, app) == content["/Docs/App/..namedfork/rsrc"] == mac.hcopy_fork(image, "/Docs/App", work, resource=True)
+    # MacBinary's dates, kept as HFS keeps them: local time, no zone; 3e9 s after 1904 is 1999-01-24 05:20
+    assert files["/Docs/App"].metadata["created_local"] == "1999-01-24T05:20:00"
+    assert files["/Docs/hidden"].metadata["hidden"] and not files["/Docs/a.bin"].metadata["hidden"]
+    # the fragmented file: 3 extents in its catalog record, the rest in the extents overflow file
+    fragmented = files["/Many/fragmented"]
+    assert len(fragmented.metadata["byte_runs"]) > 3
+    assert _fork_bytes(image, fragmented) == content["/Many/fragmented"]
+    assert all(f.verdict == "intact" for f in files.values())
+
+
+def test_hfs_through_the_alternate_mdb_and_with_a_lost_catalog_node(hfs):
+    image, _work, content = hfs
+    fs, intact = _volume(analyze_image(image, None), "hfs")
+    # the MDB (bytes 1024-1535) unreadable: the copy 1024 bytes before the volume's end is read
+    analysis = analyze_image(image, _map(image, [(0, 1)]))
+    fs, files = _volume(analysis, "hfs")
+    assert fs.details["read_via"] == "alternate master directory block"
+    assert set(files) == set(intact)
+    assert files["/Docs/a.bin"].verdict == "recovered via alternate master directory block"
+    assert any(u.what == "master directory block" for u in analysis.unreadable)
+    # a file's sector lost: that file is damaged, the others are not
+    a = intact["/Docs/a.bin"]
+    analysis = analyze_image(image, _map(image, [(a.extents[0][0] + 2, 1)]))
+    _, files = _volume(analysis, "hfs")
+    assert files["/Docs/a.bin"].verdict == "damaged" and files["/Docs/a.bin"].unreadable_sectors == 1
+    assert files["/Read Me"].verdict == "intact"
+    # the catalog leaf holding /Docs/a.bin lost: the records in that node are gone, the rest is listed
+    node_lba = a.entry_lba
+    analysis = analyze_image(image, _map(image, [(node_lba, 1)]))
+    fs, files = _volume(analysis, "hfs")
+    lost = [u for u in analysis.unreadable if u.what == "catalog node"]
+    assert lost and lost[0].lba == node_lba
+    assert "/Docs/a.bin" not in files and files
+    assert all(f.entry_lba != node_lba for f in files.values())
+    assert any("catalog B-tree node" in p for p in fs.problems)
+
+
+def test_hfsplus_listing_extents_and_bytes_equal_the_sleuth_kit(hfsplus):
+    image, tree = hfsplus
+    analysis = analyze_image(image, None)
+    fs, files = _volume(analysis, "hfsplus")
+    # the map entry number (1-based; the map itself is entry 1), mmls's slot 002
+    assert fs.label == "ACQ_HFSPLUS" and fs.details["apm_partition"] == 3 and not fs.problems
+    offset_512 = fs.details["offset_bytes"] // 512
+    listed = mac.tsk_listing(image, offset_512)
+    assert set(listed) == set(files) - {"/"}
+    for path, inode in listed.items():
+        f = files[path]
+        assert f.metadata["cnid"] == inode
+        if f.is_dir:
+            continue
+        blocks = mac.tsk_blocks(image, offset_512, inode)
+        base = fs.details["offset_bytes"] // SECTOR          # 2048-byte allocation blocks, sector aligned
+        ours = [lba - base + i for lba, n in f.extents for i in range(n)]
+        assert ours == blocks, path
+        icat = subprocess.run(["icat", "-o", str(offset_512), str(image), str(inode)], capture_output=True,
+                              check=True).stdout
+        assert _fork_bytes(image, f) == icat == (tree / path.lstrip("/")).read_bytes()
+        assert f.mode == "-rw-r--r--" and f.mtime_utc.endswith("Z") and f.metadata["created"].endswith("Z")
+
+
+def test_hfsplus_through_the_alternate_volume_header(hfsplus):
+    image, _ = hfsplus
+    fs, intact = _volume(analyze_image(image, None), "hfsplus")
+    header_lba = (fs.details["offset_bytes"] + 1024) // SECTOR
+    analysis = analyze_image(image, _map(image, [(header_lba, 1)]))
+    fs, files = _volume(analysis, "hfsplus")
+    assert fs.details["read_via"] == "alternate volume header"
+    assert set(files) == set(intact)
+    assert {f.verdict for f in files.values()} == {"recovered via alternate volume header"}
+    assert any(u.what == "volume header" and u.lba == header_lba for u in analysis.unreadable)
