@@ -144,3 +144,42 @@ def test_hfsplus_through_the_alternate_volume_header(hfsplus):
     assert set(files) == set(intact)
     assert {f.verdict for f in files.values()} == {"recovered via alternate volume header"}
     assert any(u.what == "volume header" and u.lba == header_lba for u in analysis.unreadable)
+
+
+def _file_record(cnid: int, file_type: bytes, creator: bytes, special: int, size: int, start: int) -> bytes:
+    """An HFSPlusCatalogFile, 248 bytes, laid out per TN1150 (the hard-link fields from its "Hard
+    Links" section): no Debian tool writes HFS+ hard links."""
+    import struct
+    rec = bytearray(248)
+    struct.pack_into(">hHII", rec, 0, 2, 0x0002, 0, cnid)              # recordType 2 (file), flags, reserved, fileID
+    struct.pack_into(">IIIII", rec, 12, *([3_600_000_000] * 5))          # create/contentMod/attributeMod/access/backup
+    struct.pack_into(">IIBBHI", rec, 32, 501, 20, 0, 0, 0o100444, special)   # BSDInfo; special = iNodeNum for a link
+    rec[48:52], rec[52:56] = file_type, creator                          # FileInfo fdType, fdCreator
+    struct.pack_into(">QII", rec, 88, size, 0, 1 if size else 0)         # dataFork: logicalSize, clump, totalBlocks
+    struct.pack_into(">II", rec, 104, start, 1 if size else 0)           # its first extent
+    return bytes(rec)
+
+
+def test_an_hfsplus_hard_link_lists_its_inode_files_extents(tmp_path):
+    from acquire.fs import hfsplus_records as rec
+    from acquire.fs.hfs_btree import HfsVolume
+    from acquire.fs.hfs_tree import Node, Overflow, list_nodes
+    from acquire.fs.reader import SectorReader
+
+    image = tmp_path / "v.img"
+    image.write_bytes(bytes(64 * SECTOR))
+    volume = HfsVolume(0, 4096, 32)
+    inode = rec.catalog_entry(_file_record(30, b"\0\0\0\0", b"\0\0\0\0", 2, 5000, 7))
+    link = rec.catalog_entry(_file_record(31, b"hlnk", b"hfs+", 30, 0, 0))
+    assert link.is_hard_link() and not inode.is_hard_link() and link.special == 30
+    # 3.6e9 s after 1904 = unix 1517155200 (3.6e9 - 2082844800); `date -u -d @1517155200`: 2018-01-28 16:00:00
+    assert inode.mode() == "-r--r--r--" and inode.created == "2018-01-28T16:00:00Z"
+    nodes = {2: Node(2, 1, "root", True, None),
+             18: Node(18, 2, rec.PRIVATE_DATA, True, None),
+             30: Node(30, 18, "iNode30", False, None, data=(5000, 2, ((7, 2),))),
+             31: Node(31, 2, "link", False, None, data=(0, 0, ()), hard_link_inode=30)}
+    with SectorReader(image, None) as reader:
+        listing = list_nodes(reader, 1, volume, nodes, {}, Overflow(), 2)
+    by_path = {f.path: f for f in listing.files}
+    assert by_path["/link"].extents == by_path[f"/{rec.PRIVATE_DATA}/iNode30"].extents == ((14, 3),)
+    assert by_path["/link"].size == 5000 and by_path["/link"].metadata["hard_link_to"] == "iNode30"
