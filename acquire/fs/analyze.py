@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..record.fs_tables import Analysis, FileEntry, Filesystem, Unreadable
 from ..rescue.sectormap import SectorMap
-from . import eltorito, iso9660, mac, systemarea, udf, volume
+from . import alternates, eltorito, iso9660, mac, systemarea, udf, volume
 from .eltorito import extract_boot_images
 from .reader import SectorReader
 
@@ -48,6 +48,7 @@ def _analyze(reader: SectorReader) -> Analysis:
             analysis.filesystems.append(fs)
             analysis.files.extend(files)
             analysis.unreadable.extend(unreadable)
+    alternates.cross_check(analysis)          # which copy each file was found through (fs/alternates.py)
     return analysis
 
 

@@ -52,9 +52,10 @@ class FileEntry:
 
     @property
     def verdict(self) -> str:
-        """'damaged' (sectors lost), 'recovered via <copy>' (read through an alternate), or 'intact'."""
+        """'damaged' (sectors lost), 'unknown' (a directory whose sectors are unreadable in every copy:
+        what it held is not known), 'recovered via <copy>' (read through an alternate), or 'intact'."""
         if self.unreadable_sectors:
-            return "damaged"
+            return "unknown" if self.is_dir else "damaged"
         return f"recovered via {self.read_via}" if self.read_via else "intact"
 
 
@@ -98,7 +99,8 @@ class Analysis:
     def damaged_files(self) -> list[FileEntry]:
         """Files of the primary views (not alternates) with unreadable sectors, most loss first."""
         alternates = {fs.id for fs in self.filesystems if fs.alternate_of is not None}
-        hit = [f for f in self.files if f.unreadable_sectors and not f.is_dir and f.filesystem_id not in alternates]
+        hit = [f for f in self.files if f.unreadable_sectors and not f.is_dir
+               and (f.filesystem_id not in alternates or "tree (lost from" in (f.read_via or ""))]
         return sorted(hit, key=lambda f: (-f.unreadable_sectors, f.path))
 
     def summary(self) -> dict[str, Any]:
