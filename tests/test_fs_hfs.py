@@ -183,3 +183,37 @@ def test_an_hfsplus_hard_link_lists_its_inode_files_extents(tmp_path):
     by_path = {f.path: f for f in listing.files}
     assert by_path["/link"].extents == by_path[f"/{rec.PRIVATE_DATA}/iNode30"].extents == ((14, 3),)
     assert by_path["/link"].size == 5000 and by_path["/link"].metadata["hard_link_to"] == "iNode30"
+
+
+def test_hfs_metadata_reaches_the_record_and_the_reports(hfs, tmp_path):
+    from acquire.record import Record
+    from acquire.record.fs_tables import load_analysis, save_analysis
+    from acquire.report import build_report, render
+
+    image, _work, content = hfs
+    analysis = analyze_image(image, None)
+    path = tmp_path / "r.sqlite"
+    record = Record.create(path, tool_version="test")
+    try:
+        save_analysis(record, analysis)
+        assert load_analysis(record) == analysis              # metadata, verdict and read_via round-trip
+        record.seal(None)
+        assert record.verify() == []
+    finally:
+        record.close()
+    report = build_report(path)
+    app = next(f for f in report["filesystem"]["files"] if f["path"] == "/Docs/App")
+    assert app["verdict"] == "intact" and app["metadata"]["type"] == "APPL"
+    xml = render(report, "dfxml")
+    assert "<crtime>1999-01-24T05:20:00</crtime>" in xml and 'acquire:verdict="intact"' in xml
+    # the fork's exact bytes (512-byte blocks after a 2048-byte offset), not whole sectors
+    runs = app["metadata"]["byte_runs"]
+    assert f'img_offset="{runs[0][0]}" len="{runs[0][1]}"' in xml
+    assert "type APPL/ACQ1" in render(report, "html")
+    if shutil.which("xmllint"):
+        xsd = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dfxml" / "dfxml.xsd"
+        if xsd.is_file():
+            (tmp_path / "r.xml").write_text(xml)
+            done = subprocess.run(["xmllint", "--noout", "--schema", str(xsd), str(tmp_path / "r.xml")],
+                                  capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr[-2000:]
