@@ -121,6 +121,7 @@ def logical_volume(d: bytes) -> LogicalVolume:
 
 def partition_maps(d: bytes, count: int) -> tuple[list[dict], list[str]]:
     """The partition maps of a logical volume descriptor (3/10.7, UDF 2.2.10), and problems."""
+    from .udf_tables import type2_map          # sparable and virtual maps; it decodes with this module's helpers
     maps: list[dict] = []
     problems: list[str] = []
     pos = PARTITION_MAPS_OFFSET
@@ -250,8 +251,6 @@ def path_components(body: bytes) -> str:
         pos += 4 + length
     return "/".join(parts) or "/"
 
-
-from .udf_tables import type2_map  # noqa: E402  (udf_tables decodes with this module's helpers)
 
 
 def posix_mode(permissions: int, is_dir: bool, is_link: bool) -> str:
