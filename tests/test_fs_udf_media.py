@@ -130,3 +130,51 @@ def test_the_vat_is_found_from_the_last_recorded_sector(tmp_path, media, revisio
     assert fs.details["last_recorded_sector"] == int(info["vatblock"])
     assert next(m for m in fs.details["partition_maps"] if m["kind"] == "virtual")["vat"]["lba"] == int(info["vatblock"])
     assert set(files) == {"/"}
+
+
+@pytest.fixture(scope="module")
+def metadata(tmp_path_factory):
+    """A UDF 2.50 metadata partition (our converter: no Debian tool writes one) from a volume udfclient
+    wrote; udfclient and the Linux kernel's udf driver (tests/e2e/test_udf_kernel.py) read it."""
+    out = tmp_path_factory.mktemp("metadata")
+    physical = mk.mkudffs(out / "hd.udf", "hd", "2.01")
+    content = mk.put_tree(physical, out / "work")
+    layout = mk.to_metadata_partition(physical, out / "meta.udf")
+    return out / "meta.udf", content, layout, out
+
+
+def test_a_metadata_partition_lists_what_udfclient_lists(metadata):
+    image, content, layout, out = metadata
+    fs, files, _ = _udf(image)
+    assert [m["kind"] for m in fs.details["partition_maps"]] == ["physical", "metadata"]
+    assert fs.details["udf_revision"] == "2.50" and not fs.problems
+    for folder in ("", "d", "d/e"):
+        for name, (is_dir, size) in mk.udfclient_ls(image, folder).items():
+            f = files["/" + "/".join(p for p in (folder, name) if p)]
+            assert (f.is_dir, f.size) == (is_dir, size)
+    for path, body in content.items():
+        f = files[path]
+        assert f.embedded or _bytes(image, f) == body == mk.udfclient_get(image, path, out)
+    assert {f.verdict for f in files.values()} == {"intact"}
+
+
+def test_an_unreadable_metadata_block_is_read_from_the_mirror(metadata):
+    image, content, layout, _ = metadata
+    fs, intact, _ = _udf(image)
+    start = layout["partition_start"]
+    d_entry = intact["/d"].entry_lba                        # /d's file entry, a metadata partition block
+    fs, files, analysis = _udf(image, _map(image, [(d_entry, 1)]))
+    assert set(files) == set(intact)
+    assert files["/d"].read_via == "metadata mirror" and files["/d"].entry_lba == start + layout["mirror"] + (d_entry - start)
+    assert files["/d/mid.bin"].verdict == "recovered via metadata mirror"
+    assert files["/big.bin"].verdict == "intact"
+    assert (d_entry, "file entry") in {(u.lba, u.what) for u in analysis.unreadable}
+    # the metadata file's own entry lost: every block comes through the mirror file
+    fs, files, _ = _udf(image, _map(image, [(start + layout["metadata_file"], 1)]))
+    assert set(files) == set(intact) and fs.details["read_via"] == "metadata mirror"
+    # both copies of /d's entry lost: /d and what it holds are not listed, and both losses are named
+    mirror_copy = start + layout["mirror"] + (d_entry - start)
+    fs, files, analysis = _udf(image, _map(image, [(d_entry, 1), (mirror_copy, 1)]))
+    assert not any(p.startswith("/d") for p in files) and "/big.bin" in files
+    assert {(d_entry, "file entry"), (mirror_copy, "file entry (metadata mirror)")} <= {
+        (u.lba, u.what) for u in analysis.unreadable}
