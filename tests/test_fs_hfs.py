@@ -125,6 +125,8 @@ def test_hfsplus_listing_extents_and_bytes_equal_the_sleuth_kit(hfsplus):
         if f.is_dir:
             continue
         blocks = mac.tsk_blocks(image, offset_512, inode)
+        created = mac.tsk_times(image, offset_512, inode)
+        assert (f.metadata["created"], f.metadata["modified"], f.metadata["accessed"]) == created
         base = fs.details["offset_bytes"] // SECTOR          # 2048-byte allocation blocks, sector aligned
         ours = [lba - base + i for lba, n in f.extents for i in range(n)]
         assert ours == blocks, path

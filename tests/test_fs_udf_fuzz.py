@@ -48,18 +48,22 @@ def volumes(tmp_path_factory):
     sparable = mk.mkudffs(out / "s.udf", "cdrw", "2.01", "--spartable", size_mib=40)
     mk.put_tree(sparable, out / "work")
     vat = mk.mkudffs(out / "v.udf", "bdr", "2.50", "--vat", blocks=4000)
-    return {"sparable": sparable.read_bytes(), "vat": vat.read_bytes()}
+    physical = mk.mkudffs(out / "p.udf", "hd", "2.01")
+    mk.put_tree(physical, out / "work2")
+    mk.to_metadata_partition(physical, out / "m.udf")
+    return {"sparable": sparable.read_bytes(), "vat": vat.read_bytes(), "metadata": (out / "m.udf").read_bytes()}
 
 
 @FUZZ
-@given(which=st.sampled_from(("sparable", "vat")), seed=st.integers(0, 2**32 - 1), flips=st.integers(1, 64),
+@given(which=st.sampled_from(("sparable", "vat", "metadata")), seed=st.integers(0, 2**32 - 1), flips=st.integers(1, 64),
        where=st.sampled_from(("head", "descriptors", "tail", "entries")), bad=st.booleans())
 def test_a_mutated_udf_volume_gives_findings(volumes, tmp_path, which, seed, flips, where, bad):
     data = volumes[which]
     rng = random.Random(seed)
     sectors = len(data) // SECTOR
     span = {"head": (0, 20 * SECTOR), "descriptors": (96 * SECTOR, 170 * SECTOR),
-            "tail": ((sectors - 300) * SECTOR, 300 * SECTOR), "entries": (256 * SECTOR, 64 * SECTOR)}[where]
+            "tail": ((sectors - 300) * SECTOR, 300 * SECTOR), "entries": (256 * SECTOR, 256 * SECTOR)}[where]
+    span = (span[0], max(1, min(span[1], len(data) - span[0])))       # the VAT volume is 300 sectors
     image = bytearray(data)
     for _ in range(flips):
         image[span[0] + rng.randrange(span[1])] ^= 1 << rng.randrange(8)

@@ -100,6 +100,15 @@ def test_a_remapped_packet_is_read_from_its_spare_like_udfclient_does(sparable, 
     assert fs.details["partition_maps"][0]["sparing"]["used_copy"] == 2
     assert files["/big.bin"].verdict == "recovered via sparing table copy 2"
     assert any(u.what == "sparing table" and u.lba == tables[0] for u in analysis.unreadable)
+    # the first table read but broken (a flipped byte in its tag): the good copy is used
+    broken = tmp_path / "broken.udf"
+    data = bytearray(remapped.read_bytes())
+    data[tables[0] * SECTOR + 4] ^= 0xFF                               # the tag checksum (ECMA-167 3/7.2.3)
+    broken.write_bytes(bytes(data))
+    fs, files, _ = _udf(broken, _map(broken, bad))
+    sparing = fs.details["partition_maps"][0]["sparing"]
+    assert sparing["used_copy"] == 2 and sparing["tables"][0]["state"] == "not a sparing table"
+    assert files["/big.bin"].extents[0][0] == spare + lbn - packet
 
 
 def test_the_reserve_sequence_and_the_other_anchors_stand_in(sparable):
