@@ -187,3 +187,15 @@ def test_an_unreadable_metadata_block_is_read_from_the_mirror(metadata):
     assert not any(p.startswith("/d") for p in files) and "/big.bin" in files
     assert {(d_entry, "file entry"), (mirror_copy, "file entry (metadata mirror)")} <= {
         (u.lba, u.what) for u in analysis.unreadable}
+
+
+def test_when_the_capacity_lies_the_anchor_at_the_last_recorded_sector_is_found(sparable, tmp_path):
+    image, content, _ = sparable
+    fs, intact, _ = _udf(image)
+    last = image.stat().st_size // SECTOR - 1                # mkudffs put an anchor in the volume's last sector
+    padded = tmp_path / "padded.udf"
+    padded.write_bytes(image.read_bytes() + bytes(700 * SECTOR))    # the image runs on: unwritten, zeros
+    fs, files, _ = _udf(padded, _map(padded, [(256, 1)]))
+    assert fs.details["anchors"]["256"] == "unreadable"
+    assert fs.details["last_recorded_sector"] == last and fs.details["anchor_lba"] in (last, last - 256)
+    assert set(files) == set(intact) and all("anchor at" in f.verdict for f in files.values())
