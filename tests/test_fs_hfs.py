@@ -219,3 +219,24 @@ def test_hfs_metadata_reaches_the_record_and_the_reports(hfs, tmp_path):
             done = subprocess.run(["xmllint", "--noout", "--schema", str(xsd), str(tmp_path / "r.xml")],
                                   capture_output=True, text=True)
             assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_genisoimage_hybrid_hfs_side_equals_hls_and_is_the_iso_trees_alternate(hfs, tmp_path):
+    _image, work, _content = hfs
+    tree = make_fs_images.make_tree(tmp_path / "tree")
+    image = make_fs_images.genisoimage_hfs(tree, tmp_path / "hybrid.iso")
+    analysis = analyze_image(image, None)
+    fs, files = _volume(analysis, "hfs")
+    iso = next(f for f in analysis.filesystems if f.kind == "iso9660")
+    assert fs.alternate_of == iso.id and fs.details["offset_bytes"] == 0     # the MDB in the ISO's system area
+    listed = mac.hls_listing(image, work)
+    assert set(listed) == set(files) - {"/"}
+    for path, (file_type, creator, _rsrc, size) in listed.items():
+        if file_type != "dir":
+            assert _fork_bytes(image, files[path]) == mac.hcopy_fork(image, path, work), path
+            assert (files[path].metadata["type"], files[path].size) == (file_type, size)
+    # the same bytes as the ISO tree's file of that name: one file, counted once when damaged
+    a = files["/a.bin"]
+    smap = _map(image, [(a.extents[0][0], 1)])
+    damaged = analyze_image(image, smap).damaged_files()
+    assert [f.path.lower() for f in damaged] == ["/a.bin"]

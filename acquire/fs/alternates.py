@@ -12,8 +12,25 @@ from ..record.fs_tables import Analysis
 MAX_DISAGREEMENTS = 32
 
 
+def link_hybrids(analysis: Analysis) -> None:
+    """An HFS or HFS+ volume whose files share their data with the ISO 9660 tree (a hybrid disc made
+    by genisoimage -hfs or xorriso -hfsplus) is another view of those files: `alternate_of` it, so a
+    damaged file is counted once and the two trees are evidence for each other."""
+    iso = next((fs for fs in analysis.filesystems if fs.kind == "iso9660" and fs.alternate_of is None), None)
+    if iso is None:
+        return
+    iso_starts = {f.extents[0][0] for f in analysis.files_of(iso.id) if f.extents and not f.is_dir}
+    for index, fs in enumerate(analysis.filesystems):
+        if fs.kind not in ("hfs", "hfsplus") or fs.alternate_of is not None:
+            continue
+        starts = [f.extents[0][0] for f in analysis.files_of(fs.id) if f.extents and not f.is_dir]
+        if starts and sum(s in iso_starts for s in starts) * 2 >= len(starts):
+            analysis.filesystems[index] = replace(fs, alternate_of=iso.id)
+
+
 def cross_check(analysis: Analysis) -> None:
     """Mark alternate-only files `read_via` their tree; add the copies' disagreements as problems."""
+    link_hybrids(analysis)
     by_id = {fs.id: fs for fs in analysis.filesystems}
     primary_starts: dict[int, dict[int, object]] = {}
     for index, fs in enumerate(analysis.filesystems):
