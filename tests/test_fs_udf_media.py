@@ -199,3 +199,17 @@ def test_when_the_capacity_lies_the_anchor_at_the_last_recorded_sector_is_found(
     assert fs.details["anchors"]["256"] == "unreadable"
     assert fs.details["last_recorded_sector"] == last and fs.details["anchor_lba"] in (last, last - 256)
     assert set(files) == set(intact) and all("anchor at" in f.verdict for f in files.values())
+
+
+def test_a_named_stream_is_listed_with_its_file(sparable, tmp_path):
+    image, content, _ = sparable
+    fs, files, _ = _udf(image)
+    start = fs.details["partitions"][0]["start"]
+    streamed = tmp_path / "streams.udf"
+    shutil.copy(image, streamed)
+    mk.add_named_stream(streamed, files["/d/mid.bin"].entry_lba, start, "comment", b"a stream of 23 bytes...")
+    fs, files, _ = _udf(streamed)
+    stream = files["/d/mid.bin:comment"]
+    assert stream.size == 23 and stream.embedded and stream.metadata["stream_of"] == "/d/mid.bin"
+    assert files["/d/mid.bin"].metadata["stream_directory"][1] > 0 and not fs.problems
+    assert mk.udfclient_get(streamed, "/d/mid.bin", tmp_path) == content["/d/mid.bin"]   # the file itself unchanged
