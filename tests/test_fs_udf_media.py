@@ -214,3 +214,17 @@ def test_a_named_stream_is_listed_with_its_file(sparable, tmp_path):
     assert stream.size == 23 and stream.embedded and stream.metadata["stream_of"] == "/d/mid.bin"
     assert files["/d/mid.bin"].metadata["stream_directory"][1] > 0 and not fs.problems
     assert mk.udfclient_get(streamed, "/d/mid.bin", tmp_path) == content["/d/mid.bin"]   # the file itself unchanged
+
+
+def test_a_metadata_block_that_differs_from_its_mirror_is_reported(metadata, tmp_path):
+    image, _content, layout, _ = metadata
+    _, files, _ = _udf(image)
+    d_entry = files["/d"].entry_lba
+    mirror_copy = layout["partition_start"] + layout["mirror"] + (d_entry - layout["partition_start"])
+    data = bytearray(image.read_bytes())
+    data[mirror_copy * SECTOR + 2000] ^= 0x55                 # past the entry's used bytes: both still parse
+    edited = tmp_path / "edited.udf"
+    edited.write_bytes(bytes(data))
+    fs, files, _ = _udf(edited)
+    assert [p for p in fs.problems if "differs from its mirror" in p] == [
+        f"metadata block at LBA {d_entry} (/d) differs from its mirror at LBA {mirror_copy}; read through the main one"]

@@ -13,7 +13,7 @@ from .udf_descriptors import (AD_EMBEDDED, AD_WIDTH, EFE, EXTENT_NEXT, EXTENT_RE
                               FILE_TYPE_DIRECTORY, FILE_TYPE_SYMLINK, FSD, allocation_descriptors, allocation_extent,
                               file_entry, file_identifiers, file_set, logical_volume, partition_maps, path_components,
                               posix_mode, tag)
-from .udf_partitions import MIRROR, Addressing, Partition, UdfError
+from .udf_partitions import MIRROR, Addressing, Partition, UdfError, merge_runs
 from .udf_tables import FILE_TYPE_UNSPECIFIED, FILE_TYPE_VAT_20, entry_metadata, sparing_table, vat_table
 
 MAX_DIRECTORY_BYTES = 64 << 20
@@ -51,14 +51,26 @@ class UdfReader:
         return self.r.read(lba)
 
     def read_block(self, ref: int, lbn: int, what: str, path: str | None) -> tuple[bytes | None, str | None]:
-        """Block (ref, lbn) from its first readable copy, and which copy (None: the main one)."""
-        for lba, copy in self.addr.copies(ref, lbn):
+        """Block (ref, lbn) from its first readable copy, and which copy (None: the main one). Where
+        both copies of a metadata block read, they are compared: a difference is a problem."""
+        copies = self.addr.copies(ref, lbn)
+        for i, (lba, copy) in enumerate(copies):
             if lba is None:
                 continue
             if self.r.readable(lba):
-                return self.r.read(lba), copy
+                data = self.r.read(lba)
+                if copy is None and len(copies) > 1:
+                    self._compare(data, lba, copies[1][0], path)
+                return data, copy
             self.note(lba, what if copy is None else f"{what} ({copy})", path)
         return None, None
+
+    def _compare(self, data: bytes, lba: int, mirror: int | None, path: str | None) -> None:
+        if mirror is None or not self.r.readable(mirror) or self.r.read(mirror) == data:
+            return
+        if sum("differs from its mirror" in p for p in self.problems) < 32:
+            self.problems.append(f"metadata block at LBA {lba}" + (f" ({path})" if path else "")
+                                 + f" differs from its mirror at LBA {mirror}; read through the main one")
 
     def read_logical(self, parts: list[tuple[int, int, int]], size: int, path: str
                      ) -> tuple[bytes, list[tuple[int, int]], set[str]]:
@@ -271,7 +283,7 @@ class UdfReader:
                         else:
                             runs = self.addr.runs(pref, lbn, used)
                             logical.append((pref, lbn, used))
-                        _merge(extents, runs)
+                        merge_runs(extents, runs)
                 remaining -= length
             ads = next_ads
         return extents, logical
@@ -372,15 +384,6 @@ class UdfReader:
         self.files.append(FileEntry(self.fs_id, path, fe["size"], is_dir, extents, fe["mtime"], mode, bad, lba,
                                     fe["embedded"], link, fe["uid"] if fe["uid"] != 0xFFFFFFFF else None,
                                     fe["gid"] if fe["gid"] != 0xFFFFFFFF else None, read_via=read_via, metadata=meta))
-
-
-def _merge(extents: list[tuple[int, int]], runs: list[tuple[int, int]]) -> None:
-    """Append `runs` to `extents`, joining a run that continues the last extent."""
-    for lba, count in runs:
-        if extents and extents[-1][0] + extents[-1][1] == lba:
-            extents[-1] = (extents[-1][0], extents[-1][1] + count)
-        else:
-            extents.append((lba, count))
 
 
 def read_udf(reader: SectorReader, fs_id: int, *, alternate_of: int | None = None) -> tuple[Filesystem, list[FileEntry], list[Unreadable]] | None:

@@ -101,3 +101,12 @@ class Addressing:
             if m["kind"] in ("physical", "sparable") and m["partition"] == number:
                 return ref
         return None
+
+
+def merge_runs(extents: list[tuple[int, int]], runs: list[tuple[int, int]]) -> None:
+    """Append `runs` to `extents`, joining a run that continues the last extent."""
+    for lba, count in runs:
+        if extents and extents[-1][0] + extents[-1][1] == lba:
+            extents[-1] = (extents[-1][0], extents[-1][1] + count)
+        else:
+            extents.append((lba, count))
