@@ -240,3 +240,14 @@ def test_a_genisoimage_hybrid_hfs_side_equals_hls_and_is_the_iso_trees_alternate
     smap = _map(image, [(a.extents[0][0], 1)])
     damaged = analyze_image(image, smap).damaged_files()
     assert [f.path.lower() for f in damaged] == ["/a.bin"]
+
+
+def test_an_hfs_partition_whose_headers_are_both_unreadable_is_still_named(hfsplus):
+    image, _ = hfsplus
+    fs, _files = _volume(analyze_image(image, None), "hfsplus")
+    start = fs.details["offset_bytes"]
+    header = (start + 1024) // SECTOR
+    alternate = (start + fs.details["total_blocks"] * fs.details["block_size"] - 1024) // SECTOR
+    analysis = analyze_image(image, _map(image, [(header, 1), (alternate, 1)]))
+    lost = next(f for f in analysis.filesystems if f.details.get("apm_partition") == 3)
+    assert lost.kind == "hfs" and "neither the volume header nor its alternate copy could be read" in lost.problems

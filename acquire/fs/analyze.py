@@ -11,8 +11,8 @@ tree: the same files under other names, not counted twice in the damaged-file li
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from ..record.fs_tables import Analysis, FileEntry, Filesystem, Unreadable
@@ -64,7 +64,11 @@ def _system_area(analysis: Analysis, reader: SectorReader, ids: Iterator[int], p
             analysis.filesystems.append(replace(fs, problems=tuple(problems) + fs.problems))
             analysis.files.extend(files)
             analysis.unreadable.extend(lost)
-        elif not details.get("header_unreadable"):
+        elif details.get("header_unreadable") and details.get("apm_partition") is None:
+            continue                  # a bare volume that may not exist: only its probe failed
+        else:
+            if details.get("header_unreadable"):
+                problems = [*problems, "neither the volume header nor its alternate copy could be read"]
             analysis.filesystems.append(Filesystem(fs_id, kind, label, details, tuple(problems)))
         problems = []
     if problems:      # nothing found, but the area was damaged: say so where a reader looks
