@@ -21,7 +21,7 @@ from acquire.rescue.sectormap import SectorMap, State
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import make_mac_images as mac  # noqa: E402
 
-FUZZ = settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.too_slow,
+FUZZ = settings(max_examples=60, deadline=30000, suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.function_scoped_fixture])
 SECTOR = 2048
 

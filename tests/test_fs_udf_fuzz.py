@@ -21,7 +21,7 @@ from acquire.rescue.sectormap import SectorMap, State
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import make_udf_images as mk  # noqa: E402
 
-FUZZ = settings(max_examples=50, deadline=10000, suppress_health_check=[HealthCheck.too_slow,
+FUZZ = settings(max_examples=50, deadline=30000, suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.function_scoped_fixture])
 SECTOR = 2048
 
