@@ -123,7 +123,7 @@ def test_the_reserve_sequence_and_the_other_anchors_stand_in(sparable):
     assert {u.lba for u in analysis.unreadable if u.what == "descriptor"} >= set(main)
 
 
-@pytest.mark.parametrize("media,revision", [("cdr", "2.01"), ("bdr", "2.50")])
+@pytest.mark.parametrize("media,revision", [("cdr", "2.01"), ("bdr", "2.50"), ("bdr", "2.60")])
 def test_the_vat_is_found_from_the_last_recorded_sector(tmp_path, media, revision):
     image = mk.mkudffs(tmp_path / f"{media}.udf", media, revision, "--vat", blocks=4000)
     info = mk.udfinfo(image)
@@ -132,6 +132,9 @@ def test_the_vat_is_found_from_the_last_recorded_sector(tmp_path, media, revisio
     assert virtual["vat"]["lba"] == int(info["vatblock"])
     assert (virtual["vat"]["files"], virtual["vat"]["directories"]) == (int(info["numfiles"]), int(info["numdirs"]))
     assert set(files) == {"/"} and files["/"].is_dir and not fs.problems
+    # the domain's revision as written; udfinfo's udfrev is the minimum reader revision (2.50 for 2.60)
+    assert fs.details["udf_revision"] == revision and virtual["vat"]["max_write_revision"] == revision
+    assert fs.details["integrity"]["min_read_revision"] == info["udfrev"]
     # the capacity lies: the image runs on past the last recorded sector (zeros, as unwritten blocks read)
     padded = tmp_path / "padded.udf"
     padded.write_bytes(image.read_bytes() + bytes(500 * SECTOR))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import stat
 import struct
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -108,15 +107,15 @@ def volume_header(h: bytes) -> VolumeHeader | None:
 
 
 def unistr(raw: bytes, offset: int) -> str | None:
-    """HFSUniStr255: u16 length, then that many UTF-16BE units; canonical composed, '/' shown as ':'
-    (the Finder's ':' is stored as '/')."""
+    """HFSUniStr255: u16 length, then that many UTF-16BE units, as recorded (HFS+ stores names
+    decomposed, NFD, as The Sleuth Kit shows them); '/' shown as ':' (the Finder's ':' is stored as '/')."""
     if len(raw) < offset + 2:
         return None
     length = struct.unpack_from(">H", raw, offset)[0]
     if length > 255 or len(raw) < offset + 2 + 2 * length:
         return None
     name = raw[offset + 2: offset + 2 + 2 * length].decode("utf-16-be", "replace")
-    return unicodedata.normalize("NFC", name).replace("/", ":")
+    return name.replace("/", ":")
 
 
 def catalog_key(key: bytes) -> tuple[int, str] | None:
