@@ -251,3 +251,13 @@ def test_an_hfs_partition_whose_headers_are_both_unreadable_is_still_named(hfspl
     analysis = analyze_image(image, _map(image, [(header, 1), (alternate, 1)]))
     lost = next(f for f in analysis.filesystems if f.details.get("apm_partition") == 3)
     assert lost.kind == "hfs" and "neither the volume header nor its alternate copy could be read" in lost.problems
+
+
+def test_an_hfsplus_catalog_with_index_nodes_lists_what_fls_lists(tmp_path):
+    tree = make_fs_images.make_tree(tmp_path / "tree")                 # /many: 90 files, a two-level catalog
+    image = mac.hfsplus_hybrid(tree, tmp_path / "big.iso")
+    analysis = analyze_image(image, None)
+    fs, files = _volume(analysis, "hfsplus")
+    listed = mac.tsk_listing(image, fs.details["offset_bytes"] // 512)
+    assert len(listed) > 100 and set(listed) == set(files) - {"/"} and not fs.problems
+    assert {p: files[p].metadata["cnid"] for p in listed} == listed
