@@ -261,3 +261,18 @@ def test_an_hfsplus_catalog_with_index_nodes_lists_what_fls_lists(tmp_path):
     listed = mac.tsk_listing(image, fs.details["offset_bytes"] // 512)
     assert len(listed) > 100 and set(listed) == set(files) - {"/"} and not fs.problems
     assert {p: files[p].metadata["cnid"] for p in listed} == listed
+
+
+def test_a_lost_index_node_leaves_the_leaves_reachable_along_their_chain(tmp_path):
+    tree = make_fs_images.make_tree(tmp_path / "tree")
+    image = mac.hfsplus_hybrid(tree, tmp_path / "big.iso")
+    fs, intact = _volume(analyze_image(image, None), "hfsplus")
+    assert fs.details["catalog_depth"] == 2
+    first = fs.details["catalog_sectors"][0][0]
+    # xorriso's catalog: node 0 the header, node 1 the root index node (4096-byte nodes: 2 sectors each)
+    root = first + fs.details["catalog_node_size"] // SECTOR
+    analysis = analyze_image(image, _map(image, [(root, 2)]))
+    fs, files = _volume(analysis, "hfsplus")
+    assert set(files) == set(intact)
+    assert {(root, 2, "catalog node")} <= {(u.lba, u.count, u.what) for u in analysis.unreadable}
+    assert any("catalog B-tree node 1 is unreadable" in p for p in fs.problems)

@@ -76,6 +76,8 @@ def read_hfsplus(reader: SectorReader, fs_id: int, offset: int, *, length: int |
         problems.append(f"the catalog file's last {missing} allocation blocks are in no extent record read")
     label = None
     if catalog is not None:
+        details.update(catalog_node_size=catalog.header.node_size, catalog_depth=catalog.header.depth,
+                       catalog_sectors=[list(run) for run in catalog.fork.sectors()[:64]])
         nodes, threads = _catalog(catalog, volume)
         root = threads.get(rec.ROOT_FOLDER_ID)
         label = root[1] if root else (nodes[rec.ROOT_FOLDER_ID].name if rec.ROOT_FOLDER_ID in nodes else None)
@@ -83,7 +85,7 @@ def read_hfsplus(reader: SectorReader, fs_id: int, offset: int, *, length: int |
                              read_via=None if via == "main" else via)
         files, problems = listing.files, problems + listing.problems
         lost += lost_nodes(catalog, fs_id, "catalog node")
-        problems += [f"catalog B-tree node {n} is unreadable: the files and folders recorded in it are lost"
+        problems += [f"catalog B-tree node {n} is unreadable: the records of a leaf there are lost (an index node costs nothing while the leaf chain holds)"
                      for n in sorted(catalog.lost)]
         problems += catalog.problems
     if extents_tree is not None:
