@@ -208,7 +208,8 @@ def read_hfs(reader: SectorReader, fs_id: int, offset: int, *, length: int | Non
                              read_via=None if via == "main" else via)
         files, problems = listing.files, problems + listing.problems
         lost += lost_nodes(catalog, fs_id, "catalog node")
-        problems += [f"catalog B-tree node {n} is unreadable: the records of a leaf there are lost (an index node costs nothing while the leaf chain holds)"
+        problems += [f"catalog B-tree node {n} is unreadable: the records of a leaf there are lost "
+                     "(an index node costs nothing while the leaf chain holds)"
                      for n in sorted(catalog.lost)] + catalog.problems
     if extents_tree is not None:
         lost += lost_nodes(extents_tree, fs_id, "extents node")

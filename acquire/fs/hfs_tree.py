@@ -125,7 +125,7 @@ def list_nodes(reader: SectorReader, fs_id: int, volume: HfsVolume, nodes: dict[
                 meta["unmapped_blocks"] = missing
             if (volume.block_size % 2048 or volume.base % 2048) and size:
                 # blocks not aligned to sectors: the sectors hold other bytes too; say which are the fork's
-                meta["byte_runs"] = [list(run) for run in whole.byte_runs()[:4096]]
+                meta["byte_runs"] = [list(run) for run in whole.byte_runs()]
             listing.files.append(FileEntry(
                 fs_id, path + suffix, size, node.is_dir, sectors, node.mtime_utc, node.mode,
                 bad + missing * volume.block_size // 2048 + (1 if missing and volume.block_size < 2048 else 0),
