@@ -39,6 +39,8 @@ def test_any_bytes_decode_as_hfs_structures_or_none(raw):
         hfs.master_directory_block(data)
         hfs._node(data, 1, "x", None)
         hfs._catalog_key(data)
+        hfs._extents(data)
+        hfs._extents_key(data)
         header_record(data)
         if len(data) >= 14:
             node_descriptor(data)

@@ -23,7 +23,8 @@ ALTERNATE = "alternate master directory block"
 
 def _extents(raw: bytes) -> tuple[tuple[int, int], ...]:
     """ExtDataRec: three (xdrStABN u16, xdrNumABlks u16)."""
-    return tuple((s, n) for s, n in struct.iter_unpack(">HH", raw[:12]) if n)
+    raw = raw[:12]
+    return tuple((s, n) for s, n in struct.iter_unpack(">HH", raw[:len(raw) // 4 * 4]) if n)
 
 
 @dataclass(frozen=True, slots=True)
