@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..record.fs_tables import Analysis, FileEntry, Filesystem, Unreadable
 from ..rescue.sectormap import SectorMap
-from . import eltorito, iso9660, sessions, systemarea, udf, volume
+from . import alternates, eltorito, iso9660, mac, sessions, systemarea, udf, volume
 from .eltorito import extract_boot_images
 from .reader import SectorReader
 
@@ -56,6 +57,7 @@ def _analyze(reader: SectorReader, starts: list[int]) -> Analysis:
             analysis.files.extend(files)
             analysis.unreadable.extend(unreadable)
     sessions.add_earlier_sessions(analysis, reader, starts, ids, primary_id, primary_files_of(analysis, primary_id))
+    alternates.cross_check(analysis)          # which copy each file was found through (fs/alternates.py)
     return analysis
 
 
@@ -81,8 +83,21 @@ def primary_files_of(analysis: Analysis, fs_id: int | None) -> list[FileEntry]:
 def _system_area(analysis: Analysis, reader: SectorReader, ids: Iterator[int], primary_space: int | None) -> None:
     """The system area: hybrid MBR / GPT, Apple partition map, HFS(+)."""
     found, problems = systemarea.system_area(reader, primary_space)
+    found = mac.with_unread_volumes(reader, found)
     for kind, label, details in found:
-        analysis.filesystems.append(Filesystem(next(ids), kind, label, details, tuple(problems)))
+        fs_id = next(ids)
+        volume = mac.read_volume(reader, fs_id, kind, details, found) if kind in mac.KINDS else None
+        if volume is not None:        # an HFS / HFS+ volume read in full (fs/mac.py)
+            fs, files, lost = volume
+            analysis.filesystems.append(replace(fs, problems=tuple(problems) + fs.problems))
+            analysis.files.extend(files)
+            analysis.unreadable.extend(lost)
+        elif details.get("header_unreadable") and details.get("apm_partition") is None:
+            continue                  # a bare volume that may not exist: only its probe failed
+        else:
+            if details.get("header_unreadable"):
+                problems = [*problems, "neither the volume header nor its alternate copy could be read"]
+            analysis.filesystems.append(Filesystem(fs_id, kind, label, details, tuple(problems)))
         problems = []
     if problems:      # nothing found, but the area was damaged: say so where a reader looks
         analysis.unreadable.extend(Unreadable(None, None, a, n, "system area")

@@ -43,7 +43,8 @@ def walk(reader: SectorReader, vd_lba: int, vd: PrimaryVolume | SupplementaryVol
     susp = None if joliet else susp_in_use(reader, root)
     tree.susp_skip = susp[0] if susp else None
     tree.from_root(root, vd_lba)
-    tree.from_path_table(_path_table(reader, vd, joliet, fs_id, tree.unreadable, tree.problems))
+    table, tree.path_table_via = _path_table(reader, vd, joliet, fs_id, tree.unreadable, tree.problems)
+    tree.from_path_table(table)
     rr_info = susp[1] if susp else None
     if rr_info is not None:
         details["rock_ridge"] = rr_info
@@ -65,8 +66,10 @@ class _Walk:
         self.unreadable: list[Unreadable] = []
         self.files: list[FileEntry] = []
         self.queue: list[tuple[int, int, str]] = []  # directories to list: (lba, size, path)
+        self.path_table_via = "path table"
         self.visited: set[int] = set()
         self.dirs_by_lba: dict[int, str] = {}
+        self.via_of: dict[str, str] = {}            # directory path -> the copy it was found through
 
     def from_root(self, root: DirectoryRecord | None, vd_lba: int) -> None:
         if root is None:
@@ -98,9 +101,11 @@ class _Walk:
                 continue
             self.problems.append(f"directory {paths[-1]} was found through the path table only "
                                  "(the record naming it is unreadable)")
+            self.via_of[paths[-1]] = self.path_table_via
             self.files.append(FileEntry(self.fs_id, paths[-1], dot.size, True, ((extent, _sectors(dot.size)),),
                                         mtime_utc=dot.mtime_utc, entry_lba=None,
-                                        unreadable_sectors=self.reader.unreadable_count(extent, _sectors(dot.size))))
+                                        unreadable_sectors=self.reader.unreadable_count(extent, _sectors(dot.size)),
+                                        read_via=self.path_table_via))
             self.queue.append((extent, dot.size, paths[-1]))
             self._drain()
 
@@ -165,11 +170,15 @@ class _Walk:
                 parts = [first]
         extents = tuple((p.lba + p.ear, _sectors(p.size)) for p in parts if p.size)
         bad = sum(self.reader.unreadable_count(lba, count) for lba, count in extents)
+        via = self.via_of.get(parent)
+        if is_dir and via:
+            self.via_of[path] = via
         self.files.append(FileEntry(
             self.fs_id, path, sum(p.size for p in parts), is_dir, extents,
             mtime_utc=(rr.mtime_utc if rr and rr.mtime_utc else first.mtime_utc),
             mode=mode_string(rr.mode) if rr else None, unreadable_sectors=bad, entry_lba=first.entry_lba,
             link_target=rr.link_target if rr else None, uid=rr.uid if rr else None, gid=rr.gid if rr else None,
+            read_via=via,
         ))
         if is_dir:
             self.queue.append((first.lba, first.size, path))
@@ -180,20 +189,29 @@ class _Walk:
         return parse_record(self.reader.read(lba), 0, joliet=self.joliet, entry_lba=lba)
 
 
+PATH_TABLE_NAMES = ("L path table", "optional L path table", "M path table", "optional M path table")
+
+
 def _path_table(reader: SectorReader, vd: PrimaryVolume | SupplementaryVolume, joliet: bool, fs_id: int,
-                unreadable: list[Unreadable], problems: list[str]) -> list[tuple[int, int, str]] | None:
-    """The first readable of the L, optional L, M and optional M path tables (ECMA-119 9.4)."""
+                unreadable: list[Unreadable], problems: list[str]) -> tuple[list[tuple[int, int, str]] | None, str]:
+    """The first readable of the L, optional L, M and optional M path tables (ECMA-119 9.4), and its
+    name; every readable copy is compared with it, and a disagreement is a problem."""
     size = vd.path_table_size
     sectors = _sectors(size)
-    for lba, order in vd.path_tables:
+    chosen, name = None, "path table"
+    for (lba, order), which in zip(vd.path_tables, PATH_TABLE_NAMES):
         if not lba or not size:
             continue
         if not reader.readable(lba, sectors):
             unreadable.append(Unreadable(fs_id, None, lba, sectors, "path table"))
-            problems.append(f"path table at LBA {lba} ({sectors} sectors) is unreadable")
+            problems.append(f"{which} at LBA {lba} ({sectors} sectors) is unreadable")
             continue
-        return parse_path_table(reader.read(lba, sectors)[:size], order, joliet)
-    return None
+        table = parse_path_table(reader.read(lba, sectors)[:size], order, joliet)
+        if chosen is None:
+            chosen, name = table, which
+        elif table != chosen:
+            problems.append(f"the {which} at LBA {lba} disagrees with the {name}; directories were found through the {name}")
+    return chosen, name
 
 
 def _descriptor_details(vd: PrimaryVolume | SupplementaryVolume, reader: SectorReader) -> dict:

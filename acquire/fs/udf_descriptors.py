@@ -121,6 +121,7 @@ def logical_volume(d: bytes) -> LogicalVolume:
 
 def partition_maps(d: bytes, count: int) -> tuple[list[dict], list[str]]:
     """The partition maps of a logical volume descriptor (3/10.7, UDF 2.2.10), and problems."""
+    from .udf_tables import type2_map          # sparable and virtual maps; it decodes with this module's helpers
     maps: list[dict] = []
     problems: list[str] = []
     pos = PARTITION_MAPS_OFFSET
@@ -141,6 +142,8 @@ def partition_maps(d: bytes, count: int) -> tuple[list[dict], list[str]]:
                 # 40 metadata file location, 44 mirror file location, 48 bitmap location (LBNs in `number`)
                 loc, mirror = struct.unpack_from("<II", d, pos + 40)
                 maps.append({"kind": "metadata", "partition": number, "file": loc, "mirror": mirror})
+            elif (known := type2_map(d[pos:pos + max(mlen, 48)])) is not None:
+                maps.append(known)                  # sparable or virtual (fs/udf_tables.py)
             else:
                 kind = ident.decode("latin-1").lstrip("*")
                 maps.append({"kind": kind, "partition": number})
@@ -247,6 +250,7 @@ def path_components(body: bytes) -> str:
         parts.append({1: "", 2: "", 3: "..", 4: "."}.get(ctype, ident))
         pos += 4 + length
     return "/".join(parts) or "/"
+
 
 
 def posix_mode(permissions: int, is_dir: bool, is_link: bool) -> str:

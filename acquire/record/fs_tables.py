@@ -47,6 +47,16 @@ class FileEntry:
     link_target: str | None = None              # a symbolic link's target
     uid: int | None = None
     gid: int | None = None
+    read_via: str | None = None                 # the copy its structure was read through, None: the main one
+    metadata: dict[str, Any] = field(default_factory=dict)   # every date (zone as recorded), owners, flags
+
+    @property
+    def verdict(self) -> str:
+        """'damaged' (sectors lost), 'unknown' (a directory whose sectors are unreadable in every copy:
+        what it held is not known), 'recovered via <copy>' (read through an alternate), or 'intact'."""
+        if self.unreadable_sectors:
+            return "unknown" if self.is_dir else "damaged"
+        return f"recovered via {self.read_via}" if self.read_via else "intact"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +120,8 @@ class Analysis:
     def damaged_files(self) -> list[FileEntry]:
         """Files of the primary views (not alternates) with unreadable sectors, most loss first."""
         alternates = {fs.id for fs in self.filesystems if fs.alternate_of is not None}
-        hit = [f for f in self.files if f.unreadable_sectors and not f.is_dir and f.filesystem_id not in alternates]
+        hit = [f for f in self.files if f.unreadable_sectors and not f.is_dir
+               and (f.filesystem_id not in alternates or "tree (lost from" in (f.read_via or ""))]
         return sorted(hit, key=lambda f: (-f.unreadable_sectors, f.path))
 
     def summary(self) -> dict[str, Any]:
@@ -136,7 +147,7 @@ FS_SCHEMA: dict[str, tuple[dict[str, type], str, list[tuple[str, str, str]], set
         {
             "id": int, "filesystem_id": int, "path": str, "size": int, "is_dir": int, "extents_json": str,
             "mtime_utc": str, "mode": str, "unreadable_sectors": int, "entry_lba": int, "embedded": int,
-            "link_target": str, "uid": int, "gid": int,
+            "link_target": str, "uid": int, "gid": int, "verdict": str, "read_via": str, "metadata_json": str,
         },
         "id", [("filesystem_id", "filesystems", "id")], {"filesystem_id", "path", "extents_json"},
     ),
@@ -169,6 +180,10 @@ def ensure_tables(db) -> None:
     for name in FS_TABLES:
         columns, pk, foreign_keys, not_null = FS_SCHEMA[name]
         db[name].create(columns, pk=pk, foreign_keys=foreign_keys, not_null=not_null, if_not_exists=True)
+    present = {row[1] for row in db.conn.execute("PRAGMA table_info(files)")}
+    for column in ("verdict", "read_via", "metadata_json"):      # a record analysed before these existed
+        if column not in present:
+            db.conn.execute(f"ALTER TABLE files ADD COLUMN {column} TEXT")
     db["files"].create_index(["filesystem_id"], index_name="idx_files_filesystem_id", if_not_exists=True)
 
 
@@ -185,7 +200,8 @@ def save_analysis(record: Record, analysis: Analysis, *, run_id: int | None = No
     ]
     file_rows = [
         (f.filesystem_id, f.path, f.size, int(f.is_dir), _json([list(e) for e in f.extents]), f.mtime_utc, f.mode,
-         f.unreadable_sectors, f.entry_lba, int(f.embedded), f.link_target, f.uid, f.gid)
+         f.unreadable_sectors, f.entry_lba, int(f.embedded), f.link_target, f.uid, f.gid, f.verdict, f.read_via,
+         _json(f.metadata))
         for f in analysis.files
     ]
     boot_rows = [
@@ -232,12 +248,15 @@ def load_analysis(record: Record) -> Analysis | None:
             "SELECT id, kind, label, details_json, problems_json, alternate_of FROM filesystems ORDER BY id"):
         analysis.filesystems.append(Filesystem(id, kind, label, json.loads(details or "{}"),
                                                tuple(json.loads(problems or "[]")), alternate_of))
+    newer = {row[1] for row in conn.execute("PRAGMA table_info(files)")} >= {"read_via", "metadata_json"}
     for row in conn.execute(
             "SELECT filesystem_id, path, size, is_dir, extents_json, mtime_utc, mode, unreadable_sectors, entry_lba, "
-            "embedded, link_target, uid, gid FROM files ORDER BY id"):
-        (fs_id, path, size, is_dir, extents, mtime, mode, bad, entry_lba, embedded, link, uid, gid) = row
+            "embedded, link_target, uid, gid, " + ("read_via, metadata_json" if newer else "NULL, NULL")
+            + " FROM files ORDER BY id"):
+        (fs_id, path, size, is_dir, extents, mtime, mode, bad, entry_lba, embedded, link, uid, gid, via, meta) = row
         analysis.files.append(FileEntry(fs_id, path, size, bool(is_dir), tuple(tuple(e) for e in json.loads(extents)),
-                                        mtime, mode, bad, entry_lba, bool(embedded), link, uid, gid))
+                                        mtime, mode, bad, entry_lba, bool(embedded), link, uid, gid, via,
+                                        json.loads(meta or "{}")))
     for row in conn.execute(
             "SELECT entry_no, platform, emulation, load_segment, sector_count, lba, size_bytes, sha256, bootable, "
             "unreadable_sectors, system_type, size_source, path FROM boot_images ORDER BY id"):

@@ -18,6 +18,7 @@ from datetime import datetime
 from ..rescue.sectormap import State
 from . import sessions
 from . import validation
+from . import file_metadata
 
 DFXML_NS = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -196,21 +197,38 @@ def _fileobject(parent: ET.Element, f: dict, sector_size: int) -> None:
     _sub(obj, _d("name_type"), "d" if f.get("is_dir") else "r")
     size = f.get("size") or 0
     _sub(obj, _d("filesize"), size)
+    extra = dict(file_metadata.dfxml_fields(f))          # inode, nlink, ctime, atime, crtime, bkup_time
+    if extra.get("inode") is not None:
+        _sub(obj, _d("inode"), extra["inode"])
     if isinstance(f.get("mode"), int) and f["mode"] >= 0:
         _sub(obj, _d("mode"), f["mode"])
     elif isinstance(f.get("mode"), str) and f["mode"]:
         obj.set(_a("mode"), f["mode"])         # '-rw-r--r--': DFXML's mode is numeric
+    if extra.get("nlink") is not None:
+        _sub(obj, _d("nlink"), extra["nlink"])
     for key in ("uid", "gid"):
         if f.get(key) is not None:
             _sub(obj, _d(key), f[key])
-    mtime = _datetime(f.get("mtime_utc"))
+    mtime = _datetime(f.get("mtime_utc")) or _datetime((f.get("metadata") or {}).get("modified_local"))
     if mtime:
         _sub(obj, _d("mtime"), mtime)
+    for element in ("ctime", "atime", "crtime", "bkup_time"):     # the schema's order
+        if (value := _datetime(extra.get(element))) is not None:
+            _sub(obj, _d(element), value)
     if f.get("link_target"):
         _sub(obj, _d("link_target"), f["link_target"])
+    for key in ("verdict", "read_via"):
+        if f.get(key):
+            obj.set(_a(key), str(f[key]))
+    if file_metadata.summary(f):
+        obj.set(_a("metadata"), file_metadata.summary(f))
     runs = _sub(obj, _d("byte_runs"))
     offset = 0
-    for lba, count in f.get("extents") or []:
+    exact = (f.get("metadata") or {}).get("byte_runs")   # HFS blocks off the sector grid: the fork's own bytes
+    for image_offset, length in exact or ():
+        _sub(runs, _d("byte_run"), file_offset=offset, img_offset=image_offset, len=length)
+        offset += length
+    for lba, count in [] if exact else f.get("extents") or []:
         length = count * sector_size if f.get("is_dir") else min(count * sector_size, max(size - offset, 0))
         if length <= 0 and not f.get("is_dir"):
             continue

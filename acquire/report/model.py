@@ -313,6 +313,7 @@ def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int
     files = _rows(conn, "SELECT * FROM files ORDER BY id") if "files" in tables else []
     for f in files:
         f["extents"] = _json(f.pop("extents_json", None)) or []
+        f["metadata"] = _json(f.pop("metadata_json", None)) or {}
         f["is_dir"] = bool(f.get("is_dir"))
         size = f.get("size") or 0
         sectors, lost = _lost(f["extents"], size, unfinished, sector_size)
@@ -336,7 +337,7 @@ def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int
         "damaged_files": [{"path": f["path"], "size": f.get("size"), "unreadable_sectors": f["unreadable_sectors"],
                            "lost_bytes": f["lost_bytes"],
                            "lost_fraction": round(f["lost_bytes"] / f["size"], 6) if f.get("size") else 1.0,
-                           "filesystem_id": f.get("filesystem_id")} for f in damaged],
+                           "filesystem_id": f.get("filesystem_id"), "verdict": f.get("verdict")} for f in damaged],
         "boot_images": boot, "unreadable_tree": tree, "sessions": sessions, "session_changes": session_changes,
     }
 

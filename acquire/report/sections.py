@@ -9,6 +9,7 @@ from typing import Any
 
 from . import validation
 from .layout_section import layout_section
+from . import file_metadata
 
 MAX_RANGES_SHOWN = 20
 MAX_FILES_SHOWN = 200
@@ -185,6 +186,12 @@ def _filesystem(r: dict) -> Section:
                    [[f["path"], s(f["size"]), s(f["unreadable_sectors"]), s(f["lost_bytes"]),
                      f"{f['lost_fraction'] * 100:.1f}%"] for f in damaged[:MAX_FILES_SHOWN]]
                    or [["none", "-", "-", "-", "-"]]))
+    listed = fs["files"]
+    tables.append((f"Files, the first {min(len(listed), MAX_FILES_SHOWN)} of {len(listed)}",
+                   ["file system", "path", "size (bytes)", "verdict", "mode", "modified (UTC)", "metadata"],
+                   [[s(f.get("filesystem_id")), s(f.get("path")), s(f.get("size")), s(f.get("verdict")),
+                     s(f.get("mode")), s(f.get("mtime_utc")), file_metadata.summary(f) or "-"]
+                    for f in listed[:MAX_FILES_SHOWN]] or [["none"] + ["-"] * 6]))
     if fs["unreadable_tree"]:
         tables.append(("Unreadable parts of the tree", ["path", "LBA", "count", "what"],
                        [[s(t.get("path")), s(t.get("lba")), s(t.get("count")), s(t.get("what"))] for t in fs["unreadable_tree"]]))
