@@ -128,3 +128,29 @@ def test_a_layout_is_built_from_any_answers_without_raising(toc, infos, capacity
     assert layout.sectors >= capacity
     for n in layout.not_recorded:
         assert n.count > 0 and 0 <= n.start and n.end <= layout.sectors
+
+
+# QEMU's scsi-cd answer to READ TOC format 2 (hw/block/cdrom.c cdrom_read_toc_raw, a 1726-sector
+# disc, MSF bit set): A0h, A1h, the lead-out at MSF 00:25:01 (1726 + 150 frames), and track 1 with
+# its PMIN/PSEC/PFRAME left 00:00:00, an address before LBA 0 (-150); with the MSF bit clear the
+# lead-out is a 4-byte LBA over ZERO..PFRAME. A layout built on it read the PVD at LBA -134.
+QEMU_FULL_TOC = bytes.fromhex(
+    "002e0101"
+    "011400a0000000000100 00"
+    "011400a1000000000100 00"
+    "011400a2000000000019 01"
+    "01140001000000000000 00".replace(" ", ""))
+
+
+def test_a_full_toc_whose_track_starts_before_lba_0_is_not_built_on():
+    from acquire.drive.layout import _plausible_full_toc
+    qemu = mmc.parse_full_toc(QEMU_FULL_TOC)
+    assert [e.point for e in qemu.entries] == [0xA0, 0xA1, 0xA2, 1]
+    assert qemu.entries[-1].pmsf_lba == -150
+    assert not _plausible_full_toc(qemu)
+    assert _plausible_full_toc(mmc.parse_full_toc(FULL_TOC_TAO_CDR))
+
+
+def test_the_full_toc_is_asked_for_in_msf():
+    cdb = mmc.read_toc(mmc.TOC_FORMAT_FULL, msf=True)
+    assert cdb[1] & 0x02 and cdb[2] & 0x0F == 2

@@ -135,11 +135,15 @@ def read_facts(drive: Drive, medium: Medium) -> DiscFacts:
 
     full = None
     if medium.family == "cd":
-        full = ask(mmc.read_toc(mmc.TOC_FORMAT_FULL, allocation_length=4096), 4096, "READ TOC format 2",
-                   mmc.parse_full_toc)
+        # the full TOC's addresses are MSF (Red Book Q); ask with the MSF bit set, as cdrdao and
+        # libcdio do: QEMU's scsi-cd answers 4-byte LBAs in the MSF fields when it is clear
+        full = ask(mmc.read_toc(mmc.TOC_FORMAT_FULL, msf=True, allocation_length=4096), 4096,
+                   "READ TOC format 2", mmc.parse_full_toc)
         # an SFF-8020 drive (QEMU's ide-cd) answers format 0 whatever byte 2 asks: a full TOC has an
         # A0h entry in every session, and nothing else would give one
         if full is not None and not any(e.point == mmc.POINT_FIRST_TRACK for e in full.entries):
+            full = None
+        if full is not None and not _plausible_full_toc(full):
             full = None
     di = medium.disc_information
     last = _last_track_number(medium.toc, di)
@@ -188,6 +192,14 @@ def build_layout(facts: DiscFacts) -> RecordedLayout:
     di = facts.disc_information
     return RecordedLayout(sectors, facts.capacity, tuple(tracks), tuple(sessions), tuple(gaps), candidates, figures,
                           tuple(disagreements), bool(di is not None and di.appendable))
+
+
+def _plausible_full_toc(full: mmc.FullToc) -> bool:
+    """Every track and lead-out address a valid MSF (seconds < 60, frames < 75) at or after LBA 0:
+    an answer that is not MSF (LBAs where MSF belongs) is not a full TOC to build a layout from."""
+    points = [e for e in full.entries
+              if e.adr == 1 and (1 <= e.point <= 99 or e.point == mmc.POINT_LEADOUT)]
+    return bool(points) and all(e.psec < 60 and e.pframe < 75 and e.pmsf_lba >= 0 for e in points)
 
 
 def _tracks(facts: DiscFacts) -> list[LayoutTrack]:
