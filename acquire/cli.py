@@ -109,10 +109,19 @@ def info_command(device: str, as_json: bool) -> None:
 @click.option("--incremental-from", "incremental_from", type=click.Path(dir_okay=False, path_type=Path),
               help="The record of an earlier acquisition of this disc: sessions appended since are read, the "
                    "earlier ones copied from its image after a sample is compared with the disc.")
+@click.option("--read-offset", "read_offset", type=click.IntRange(-2940, 2940), metavar="SAMPLES",
+              help="Audio CDs: the drive's read offset correction in samples (AccurateRip's sign). Default: the "
+                   "earlier record of this drive, else the shipped table, else 0 (recorded as unknown).")
+@click.option("--audio-agree", "audio_agree", type=click.IntRange(2, 16), default=2, show_default=True,
+              help="Audio CDs: reads that must agree on every sample, with a cache defeat between.")
+@click.option("--audio-budget", "audio_budget_s", type=click.FloatRange(0), default=600.0, show_default=True,
+              metavar="SECONDS", help="Audio CDs: stop re-reading a track after this long (its samples stay unresolved).")
+@click.option("--flac", is_flag=True, help="Audio CDs: a FLAC (Debian's flac, verified) beside each track's WAV.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, strategy, sign_key, second_read, incremental_from, as_json, yes) -> None:
+                  speed, strategy, sign_key, second_read, incremental_from, read_offset, audio_agree, audio_budget_s,
+                  flac, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
@@ -123,7 +132,8 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
     options = ImageOptions(record=record, case_id=case_id, evidence_id=evidence_id, examiner=examiner,
                            notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
                            command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key,
-                           second_read=second_read, incremental_from=incremental_from)
+                           second_read=second_read, incremental_from=incremental_from, read_offset=read_offset,
+                           audio_agree=audio_agree, audio_budget_s=audio_budget_s, flac=flac)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
     if as_json:
@@ -153,6 +163,12 @@ def _render_outcome(o) -> None:
         click.echo(f"seal    {o.seal.path}  code {o.seal.code}")
         click.echo(f"signed  {o.seal.fingerprint} ({o.seal.signature})" if o.seal.fingerprint
                    else "signed  no: unsigned (give --sign-key or set ACQUIRE_SIGN_KEY)")
+    if o.audio is not None:
+        a = o.audio
+        click.echo(f"audio   {a['bin']} + .cue, read offset {a['read_offset']:+d} ({a['offset_source']}), "
+                   f"{a['unresolved_samples']} samples unresolved; MusicBrainz {a['musicbrainz_id']}")
+        for u in a["unresolved"][:20]:
+            click.echo(f"  track {u['track']:02d} {u['time']} samples {u['first_sample']}-{u['last_sample']} {u['reason']}")
     click.echo(f"drive time {o.elapsed_s:.1f} s")
 
 

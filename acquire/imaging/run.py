@@ -29,7 +29,7 @@ from ..rescue import make_engine
 from ..rescue.engine import Settings
 from ..rescue.sectormap import SETTLED, SectorMap, State
 from ..seal import Sealed, Signer, resolve as resolve_signer, write_seal
-from . import confirm, incremental, layout_step
+from . import audio_step, confirm, incremental, layout_step
 from .checkpoint import Checkpointer
 from .continuation import other_drive_failures
 from .drive_settings import DriveSettings
@@ -61,6 +61,10 @@ class ImageOptions:
     sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
     second_read: bool = False         # re-read what was hard to read, keep it only if it agrees (confirm.py)
     incremental_from: Path | None = None   # an earlier record of this disc: reuse its sessions (incremental.py)
+    read_offset: int | None = None    # audio: the drive's read offset in samples (else an earlier record, the table)
+    audio_agree: int = 2              # audio: reads that must agree on a sample (audio/rip.py)
+    audio_budget_s: float = 600.0     # audio: re-reads stop after this long on one track
+    flac: bool = False                # audio: a FLAC beside each track's WAV
 
 
 @dataclass
@@ -82,6 +86,7 @@ class Outcome:
     second_read: confirm.SecondRead | None = None   # None without --second-read
     not_recorded: int = 0             # sectors that hold no data by design (the layout's gaps)
     layout: dict | None = None        # RecordedLayout.as_dict()
+    audio: dict | None = None         # audio_step.run_audio's summary: the BIN/CUE, tracks, unresolved samples
 
     @property
     def exit_code(self) -> int:
@@ -103,6 +108,7 @@ class Outcome:
             "signed_by": self.seal.fingerprint if self.seal else None,
             "not_recorded": self.not_recorded,
             "layout": self.layout,
+            "audio": self.audio,
         }
 
 
@@ -208,6 +214,7 @@ class Run:
     def _begin(self, identity) -> None:
         """The run, the drive and the disc, in the record before the first READ."""
         record = self.record
+        self.identity = identity
         self.run_id = record.begin_run(command=self.options.command, device=self.drive.name)
         self.drive_id = record.add_drive(device=identity.device, vendor=identity.vendor, product=identity.product,
                                          revision=identity.revision, serial=identity.serial,
@@ -273,6 +280,9 @@ class Run:
     def _finish(self, status: str) -> Outcome:
         """Hashes, the volume label, the analysis, the record's seal, the signed seal file and the sum files."""
         hashes = self._hashes()
+        audio = audio_step.run_audio(self) if audio_step.has_audio(self.layout) else None
+        if audio and audio["unresolved_samples"] and status == "complete":
+            status = "partial"                 # samples no reads agreed on: exit 3, like unreadable sectors
         self._describe()
         if self.layout is not None:
             layout_step.check_volume_sizes(self.image_path, self.smap, self.layout, self.record, self.run_id)
@@ -287,6 +297,7 @@ class Run:
         write_sfv(self.image_path, self.hashes, comment_lines=comments)
         outcome = self._outcome(status, hashes, sealed.note)
         outcome.seal = sealed
+        outcome.audio = audio
         return outcome
 
     # -- the engine --------------------------------------------------------------------------------
