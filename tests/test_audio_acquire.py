@@ -1,0 +1,124 @@
+"""A mixed-mode CD (data track 1 + three audio tracks from generated WAVs) acquired through the
+simulated drive in one `acquire image`, one record: the audio bit-exact after offset correction,
+the BIN/CUE split back by bchunk into the same tracks, the AccurateRip sums equal arver's, the disc
+IDs equal libdiscid's; damage with C2 re-read and resolved, damage without C2 caught by comparing
+reads, and what no reads settle listed by track and time, exit 3."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+
+import pytest
+
+from audio_discs import mixed_mode
+from conftest import run_acquire
+
+
+def image(tmp, profile, *extra, code=0):
+    done = run_acquire("image", f"sim:{profile}", tmp / "out.iso", "--json", *extra, check_code=code)
+    return json.loads(done.stdout)
+
+
+def rows(record, sql):
+    with sqlite3.connect(record) as db:
+        return db.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mixed")
+    disc = mixed_mode(tmp, drive="read_offset = 6\noverread = true\nraw_edc = true")
+    return tmp, disc, image(tmp, disc["profile"])
+
+
+def test_a_mixed_mode_cd_is_one_acquisition_with_its_audio_bit_exact_after_the_offset(clean):
+    tmp, disc, out = clean
+    assert out["status"] == "complete" and out["audio"]["unresolved_samples"] == 0
+    # LITE-ON LTR-52246S is +6 in the shipped table; the drive really is +6
+    assert (out["audio"]["read_offset"], out["audio"]["offset_source"]) == (6, "table")
+    for number in (2, 3, 4):
+        assert (tmp / f"out.{number:02d}.wav").read_bytes()[44:] == disc["tracks"][number][2]
+    assert (tmp / "out.iso").read_bytes()[:len(disc["tracks"][1][2])] == disc["tracks"][1][2]
+    record = tmp / "out.iso.custody.sqlite"
+    assert rows(record, "SELECT track, start, end, unresolved_samples FROM audio_tracks ORDER BY track") == [
+        (n, disc["tracks"][n][0], disc["tracks"][n][0] + disc["tracks"][n][1], 0) for n in (2, 3, 4)]
+    disc_rows = dict(rows(record, "SELECT name, value FROM audio_disc"))
+    assert json.loads(disc_rows["data_track"]) == {"raw_sectors": disc["tracks"][1][1],
+                                                   "edc_ok": disc["tracks"][1][1], "rebuilt": 0}
+    assert json.loads(disc_rows["offset_source"]) == "table"
+    run_acquire("verify", record, "--no-record", check_code=0)     # the audio tables are under the seal
+
+
+def test_bchunk_splits_the_bin_cue_back_into_the_same_tracks(clean, tmp_path):
+    tmp, disc, _ = clean
+    subprocess.run(["bchunk", "-w", str(tmp / "out.bin"), str(tmp / "out.cue"), str(tmp_path / "t")],
+                   check=True, capture_output=True)
+    assert (tmp_path / "t01.iso").read_bytes() == disc["tracks"][1][2]
+    for number in (2, 3, 4):
+        assert (tmp_path / f"t{number:02d}.wav").read_bytes()[44:] == disc["tracks"][number][2]
+    lengths = subprocess.run(["shntool", "len", *(str(tmp / f"out.{n:02d}.wav") for n in (2, 3, 4))],
+                             check=True, capture_output=True, text=True).stdout
+    assert lengths.count("---   --   -----") == 3       # CD quality, on sector boundaries, not too short, no problems
+
+
+def test_accuraterip_sums_equal_arvers_and_disc_ids_equal_libdiscids(clean):
+    checksums = pytest.importorskip("arver.audio.checksums", reason="arver: pip install --no-deps arver")
+    discid = pytest.importorskip("discid", reason="python-discid needs libdiscid0")
+    tmp, disc, _ = clean
+    record = tmp / "out.iso.custody.sqlite"
+    for number, v1, v2, crc in rows(record, "SELECT track, accuraterip_v1, accuraterip_v2, crc32 FROM audio_tracks"):
+        theirs = checksums.get_checksums(str(tmp / f"out.{number:02d}.wav"), number, 4)
+        assert (v1, v2, crc) == (f"{theirs.arv1:08x}", f"{theirs.arv2:08x}", f"{theirs.crc:08x}")
+    starts = [disc["tracks"][n][0] + 150 for n in (1, 2, 3, 4)]
+    reference = discid.put(1, 4, disc["lead_out"] + 150, starts)
+    values = {k: json.loads(v) for k, v in rows(record, "SELECT name, value FROM audio_disc")}
+    assert (values["musicbrainz_id"], values["freedb_id"]) == (reference.id, reference.freedb_id)
+
+
+def test_damage_with_c2_is_re_read_and_without_c2_is_caught_by_comparing_reads(tmp_path):
+    disc = mixed_mode(tmp_path, drive="read_offset = 6\noverread = true", damage=[
+        'lbas = "500-501"\nkind = "flaky"\nfailures = 2',                # C2-flagged for two reads
+        'lbas = "900"\nkind = "flaky"\nfailures = 1\nc2 = false'])       # wrong once, no flag
+    out = image(tmp_path, disc["profile"])
+    assert out["status"] == "complete" and out["audio"]["unresolved_samples"] == 0
+    for number in (2, 3, 4):
+        assert (tmp_path / f"out.{number:02d}.wav").read_bytes()[44:] == disc["tracks"][number][2]
+    by_track = {t["track"]: t for t in out["audio"]["tracks"]}
+    assert by_track[2]["c2_samples"] > 0 and by_track[2]["rereads"] >= 2     # LBA 500, 501: track 2
+    assert by_track[3]["c2_samples"] == 0 and by_track[3]["rereads"] >= 1    # LBA 900: track 3, caught unflagged
+
+
+def test_samples_no_reads_agree_on_are_listed_by_track_and_time_and_exit_3(tmp_path):
+    disc = mixed_mode(tmp_path, drive="read_offset = 6\noverread = true", damage=[
+        'lbas = "700"\nkind = "unstable"\nc2 = false'])
+    out = image(tmp_path, disc["profile"], "--audio-budget", "30", code=3)
+    start3 = disc["tracks"][3][0]
+    assert disc["tracks"][2][0] + disc["tracks"][2][1] == start3 < 700 < start3 + 75
+    # LBA 700 is track 3's sector 700 - start3; the corrupted bytes 1000-1199 are the samples 250-299
+    # of what the drive delivers there, 6 samples early: the track's samples from (700 - start3) * 588 + 244
+    first = (700 - start3) * 588 + 250 - 6
+    assert out["audio"]["unresolved"] == [{"track": 3, "first_sample": first, "last_sample": first + 49,
+                                           "time": f"00:00.{700 - start3:02d}", "reason": "mismatch"}]
+    record = tmp_path / "out.iso.custody.sqlite"
+    assert rows(record, "SELECT track, first_sample, last_sample, time, reason FROM audio_damage") == [
+        (3, first, first + 49, f"00:00.{700 - start3:02d}", "mismatch")]
+
+
+def test_a_drive_that_cannot_overread_leaves_the_last_samples_zero_and_marked(tmp_path):
+    disc = mixed_mode(tmp_path, drive="read_offset = 6", audio_sectors=(300, 300, 300))
+    out = image(tmp_path, disc["profile"], code=3)
+    pcm = (tmp_path / "out.04.wav").read_bytes()[44:]
+    assert pcm[:-24] == disc["tracks"][4][2][:-24] and pcm[-24:] == bytes(24)
+    assert out["audio"]["unresolved"] == [{"track": 4, "first_sample": 300 * 588 - 6, "last_sample": 300 * 588 - 1,
+                                           "time": "00:03.74", "reason": "not-overread"}]
+
+
+def test_read_offset_option_wins_over_the_table_and_is_recorded(tmp_path):
+    disc = mixed_mode(tmp_path, drive="read_offset = -30\nc2 = false\nsubchannel = false", audio_sectors=(300, 300, 300))
+    out = image(tmp_path, disc["profile"], "--read-offset", "-30", code=3)     # the first 30 samples: lead-in side
+    assert (out["audio"]["read_offset"], out["audio"]["offset_source"]) == (-30, "option")
+    pcm = (tmp_path / "out.03.wav").read_bytes()[44:]
+    assert pcm == disc["tracks"][3][2]
+    # track 2's first 30 samples would be read from the data track's side: zero and marked
+    assert out["audio"]["unresolved"][0]["track"] == 2 and out["audio"]["unresolved"][0]["last_sample"] == 29
