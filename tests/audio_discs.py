@@ -54,3 +54,20 @@ def mixed_mode(tmp: Path, *, audio_sectors=(310, 305, 320), drive: str = "", dam
     profile = tmp / "drive.toml"
     profile.write_text("\n".join(lines) + "\n")
     return {"profile": profile, "tracks": tracks, "lead_out": start}
+
+
+def cd_extra(tmp: Path, *, drive: str = "") -> dict:
+    """Session 1: two audio tracks; session 2: one data track (generated content) 11,400 sectors on."""
+    tracks, start = {}, 0
+    lines = ['[drive]', 'vendor = "PLEXTOR"', 'product = "DVDR   PX-760A"', drive, '[disc]', 'profile = "cd-rom"']
+    for number, sectors in ((1, 300), (2, 320)):
+        pcm = make_wav(tmp / f"t{number}.wav", sectors, number + 4)
+        lines += ['[[track]]', f'number = {number}', 'mode = "audio"', f'start = {start}', f'image = "t{number}.wav"']
+        tracks[number] = (start, sectors, pcm)
+        start += sectors
+    data_start = start + 11_400
+    lines += ['[[track]]', 'number = 3', 'session = 2', 'mode = "mode1"', f'start = {data_start}', 'sectors = 200']
+    tracks[3] = (data_start, 200, None)
+    profile = tmp / "extra.toml"
+    profile.write_text("\n".join(lines) + "\n")
+    return {"profile": profile, "tracks": tracks, "lead_out": data_start + 200, "audio_end": start}

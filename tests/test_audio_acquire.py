@@ -122,3 +122,40 @@ def test_read_offset_option_wins_over_the_table_and_is_recorded(tmp_path):
     assert pcm == disc["tracks"][3][2]
     # track 2's first 30 samples would be read from the data track's side: zero and marked
     assert out["audio"]["unresolved"][0]["track"] == 2 and out["audio"]["unresolved"][0]["last_sample"] == 29
+
+
+def test_a_cd_extra_has_its_audio_session_bit_exact_and_the_data_session_left_out_of_the_disc_id(tmp_path):
+    import discid
+    from audio_discs import cd_extra
+    disc = cd_extra(tmp_path, drive="read_offset = 30\noverread = true")     # a PX-760A: +30 in the table
+    out = image(tmp_path, disc["profile"])
+    assert (out["audio"]["read_offset"], out["audio"]["offset_source"], out["audio"]["unresolved"]) == (30, "table", [])
+    for number in (1, 2):
+        assert (tmp_path / f"out.{number:02d}.wav").read_bytes()[44:] == disc["tracks"][number][2]
+    # libdiscid, given the audio session alone, as MusicBrainz defines a CD-Extra's ID
+    reference = discid.put(1, 2, disc["audio_end"] + 150, [150, disc["tracks"][2][0] + 150])
+    assert out["audio"]["musicbrainz_id"] == reference.id
+    cue = (tmp_path / "out.cue").read_text().splitlines()
+    assert "  REM SESSION 02" in cue and not any("PREGAP" in line for line in cue)
+
+
+def test_the_time_budget_stops_re_reads_and_leaves_the_samples_listed(tmp_path):
+    disc = mixed_mode(tmp_path, drive="read_offset = 6\noverread = true", damage=[
+        'lbas = "500"\nkind = "flaky"\nfailures = 3'])
+    out = image(tmp_path, disc["profile"], "--audio-budget", "0", code=3)
+    track2 = next(t for t in out["audio"]["tracks"] if t["track"] == 2)
+    assert (track2["budget_spent"], track2["rereads"]) == (1, 0)
+    assert [(u["track"], u["reason"], u["last_sample"] - u["first_sample"] + 1) for u in out["audio"]["unresolved"]] == [
+        (2, "c2", 50)]
+
+
+def test_flac_beside_each_wav_decodes_to_the_same_samples(tmp_path):
+    disc = mixed_mode(tmp_path, drive="read_offset = 6\noverread = true")
+    out = image(tmp_path, disc["profile"], "--flac")
+    for number in (2, 3, 4):
+        flac = tmp_path / f"out.{number:02d}.flac"
+        subprocess.run(["flac", "--silent", "--test", str(flac)], check=True)
+        decoded = subprocess.run(["flac", "--silent", "--decode", "--stdout", "--force-raw-format", "--endian=little",
+                                  "--sign=signed", str(flac)], check=True, capture_output=True).stdout
+        assert decoded == disc["tracks"][number][2]
+    assert out["status"] == "complete"

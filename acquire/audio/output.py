@@ -62,6 +62,7 @@ class CueTrack:
     preemphasis: bool = False
     copy_permitted: bool = False
     four_channel: bool = False
+    session: int = 1                  # "REM SESSION NN" before a session's first track, on a multisession disc
 
 
 def cue_text(bin_name: str, tracks: list[CueTrack], *, catalog: str | None = None,
@@ -72,8 +73,11 @@ def cue_text(bin_name: str, tracks: list[CueTrack], *, catalog: str | None = Non
     if title:
         lines.append(f'TITLE "{title}"')
     lines.append(f'FILE "{bin_name}" BINARY')
-    at = 0
+    at, sessions, session = 0, len({t.session for t in tracks}), 0
     for t in tracks:
+        if sessions > 1 and t.session != session:
+            session = t.session
+            lines.append(f"  REM SESSION {session:02d}")
         lines.append(f"  TRACK {t.number:02d} {'AUDIO' if t.audio else 'MODE1/2352'}")
         flags = [name for name, on in (("DCP", t.copy_permitted), ("4CH", t.four_channel),
                                        ("PRE", t.preemphasis)) if on]

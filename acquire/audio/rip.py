@@ -67,6 +67,7 @@ class TrackRipper:
     agree: int = 2
     budget_s: float = 600.0
     max_rereads: int = 16
+    recorded: Callable[[int], bool] | None = None   # LBA -> in a track (else a lead-in, lead-out or gap side)
     sectors: dict[int, _Sector] = field(default_factory=dict)
     reads: int = 0
     q_errors: int = 0
@@ -97,6 +98,11 @@ class TrackRipper:
         return self._assemble(first_lba, end_lba, offset, rereads, spent, self.clock() - start_s)
 
     # -- reading -----------------------------------------------------------------------------
+    def _in_track(self, lba: int) -> bool:
+        if self.recorded is not None:
+            return self.recorded(lba)
+        return 0 <= lba < self.disc_end
+
     def _readable(self, lba: int) -> bool:
         return 0 <= lba and (lba < self.disc_end or self.reader.overread_ok)
 
@@ -144,7 +150,7 @@ class TrackRipper:
             s.value, s.open = bytearray(RAW_BYTES), set(range(SAMPLES))
         if not s.reads:
             for j in s.open:
-                s.reason[j] = UNREADABLE if lba < self.disc_end and lba >= 0 else NOT_OVERREAD
+                s.reason[j] = UNREADABLE if self._in_track(lba) else NOT_OVERREAD
             return
         whole = Counter(r for r, c in zip(s.reads, s.c2) if c is None or not any(c)).most_common(1)
         if whole and whole[0][1] >= self.agree:          # the common case: whole sectors agree

@@ -36,20 +36,23 @@ def run_audio(run) -> dict[str, Any]:
     reader = CddaReader(drive).probe(audio_tracks[0].start)
     far = 0 if audio_tracks[0].start > layout.sectors // 2 else max(layout.sectors - 1, 0)
     ripper = TrackRipper(reader, lambda: drive.clock_s, disc_end=layout.sectors, far_lba=far,
-                         agree=options.audio_agree, budget_s=options.audio_budget_s)
+                         agree=options.audio_agree, budget_s=options.audio_budget_s,
+                         recorded=lambda lba: any(t.start <= lba < t.end for t in tracks))
     base = run.image_path
     bin_path, cue_path = base.with_suffix(".bin"), base.with_suffix(".cue")
     rows, damage, cue_tracks, files = [], [], [], []
     data_figures = {"raw_sectors": 0, "edc_ok": 0, "rebuilt": 0}
     last_number = tracks[-1].number
-    previous_end = 0
+    previous = None
     with open(bin_path, "wb") as bin_file:
         for t in tracks:
-            gap = max(t.start - previous_end, 0) if previous_end or t.start else 0
-            previous_end = t.end
+            # a pre-gap that is not recorded (the link before a mixed-mode disc's first audio track)
+            # is a PREGAP; the gap between sessions (lead-out, lead-in) is none: REM SESSION says it
+            gap = t.start - previous.end if previous is not None and previous.session == t.session else 0
+            previous = t
             if not t.audio:
                 frames = _data_track(reader, run, t, bin_file, data_figures)
-                cue_tracks.append(output.CueTrack(t.number, False, frames, pregap=gap))
+                cue_tracks.append(output.CueTrack(t.number, False, frames, pregap=gap, session=t.session))
                 continue
             rip = ripper.rip(t.start, t.end, chosen.samples)
             bin_file.write(rip.pcm)
@@ -67,7 +70,7 @@ def run_audio(run) -> dict[str, Any]:
                          "budget_spent": int(rip.budget_spent), "elapsed_s": round(rip.elapsed_s, 3)})
             damage += [{"track": t.number, "first_sample": u.first, "last_sample": u.last, "time": u.time(),
                         "reason": u.reason} for u in rip.unresolved]
-            cue_tracks.append(output.CueTrack(t.number, True, t.end - t.start, pregap=gap))
+            cue_tracks.append(output.CueTrack(t.number, True, t.end - t.start, pregap=gap, session=t.session))
     cue_path.write_text(output.cue_text(bin_path.name, cue_tracks), encoding="ascii", newline="")
     toc = [(t.number, t.session, t.start, t.audio, t.end - t.start) for t in tracks]
     toc_path = base.with_name(base.stem + ".toc.txt")

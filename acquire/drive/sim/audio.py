@@ -6,7 +6,8 @@ lead-out). Decisions (docs/simulated-drive.md "Audio", keep it in step):
 - The read offset (Profile.audio.read_offset, the AccurateRip correction c): a READ CD of LBA L
   delivers the disc's samples from L*588 - c on, so the host finds the true sample s at s + c.
   Outside an audio track's data (pre-gaps, a data track, lead-in, lead-out) the samples are silence.
-- LBAs at or past the disc's end are 05/21/00 unless the drive overreads (then silence, Q track AAh).
+- LBAs at or past the disc's end are 05/21/00 unless the drive overreads (then silence, Q track AAh);
+  such a drive also reads the first 100 LBAs after a session whose last track is audio (CD-Extra).
 - Damage on audio sectors never fails the READ (unreadable does): flaky delivers corrupted samples
   on its first `failures` reads, unstable on every read, each time a different corruption of
   CORRUPT_BYTES at CORRUPT_AT; C2 marks those bytes unless the damage says c2 = false.
@@ -32,9 +33,22 @@ OVERREAD_SECTORS = 100           # how far past the end an overreading drive goe
 def serves(state: DriveState, lba: int, count: int) -> bool:
     """Whether a READ CD of [lba, lba+count) is an audio read (touches audio, or the lead-out when
     this drive overreads)."""
-    if state.profile.audio.overread and lba + count > state.end and _has_audio(state):
+    if state.profile.audio.overread and _has_audio(state) and (lba + count > state.end or _lead_out(state, lba)):
         return True
     return any(s.mode == "audio" and s.start < lba + count and s.end > lba for s in state.layout.spans)
+
+
+def _lead_out(state: DriveState, lba: int) -> bool:
+    """Whether `lba` is in a lead-out an overreading drive reads as silence: past the disc's end, or
+    the first OVERREAD_SECTORS of the gap after a session whose last track is audio (a CD-Extra)."""
+    if lba >= state.end:
+        return True
+    if state.layout.span_at(lba) is not None:
+        return False
+    before = [s for s in state.layout.spans if s.end <= lba]
+    after = [s for s in state.layout.spans if s.start > lba]
+    return bool(before and after and before[-1].mode == "audio" and after[0].session != before[-1].session
+                and lba < before[-1].end + OVERREAD_SECTORS)
 
 
 def _has_audio(state: DriveState) -> bool:
@@ -50,7 +64,8 @@ def answer(state: DriveState, lba: int, count: int, fields: int, subchannel: int
         raise Check(LBA_OUT_OF_RANGE)
     for i in range(count):
         span = state.layout.span_at(lba + i)
-        if lba + i < state.end and (span is None or span.mode != "audio"):
+        if lba + i < state.end and (span is None or span.mode != "audio") and not (
+                p.audio.overread and _lead_out(state, lba + i)):
             raise Check(ILLEGAL_MODE_FOR_THIS_TRACK)      # a data sector or a gap inside an audio read
     rate = state.speed_x * p.rate_1x
     cost = p.overhead_s + seek_s + count * SECTOR_BYTES / rate
