@@ -282,8 +282,8 @@ def export_command(record: Path, e01: bool, compress: str, segment_size: str, ou
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def verify_command(record: Path, source: str | None, against: Path | None, no_record: bool, allowed_signers: Path | None,
                    identity: str | None, signer_fingerprint: str | None, as_json: bool) -> None:
-    """Check the record, the seal file, its signature, the image and (with --source) the disc; append the
-    result to the record. RECORD may also be a bag made by acquire export --bag: a full BagIt validation,
+    """Check the record, the seal file, its signature, the image (its hashes, and its size against every
+    file system's declared size) and (with --source) the disc; append the result to the record. RECORD may also be a bag made by acquire export --bag: a full BagIt validation,
     then the record inside it (never appended to).
 
     Example: acquire verify disc.iso.custody.sqlite --allowed-signers allowed_signers --source /dev/sr0

@@ -33,6 +33,19 @@ BCA = h("00 0e 00 00") + h("01 02 03 04 05 06 07 08 09 0a 0b 0c")
 BD_DI = h("00 72 00 00") + (b"DI" + h("01 01 00 00 00 00") + b"BDR" + h("01 10")).ljust(112, b"\x00")
 
 
+# READ SUB-CHANNEL (MMC-6 "Media Catalogue Number" and "ISRC" formats): header (reserved, audio
+# status 15h, data length 20), then format 02h, MCVal set, the 13 digits "0724383472326", zero, AFRAME
+MCN = h("00 15 00 14 02 00 00 00 80") + b"0724383472326" + h("00 00")
+# format 03h, ADR 1 / CONTROL 0 (audio), track 2, TCVal set, "GBAYE0601498", zero, AFRAME, reserved
+ISRC = h("00 15 00 14 03 10 02 00 80") + b"GBAYE0601498" + h("00 00 00")
+NO_MCN = h("00 15 00 14 02 00 00 00 00") + bytes(15)
+
+
+def test_mcn_and_isrc_come_from_read_sub_channel_when_their_valid_bit_is_set():
+    assert mmc.read_sub_channel(mmc.SUB_CHANNEL_ISRC, track=2) == h("42 00 40 03 00 00 02 00 18 00")
+    assert (mmc.parse_mcn(MCN), mmc.parse_isrc(ISRC), mmc.parse_mcn(NO_MCN)) == ("0724383472326", "GBAYE0601498", None)
+
+
 def test_atip_gives_writing_power_disc_type_lead_in_and_last_lead_out():
     atip = mmc.parse_atip(ATIP_CDR)
     assert (atip.writing_power, atip.reference_speed, atip.rewritable, atip.unrestricted_use) == (5, 2, False, False)
@@ -76,7 +89,12 @@ def test_the_simulated_drive_answers_every_structure_of_its_family(tmp_path):
     assert found["atip"].parsed["rewritable"] is True
     assert found["cd_text"].parsed["titles"] == {"0": "Holidays"}
     pressed = open_drive(_profile(tmp_path, "rom.toml", 'profile = "cd-rom"\nsectors = 300\n'))
-    assert read_structures(pressed, pressed.medium()) == {}                # no ATIP, PMA, CD-TEXT
+    assert read_structures(pressed, pressed.medium()) == {}                # no ATIP, PMA, CD-TEXT, MCN
+    audio = open_drive(_profile(tmp_path, "cdda.toml", 'profile = "cd-rom"\nmcn = "0724383472326"\n',
+                                '[[track]]\nnumber = 1\nstart = 0\nsectors = 300\nmode = "audio"\n'
+                                'isrc = "GBAYE0601498"\n'))
+    found = read_structures(audio, audio.medium())
+    assert (found["mcn"].parsed, found["isrc"].parsed) == ({"mcn": "0724383472326"}, {"isrc": {"1": "GBAYE0601498"}})
     dvd = open_drive(_profile(tmp_path, "dvd.toml", 'profile = "dvd+r"\nsectors = 3000\nbca = "' + "5a" * 64 + '"\n'))
     found = read_structures(dvd, dvd.medium())
     assert sorted(found) == ["dvd_bca", "dvd_copyright", "dvd_dmi", "dvd_physical"]
@@ -84,6 +102,16 @@ def test_the_simulated_drive_answers_every_structure_of_its_family(tmp_path):
     bd = open_drive(_profile(tmp_path, "bd.toml", 'profile = "bd-re"\nsectors = 3000\n'))
     assert read_structures(bd, bd.medium())["bd_disc_information"].parsed["disc_type"] == "BDW"
     assert set(identity_hashes(found)) == {"dvd_bca", "dvd_copyright", "dvd_dmi", "dvd_physical"}
+
+
+def test_a_drive_that_answers_format_0_whatever_format_is_asked_gives_no_atip_pma_or_cd_text(tmp_path):
+    """QEMU's ide-cd takes READ TOC's format from byte 9 (SFF-8020): formats 3, 4, 5 in byte 2 come
+    back as the TOC itself, which must not be kept as an ATIP (docs/simulated-drive.md "Quirks")."""
+    path = tmp_path / "ide.toml"
+    path.write_text('[drive]\nemulate = "qemu-ide-cd"\n[disc]\nprofile = "cd-r"\ncd_text_title = "X"\n'
+                    '[[track]]\nnumber = 1\nstart = 0\nsectors = 300\nwrite = "tao"\n')
+    ide = open_drive(f"sim:{path}")
+    assert read_structures(ide, ide.medium()) == {}
 
 
 def test_structures_are_kept_raw_and_hashed_in_the_record_and_a_different_one_refuses_the_resume(tmp_path):

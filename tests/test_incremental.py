@@ -61,3 +61,16 @@ def test_a_disc_whose_first_session_differs_is_refused(discs, tmp_path):
                        "--incremental-from", tmp / "old.iso.custody.sqlite", check_code=1)
     assert "LBA 0 on the disc differs from" in done.stderr
     assert not (tmp_path / "new.iso.custody.sqlite").exists()
+
+
+def test_a_disc_with_no_session_added_is_refused_with_what_to_do_instead(discs):
+    tmp, _, _ = discs
+    done = run_acquire("image", f"sim:{tmp / 'two.toml'}", tmp / "again.iso",
+                       "--incremental-from", tmp / "old.iso.custody.sqlite", check_code=2)
+    assert "the disc has no session beyond the 2 of" in done.stderr and "resume that acquisition" in done.stderr
+
+
+def test_resuming_onto_a_disc_with_sessions_appended_points_to_incremental(discs):
+    tmp, _, _ = discs
+    done = run_acquire("image", f"sim:{tmp / 'three.toml'}", tmp / "old.iso", check_code=1)
+    assert "is not the disc in" in done.stderr and "--incremental-from" in done.stderr

@@ -100,6 +100,13 @@ def test_an_open_session_past_read_capacity_is_imaged_to_its_recorded_end(two_se
     figures, disagreements = layout_figures(tmp_path / "out.iso.custody.sqlite")
     assert (figures["read_capacity"], figures["recorded_end"], figures["toc_leadout"]) == (str(n1 + 2), str(end), str(n1 + 2))
     assert any(m.startswith(f"READ CAPACITY ({n1 + 2}) ends before the last recorded sector") for m in disagreements)
+    # re-read against the disc: the same disc though READ CAPACITY stops short; no READ into the gap
+    (tmp_path / "reads.log").unlink()
+    done = run_acquire("verify", tmp_path / "out.iso.custody.sqlite", "--source", f"sim:{profile}", check_code=0)
+    assert f"same disc; {n1 + n2} finished sectors re-read, 0 differ, 0 failed to read; 0 of 0 unreadable" in done.stdout
+    reads = [tuple(map(int, line.split()[:2])) for line in (tmp_path / "reads.log").read_text().splitlines()
+             if line[0].isdigit()]
+    assert not any(lba < s2 and lba + count > n1 + 2 for lba, count in reads)
 
 
 def test_a_mode_2_session_is_read_by_read_cd_after_read_10_is_refused(two_sessions, tmp_path):
@@ -119,3 +126,67 @@ def test_a_mode_2_session_is_read_by_read_cd_after_read_10_is_refused(two_sessio
 def _events(record, kind):
     with sqlite3.connect(record) as db:
         return [d for (d,) in db.execute("SELECT details_json FROM events WHERE kind = ?", (kind,))]
+
+
+def test_every_report_names_the_not_recorded_areas_apart_from_damage(two_sessions, tmp_path):
+    import shutil
+    import subprocess
+    from conftest import ROOT
+    tmp, sessions = two_sessions
+    record = tmp / "out.iso.custody.sqlite"           # the healthy two-session run above
+    if not record.exists():                           # run alone: make it
+        (tmp / "cdr.toml").write_text(profile_text(sessions))
+        acquire(tmp, tmp / "cdr.toml", 0)
+    for suffix in (".md", ".html", ".json", ".xml"):
+        run_acquire("report", record, "-o", tmp_path / f"r{suffix}", check_code=0)
+    md = (tmp_path / "r.md").read_text()
+    assert "Unreadable ranges (LBA, inclusive): none." in md and "| session-gap |" in md
+    assert md.count("| run-out |") == 2 and "### Sessions (map per session)" in md
+    assert (tmp_path / "r.html").read_text().count("<svg") == 4              # 2 maps + 1 per session
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["map"]["unreadable_ranges"] == [] and len(report["map"]["not_recorded_ranges"]) == 2
+    assert [s["counts"].get("not-recorded", 0) for s in report["layout"]["sessions"]] == [2, 2]
+    xml = (tmp_path / "r.xml").read_text()
+    assert xml.count('acquire:scope="not-recorded"') == 3 and 'acquire:scope="unreadable"' not in xml
+    xsd = ROOT.parent / "shared" / "reference" / "dfxml" / "dfxml.xsd"
+    if shutil.which("xmllint") and xsd.is_file():
+        done = subprocess.run(["xmllint", "--noout", "--schema", str(xsd), str(tmp_path / "r.xml")],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+
+
+def test_an_audio_track_is_named_not_recorded_in_the_iso_and_the_data_track_images_whole(tmp_path):
+    """A CD-Extra-like disc: an audio track, then a data track in a second session. The ISO image
+    keeps the audio track's LBAs zero-filled (audio goes to BIN/CUE, not here), named `audio`."""
+    (tmp_path / "a.raw").write_bytes((bytes(range(256)) * 10)[:2352] * 300)
+    data = bytes(range(1, 256)) * (2048 * 400 // 255) + bytes(2048 * 400 % 255)
+    (tmp_path / "d.iso").write_bytes(data)
+    start2 = 300 + 11_400
+    (tmp_path / "extra.toml").write_text(
+        '[drive]\nserial = "SIM-A"\n[disc]\nprofile = "cd-rom"\n'
+        '[[track]]\nnumber = 1\nsession = 1\nstart = 0\nmode = "audio"\nimage = "a.raw"\n'
+        f'[[track]]\nnumber = 2\nsession = 2\nstart = {start2}\nimage = "d.iso"\n')
+    out = acquire(tmp_path, tmp_path / "extra.toml", 0)
+    assert out["sectors"] == start2 + 400 and out["unreadable"] == 0
+    assert not_recorded_rows(tmp_path / "out.iso.custody.sqlite") == [(0, 300, "audio"), (300, 11_400, "session-gap")]
+    image = (tmp_path / "out.iso").read_bytes()
+    assert image[:start2 * SECTOR] == bytes(start2 * SECTOR) and image[start2 * SECTOR:] == data
+
+
+def test_sectors_past_the_iso_volume_end_are_read_up_to_the_recorded_end_and_the_figures_kept(two_sessions, tmp_path):
+    """An image that runs on past its ISO 9660 volume (an appended partition, padding): acquire reads
+    to the track's end, not the volume's, and records both sizes."""
+    import random
+    _, sessions = two_sessions
+    (start, image) = sessions[0]
+    body = image.read_bytes() + random.Random(9).randbytes(50 * SECTOR)
+    (tmp_path / "padded.iso").write_bytes(body)
+    n = len(body) // SECTOR
+    (tmp_path / "padded.toml").write_text('[drive]\nserial = "SIM-P"\n[disc]\nprofile = "cd-r"\n'
+                                          '[[track]]\nnumber = 1\nstart = 0\nimage = "padded.iso"\nwrite = "tao"\n')
+    out = acquire(tmp_path, tmp_path / "padded.toml", 0)
+    assert out["sectors"] == n + 2 and (tmp_path / "out.iso").read_bytes()[:len(body)] == body
+    figures, disagreements = layout_figures(tmp_path / "out.iso.custody.sqlite")
+    volume = int(figures["iso9660_session_1_volume_space"])
+    assert volume == image.stat().st_size // SECTOR and int(figures["session_1_past_volume_end"]) == 50
+    assert disagreements == []

@@ -593,7 +593,7 @@ PARSERS = [mmc.parse_inquiry, mmc.parse_unit_serial_number, mmc.parse_read_capac
            mmc.parse_session_info, mmc.parse_full_toc, mmc.parse_disc_information, mmc.parse_track_information,
            mmc.parse_configuration, mmc.parse_media_event, mmc.parse_mode_sense_10, mmc.parse_performance,
            mmc.parse_dvd_physical_format, mmc.parse_copyright, mmc.parse_atip, mmc.parse_pma, mmc.parse_cd_text,
-           mmc.parse_bca, mmc.parse_dmi, mmc.parse_bd_disc_information]
+           mmc.parse_bca, mmc.parse_dmi, mmc.parse_bd_disc_information, mmc.parse_mcn, mmc.parse_isrc]
 
 
 def test_the_parser_list_covers_every_parse_function():

@@ -903,7 +903,7 @@ def test_imaging_a_disc_that_is_becoming_ready_waits_on_the_simulated_clock_not_
     profile = tmp_path / "ready.toml"
     profile.write_text('[disc]\nprofile = "cd-rom"\nimage = "disc.iso"\n' + TIMING
                        + '[[event]]\nafter_commands = 0\nkind = "not-ready"\ncount = 15\n'
-                       + '[[event]]\nafter_commands = 32\nkind = "not-ready"\ncount = 5\n'   # after the setup commands (identity, medium, layout, structures, probe)
+                       + '[[event]]\nafter_commands = 34\nkind = "not-ready"\ncount = 5\n'   # after the setup commands (identity, medium, layout, structures, probe)
                        + '[drive]\ntrace = "trace.log"\n')
     started = time.monotonic()
     outcome = acquire_image(f"sim:{profile}", tmp_path / "out.iso", ImageOptions())

@@ -20,7 +20,8 @@ def verify(record, *extra):
 def test_an_untouched_acquisition_verifies_and_exits_0(tmp_path):
     _, record = acquired(tmp_path, code=0)
     code, out = verify(record)
-    assert code == 0 and out["ok"] and [c["name"] for c in out["checks"]] == ["chain", "record", "seal", "signature", "image", "provenance"]
+    assert code == 0 and out["ok"] and [c["name"] for c in out["checks"]] == ["chain", "record", "seal", "signature", "image", "provenance",
+                                                                              "completeness"]
 
 
 def test_one_flipped_image_byte_fails_and_names_its_1_mib_window(tmp_path):

@@ -17,7 +17,9 @@ from . import mmc
 from .device import Drive, Medium
 
 # the structures that stay when sessions are appended: what says "the same disc" on resume
-IDENTITY_STRUCTURES = ("atip", "cd_text", "dvd_physical", "dvd_copyright", "dvd_dmi", "dvd_bca", "bd_disc_information")
+IDENTITY_STRUCTURES = ("atip", "cd_text", "mcn", "isrc", "dvd_physical", "dvd_copyright", "dvd_dmi", "dvd_bca",
+                       "bd_disc_information")
+MAX_ISRC_TRACKS = 99
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +79,63 @@ _LENGTHS = {"READ TOC format 4": 256, "READ TOC format 3": 4096, "READ TOC forma
 def read_structures(drive: Drive, medium: Medium) -> dict[str, Structure]:
     """Every structure of the disc's family the drive gives, raw and parsed."""
     out: dict[str, Structure] = {}
+    toc0 = None
+    if medium.family == "cd":
+        toc0 = drive.data(mmc.read_toc(mmc.TOC_FORMAT_TOC, allocation_length=0xFFFE), 0xFFFE,
+                          what="READ TOC format 0", note=False)
     for name, family, command, cdb, parser, summary in _ASK:
         if family != medium.family:
             continue
         raw = drive.data(cdb(), _LENGTHS[command], what=command, note=False)
         if not raw:
             continue
+        if command.startswith("READ TOC") and toc0 and _same_answer(raw, toc0):
+            continue          # an SFF-8020 drive (QEMU's ide-cd) answers format 0 whatever byte 2 asks
         try:
             parsed = summary(parser(raw))
         except MalformedResponse:
             parsed = None
         out[name] = Structure(name, command, bytes(raw), parsed)
+    if medium.family == "cd":
+        out.update(_sub_channel(drive, medium))
     return out
+
+
+def _sub_channel(drive: Drive, medium: Medium) -> dict[str, Structure]:
+    """The MCN, and each track's ISRC (READ SUB-CHANNEL 02h, 03h), where the disc has them."""
+    out: dict[str, Structure] = {}
+    raw = drive.data(mmc.read_sub_channel(mmc.SUB_CHANNEL_MCN), 24, what="READ SUB-CHANNEL 02h", note=False)
+    mcn = _parsed_or_none(mmc.parse_mcn, raw)
+    if mcn:
+        out["mcn"] = Structure("mcn", "READ SUB-CHANNEL 02h", bytes(raw), {"mcn": mcn})
+    tracks = [e.track for e in (medium.toc.entries if medium.toc else ()) if e.track != mmc.LEADOUT_TRACK]
+    answers, isrc = b"", {}
+    for track in tracks[:MAX_ISRC_TRACKS]:
+        raw = drive.data(mmc.read_sub_channel(mmc.SUB_CHANNEL_ISRC, track=track), 24,
+                         what=f"READ SUB-CHANNEL 03h track {track}", note=False)
+        code = _parsed_or_none(mmc.parse_isrc, raw)
+        if code:
+            answers += bytes(raw)
+            isrc[str(track)] = code
+    if isrc:
+        out["isrc"] = Structure("isrc", "READ SUB-CHANNEL 03h", answers, {"isrc": isrc})
+    return out
+
+
+def _parsed_or_none(parser, raw):
+    if not raw:
+        return None
+    try:
+        return parser(raw)
+    except MalformedResponse:
+        return None
+
+
+def _same_answer(a: bytes, b: bytes) -> bool:
+    """Two READ TOC answers alike up to their data length (padding past it is the drive's)."""
+    def cut(x: bytes) -> bytes:
+        return bytes(x[:2 + int.from_bytes(x[:2], "big")]) if len(x) >= 2 else bytes(x)
+    return cut(a) == cut(b)
 
 
 def identity_hashes(structures: dict[str, Structure]) -> dict[str, str]:

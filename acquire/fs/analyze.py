@@ -1,38 +1,46 @@
 """What is on the disc, and what the damage hit: every file system of an image, read against its map.
 
     analysis = analyze_image(image_path, smap)      # smap: the record's SectorMap (None: all read)
+    analysis = analyze_image(image_path, smap, session_starts=[0, 11604])   # a multisession disc's layout
     save_analysis(record, analysis)                 # acquire.record.fs_tables
     extract_boot_images(image_path, analysis.boot_images, out_dir)
 
 Order of the filesystems found: system area (MBR, GPT, APM, HFS/HFS+), ISO 9660 (with Rock Ridge),
 Joliet, El Torito, UDF. Joliet and the UDF side of a bridge disc are `alternate_of` the ISO 9660
 tree: the same files under other names, not counted twice in the damaged-file list.
+
+On a multisession disc the ISO 9660 side (primary, Joliet, El Torito) is the last session's, as a
+drive and a mount show it; each earlier session's tree follows, `alternate_of` the last one's, and
+`session_changes` lists what a later session removed or replaced (fs/sessions.py). Without the
+layout the sessions are found in the image.
 """
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..record.fs_tables import Analysis, FileEntry, Filesystem, Unreadable
 from ..rescue.sectormap import SectorMap
-from . import eltorito, iso9660, systemarea, udf, volume
+from . import eltorito, iso9660, sessions, systemarea, udf, volume
 from .eltorito import extract_boot_images
 from .reader import SectorReader
 
 __all__ = ["analyze_image", "extract_boot_images"]
 
 
-def analyze_image(image_path: Path, smap: SectorMap | None) -> Analysis:
-    """Analyse the image; sectors the map does not mark finished are treated as unreadable."""
+def analyze_image(image_path: Path, smap: SectorMap | None, *, session_starts: Sequence[int] | None = None) -> Analysis:
+    """Analyse the image; sectors the map does not mark finished are treated as unreadable.
+    `session_starts`: the first LBA of each session (the disc's layout); None: found in the image."""
     with SectorReader(image_path, smap) as reader:
-        return _analyze(reader)
+        return _analyze(reader, sessions.session_starts(reader, session_starts))
 
 
-def _analyze(reader: SectorReader) -> Analysis:
+def _analyze(reader: SectorReader, starts: list[int]) -> Analysis:
     analysis = Analysis(image_sectors=reader.sectors)
     ids = itertools.count(1)                 # filesystem ids, in the order of the module docstring
-    descriptors = volume.read_descriptors(reader)
+    starts = _usable_sessions(analysis, reader, starts)
+    descriptors = volume.read_descriptors(reader, starts[-1])
     primary_space = descriptors.primary[1].volume_space_size if descriptors.primary is not None else None
     _system_area(analysis, reader, ids, primary_space)
     analysis.unreadable.extend(Unreadable(None, None, lba, 1, "descriptor") for lba in descriptors.unreadable)
@@ -47,7 +55,27 @@ def _analyze(reader: SectorReader) -> Analysis:
             analysis.filesystems.append(fs)
             analysis.files.extend(files)
             analysis.unreadable.extend(unreadable)
+    sessions.add_earlier_sessions(analysis, reader, starts, ids, primary_id, primary_files_of(analysis, primary_id))
     return analysis
+
+
+def _usable_sessions(analysis: Analysis, reader: SectorReader, starts: list[int]) -> list[int]:
+    """The sessions whose primary volume descriptor can be read; a later session whose descriptor
+    sectors are unreadable is said so in unreadable_tree (its tree cannot be walked), and the
+    last readable session is then the one shown."""
+    usable = []
+    for number, start in enumerate(starts, 1):
+        found = volume.read_descriptors(reader, start)
+        if found.primary is not None:
+            usable.append(start)
+        elif len(starts) > 1:
+            analysis.unreadable.extend(Unreadable(None, None, lba, 1, f"descriptor (session {number} at LBA {start})")
+                                       for lba in found.unreadable)
+    return usable or [0]
+
+
+def primary_files_of(analysis: Analysis, fs_id: int | None) -> list[FileEntry]:
+    return analysis.files_of(fs_id) if fs_id is not None else []
 
 
 def _system_area(analysis: Analysis, reader: SectorReader, ids: Iterator[int], primary_space: int | None) -> None:

@@ -20,10 +20,11 @@ class Description:
     error: str | None = None
 
 
-def describe_image(image_path: Path, smap: SectorMap) -> Description:
+def describe_image(image_path: Path, smap: SectorMap, session_starts: list[int] | None = None) -> Description:
     """The label and the analysis. Whatever a damaged disc holds, describing it never raises:
-    an analysis that fails is reported as its error, and the image and record stand."""
-    return Description(_primary_volume(image_path, smap), *_analysis(image_path, smap))
+    an analysis that fails is reported as its error, and the image and record stand.
+    `session_starts`: the disc's sessions (its layout); None: found in the image."""
+    return Description(_primary_volume(image_path, smap), *_analysis(image_path, smap, session_starts))
 
 
 def _primary_volume(image_path: Path, smap: SectorMap) -> PrimaryVolume | None:
@@ -33,8 +34,8 @@ def _primary_volume(image_path: Path, smap: SectorMap) -> PrimaryVolume | None:
         return parse_primary_volume(reader.read(PVD_LBA, 1))
 
 
-def _analysis(image_path: Path, smap: SectorMap) -> tuple[Analysis | None, str | None]:
+def _analysis(image_path: Path, smap: SectorMap, starts: list[int] | None) -> tuple[Analysis | None, str | None]:
     try:
-        return analyze_image(image_path, smap), None
+        return analyze_image(image_path, smap, session_starts=starts), None
     except Exception as exc:  # noqa: BLE001 - arbitrary disc content; the acquisition must not pay for it
         return None, f"{type(exc).__name__}: {exc}"

@@ -7,6 +7,7 @@ from ..record import Record
 from ..record.fs_tables import load_analysis, save_analysis
 from ..rescue.sectormap import SectorMap
 from .analyze import analyze_image
+from .sessions import starts_from_record
 
 
 def ensure_analysis(record_path: Path, image_path: Path) -> str:
@@ -24,10 +25,11 @@ def ensure_analysis(record_path: Path, image_path: Path) -> str:
         head = looked.head_hash()
         medium = looked.medium()
         runs = looked.load_map()
+        starts = starts_from_record(looked.db.conn)
     finally:
         looked.close()
     smap = SectorMap.from_runs(medium["capacity"], runs) if runs else None
-    analysis = analyze_image(image_path, smap)
+    analysis = analyze_image(image_path, smap, session_starts=starts)
     record = Record.open(record_path)
     try:
         if record.head_hash() != head:

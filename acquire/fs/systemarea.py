@@ -127,12 +127,14 @@ def hfs_volume(reader: SectorReader, offset: int) -> tuple[str, str | None, dict
     h = reader.read_bytes(offset + 1024, 512)
     if h[:2] == HFS_SIGNATURE:
         # MDB (Inside Macintosh: Files 2-60): 2-5 create date, 6-9 modify, 18-19 allocation blocks,
-        # 20-23 block size, 36 volume name (Pascal string, 27 max), 124-125 embedded signature
+        # 20-23 block size, 28-29 first allocation block (drAlBlSt, 512-byte units), 36 volume name
+        # (Pascal string, 27 max), 124-125 embedded signature
         name = h[37:37 + min(h[36], 27)].decode("mac_roman", "replace")
         details = {"offset_bytes": offset, "created": _hfs_time(struct.unpack_from(">I", h, 2)[0]),
                    "modified": _hfs_time(struct.unpack_from(">I", h, 6)[0]),
                    "allocation_blocks": struct.unpack_from(">H", h, 18)[0],
-                   "allocation_block_size": struct.unpack_from(">I", h, 20)[0]}
+                   "allocation_block_size": struct.unpack_from(">I", h, 20)[0],
+                   "first_allocation_block_512": struct.unpack_from(">H", h, 28)[0]}
         if h[124:126] in HFSPLUS_SIGNATURES:
             details["embedded_hfsplus"] = True
         return "hfs", name, details

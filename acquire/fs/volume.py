@@ -194,7 +194,8 @@ def _long_date_parts(raw: bytes) -> tuple[str, int] | None:
 
 @dataclass
 class Descriptors:
-    """What the volume descriptor set at LBA 16 holds, each with the LBA it was read at."""
+    """What a volume descriptor set (at LBA 16, or 16 after a session's start) holds, each with the
+    LBA it was read at."""
 
     primary: tuple[int, PrimaryVolume] | None = None
     supplementary: list[tuple[int, SupplementaryVolume]] = field(default_factory=list)
@@ -204,12 +205,15 @@ class Descriptors:
     end_lba: int = PVD_LBA
 
 
-def read_descriptors(reader: SectorReader) -> Descriptors:
-    """The volume descriptor set (ECMA-119 8.1) and, after it, a UDF volume recognition sequence."""
+def read_descriptors(reader: SectorReader, session_start: int = 0) -> Descriptors:
+    """The volume descriptor set (ECMA-119 8.1) and, after it, a UDF volume recognition sequence.
+    A later session of a multisession disc has its own set 16 sectors after its start (its
+    addresses are absolute LBAs of the disc, so nothing else shifts)."""
     found = Descriptors()
-    lba = PVD_LBA
+    first = session_start + PVD_LBA
+    lba = first
     terminated = False
-    for lba in range(PVD_LBA, PVD_LBA + MAX_DESCRIPTORS):
+    for lba in range(first, first + MAX_DESCRIPTORS):
         if lba >= reader.sectors:
             break
         if not reader.readable(lba):

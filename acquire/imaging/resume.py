@@ -54,9 +54,19 @@ def open_for_resume(path: Path, medium: Medium, drive: Drive, structures: dict[s
     differs = _differences(json.loads(known["identity"]), medium, drive, structures or {})
     if differs:
         record.close()
+        hint = "insert the original disc, or image this one to a new path"
+        if _appended(json.loads(known["identity"]).get("toc") or [], medium.toc_summary()):
+            hint = f"sessions were added since: image it to a new path with --incremental-from {path}"
         raise WrongDisc(f"the disc in {drive.name} is not the disc in {path} (differs in {', '.join(differs)})",
-                        hint="insert the original disc, or image this one to a new path")
+                        hint=hint)
     return record
+
+
+def _appended(was: list[dict], now: list[dict]) -> bool:
+    """The TOC now holds every track it held, and more: sessions were appended."""
+    old = [t for t in was if t.get("track") != 0xAA]
+    new = [t for t in now if t.get("track") != 0xAA]
+    return bool(old) and len(new) > len(old) and new[:len(old)] == old
 
 
 def _differences(was: dict, medium: Medium, drive: Drive, structures: dict[str, str]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .store import Record
 
-FS_TABLES = ("filesystems", "files", "boot_images", "unreadable_tree")
+FS_TABLES = ("filesystems", "files", "boot_images", "unreadable_tree", "session_changes")
 FS_KINDS = ("iso9660", "joliet", "rockridge", "udf", "eltorito", "mbr", "gpt", "apm", "hfs", "hfsplus")
 
 
@@ -75,6 +75,26 @@ class Unreadable:
     what: str                                   # 'directory' | 'path table' | 'descriptor' | 'file entry' | ...
 
 
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """A file an earlier session of a multisession disc holds that the last session no longer shows
+    as it was: 'removed' (its path is gone from a later session's tree), 'renamed' (gone, but its
+    extents are there under another path) or 'replaced' (a later session has the same path at
+    another extent). Its sectors are still on the disc."""
+
+    change: str                                 # 'removed' | 'renamed' | 'replaced'
+    path: str
+    session: int                                # the session (1-based) whose tree holds this version
+    filesystem_id: int                          # that session's iso9660 filesystem
+    size: int
+    extents: tuple[tuple[int, int], ...]        # (lba, sectors) of this version
+    unreadable_sectors: int                     # of those extents, not read (the map)
+    later_session: int                          # removed: the first session without it; replaced: the one with the new version
+    new_extents: tuple[tuple[int, int], ...] = ()   # replaced: the later version's extents
+    mtime_utc: str | None = None
+    new_path: str | None = None                 # renamed: the path the later session gives these extents
+
+
 @dataclass(slots=True)
 class Analysis:
     image_sectors: int
@@ -82,6 +102,7 @@ class Analysis:
     files: list[FileEntry] = field(default_factory=list)
     boot_images: list[BootImage] = field(default_factory=list)
     unreadable: list[Unreadable] = field(default_factory=list)
+    session_changes: list[SessionChange] = field(default_factory=list)
 
     def files_of(self, filesystem_id: int) -> list[FileEntry]:
         return [f for f in self.files if f.filesystem_id == filesystem_id]
@@ -97,6 +118,9 @@ class Analysis:
             "filesystems": [fs.kind for fs in self.filesystems], "files": len(self.files),
             "damaged_files": len(self.damaged_files()), "boot_images": len(self.boot_images),
             "unreadable_structures": len(self.unreadable),
+            "sessions": sum(1 for fs in self.filesystems if "session" in fs.details and fs.kind == "iso9660") or 1,
+            "removed_in_later_session": sum(1 for c in self.session_changes if c.change == "removed"),
+            "replaced_in_later_session": sum(1 for c in self.session_changes if c.change == "replaced"),
         }
 
 
@@ -127,6 +151,14 @@ FS_SCHEMA: dict[str, tuple[dict[str, type], str, list[tuple[str, str, str]], set
     "unreadable_tree": (
         {"id": int, "filesystem_id": int, "path": str, "lba": int, "count": int, "what": str},
         "id", [("filesystem_id", "filesystems", "id")], {"lba", "count", "what"},
+    ),
+    "session_changes": (
+        {
+            "id": int, "change": str, "path": str, "session": int, "filesystem_id": int, "size": int,
+            "extents_json": str, "unreadable_sectors": int, "later_session": int, "new_extents_json": str,
+            "mtime_utc": str, "new_path": str,
+        },
+        "id", [("filesystem_id", "filesystems", "id")], {"change", "path", "session", "extents_json"},
     ),
 }
 _COLUMNS = {name: list(FS_SCHEMA[name][0]) for name in FS_TABLES}
@@ -162,14 +194,20 @@ def save_analysis(record: Record, analysis: Analysis, *, run_id: int | None = No
         for b in analysis.boot_images
     ]
     tree_rows = [(u.filesystem_id, u.path, u.lba, u.count, u.what) for u in analysis.unreadable]
+    change_rows = [
+        (c.change, c.path, c.session, c.filesystem_id, c.size, _json([list(e) for e in c.extents]),
+         c.unreadable_sectors, c.later_session, _json([list(e) for e in c.new_extents]), c.mtime_utc, c.new_path)
+        for c in analysis.session_changes
+    ]
     with record._write() as conn:
         ensure_tables(record.db)
-        for name in ("unreadable_tree", "files", "boot_images", "filesystems"):  # children before parents
+        for name in ("session_changes", "unreadable_tree", "files", "boot_images", "filesystems"):  # children first
             conn.execute(f"DELETE FROM {name}")
         _insert(conn, "filesystems", fs_rows, with_id=True)
         _insert(conn, "files", file_rows)
         _insert(conn, "boot_images", boot_rows)
         _insert(conn, "unreadable_tree", tree_rows)
+        _insert(conn, "session_changes", change_rows)
         record._append_event(run_id, "fs-analysis", {"image_sectors": analysis.image_sectors, **analysis.summary()})
 
 
@@ -206,4 +244,12 @@ def load_analysis(record: Record) -> Analysis | None:
         analysis.boot_images.append(BootImage(*row[:8], bool(row[8]), *row[9:]))
     for row in conn.execute("SELECT filesystem_id, path, lba, count, what FROM unreadable_tree ORDER BY id"):
         analysis.unreadable.append(Unreadable(*row))
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session_changes'").fetchone():
+        for row in conn.execute(
+                "SELECT change, path, session, filesystem_id, size, extents_json, unreadable_sectors, later_session, "
+                "new_extents_json, mtime_utc, new_path FROM session_changes ORDER BY id"):
+            change, path, session, fs_id, size, extents, bad, later, new, mtime, new_path = row
+            analysis.session_changes.append(SessionChange(
+                change, path, session, fs_id, size, tuple(tuple(e) for e in json.loads(extents)), bad, later,
+                tuple(tuple(e) for e in json.loads(new or "[]")), mtime, new_path))
     return analysis

@@ -20,9 +20,16 @@ LAYOUT_TABLES = ("layout_tracks", "layout_extents", "layout_figures", "layout_di
 
 
 def ensure_tables(record: "Record") -> None:
+    """Create the tables a record lacks, and the columns a table made by an earlier build lacks."""
     for name in LAYOUT_TABLES:
         columns, pk, foreign_keys, not_null = TABLES[name]
-        record.db[name].create(columns, pk=pk, foreign_keys=foreign_keys, not_null=not_null, if_not_exists=True)
+        table = record.db[name]
+        if not table.exists():
+            table.create(columns, pk=pk, foreign_keys=foreign_keys, not_null=not_null)
+            continue
+        for column, kind in columns.items():
+            if column not in table.columns_dict:
+                table.add_column(column, kind)
 
 
 def save_layout(record: "Record", layout: dict[str, Any], raw: dict[str, str], *, run_id: int | None,
@@ -89,8 +96,10 @@ def load_layout(record: "Record") -> dict[str, Any] | None:
         mine = [t for t in tracks if t["session"] == number]
         sessions.append({"session": number, "start": min(t["start"] for t in mine), "end": max(t["end"] for t in mine),
                          "tracks": [t["track"] for t in mine]})
+    have = {row[1] for row in conn.execute("PRAGMA table_info(disc_responses)")}
+    name, parsed = ("name" if "name" in have else "NULL"), ("parsed_json" if "parsed_json" in have else "NULL")
     responses = [{"command": c, "name": n, "sha256": s, "bytes": len(h) // 2, "parsed": json.loads(p) if p else None}
-                 for c, n, s, h, p in conn.execute("SELECT command, name, sha256, hex, parsed_json FROM disc_responses "
+                 for c, n, s, h, p in conn.execute(f"SELECT command, {name}, sha256, hex, {parsed} FROM disc_responses "
                                                    "ORDER BY command")]
     return {"sectors": figures.pop("sectors", None), "capacity": figures.pop("capacity", None),
             "appendable": figures.pop("appendable", False), "sessions": sessions, "tracks": tracks,

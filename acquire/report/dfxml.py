@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 
 from ..rescue.sectormap import State
+from . import sessions
 
 DFXML_NS = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -70,6 +71,7 @@ def render_dfxml(report: dict) -> str:
     _sub(source, _d("image_filename"), report["image"]["path"] or "")
     _diskimage(root, report)
     _boot_images(root, report)
+    sessions.dfxml(root, report, _sub, _a)
     ET.indent(root, space=" ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -31,7 +31,7 @@ from .svg import STATE_NAMES
 
 REPORT_FORMAT = 1           # bump when a key changes meaning or goes away (docs/reports.md)
 FIRST_DAMAGE_ROWS = 50      # the damage log rows shown in full; the JSON holds every row
-FS_TABLES = ("filesystems", "files", "boot_images", "unreadable_tree")
+FS_TABLES = ("filesystems", "files", "boot_images", "unreadable_tree", "session_changes")
 RECORD_SUFFIX = ".custody.sqlite"
 
 
@@ -321,6 +321,8 @@ def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int
     for b in boot:
         b["bootable"] = None if b.get("bootable") is None else bool(b["bootable"])
     tree = _rows(conn, "SELECT * FROM unreadable_tree ORDER BY id") if "unreadable_tree" in tables else []
+    from .sessions import sessions_model            # every session's tree (docs/fs.md "Every session")
+    sessions, session_changes = sessions_model(conn, tables, filesystems, files)
     summary = (f"{len(filesystems)} file system(s), {sum(1 for f in files if not f['is_dir'])} files, "
                f"{len(damaged)} damaged, {len(boot)} boot image(s), {len(tree)} unreadable part(s) of the tree")
     return {
@@ -329,7 +331,7 @@ def _filesystem(conn: sqlite3.Connection, tables: set[str], runs: list[tuple[int
                            "lost_bytes": f["lost_bytes"],
                            "lost_fraction": round(f["lost_bytes"] / f["size"], 6) if f.get("size") else 1.0,
                            "filesystem_id": f.get("filesystem_id")} for f in damaged],
-        "boot_images": boot, "unreadable_tree": tree,
+        "boot_images": boot, "unreadable_tree": tree, "sessions": sessions, "session_changes": session_changes,
     }
 
 

@@ -177,7 +177,9 @@ def _filesystem(r: dict) -> Section:
         tables.append(("Extracted boot images", ["entry", "file", "bytes", "sha256", "matches the record"],
                        [[s(e["entry_no"]), e["path"], s(e["size_bytes"]), e["sha256"], s(e["matches_record"])]
                         for e in fs["extracted_boot_images"]]))
-    return ("Files", [fs["summary"]], tables)
+    from .sessions import section as sessions_part  # a multisession disc: each session's tree, what changed
+    lines, more = sessions_part(r)
+    return ("Files", [fs["summary"], *lines], tables + more)
 
 
 def _settings(r: dict) -> Section:

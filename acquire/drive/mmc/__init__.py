@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .opcodes import (  # noqa: F401
     TEST_UNIT_READY, REQUEST_SENSE, INQUIRY, START_STOP_UNIT, PREVENT_ALLOW_MEDIUM_REMOVAL,
-    READ_CAPACITY_10, READ_10, READ_TOC, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION,
+    READ_CAPACITY_10, READ_10, READ_SUB_CHANNEL, READ_TOC, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION,
     READ_DISC_INFORMATION, READ_TRACK_INFORMATION, MODE_SELECT_10, MODE_SENSE_10, READ_12,
     GET_PERFORMANCE, READ_DISC_STRUCTURE, SET_STREAMING, SET_CD_SPEED, READ_CD, OPCODE_NAMES,
     USER_DATA_BYTES, SECTOR_BYTES, MAX_LBA, opcode_name,
@@ -48,7 +48,8 @@ from .read import (  # noqa: F401
 from .media import (  # noqa: F401
     TOC_FORMAT_PMA, TOC_FORMAT_ATIP, TOC_FORMAT_CD_TEXT, DISC_STRUCTURE_BCA, DISC_STRUCTURE_DMI, BD_MEDIA,
     BD_DISC_INFORMATION, Atip, parse_atip, parse_pma, CdTextPack, CdText, parse_cd_text, parse_bca, parse_dmi,
-    BdDiscInformation, parse_bd_disc_information,
+    BdDiscInformation, parse_bd_disc_information, SUB_CHANNEL_MCN, SUB_CHANNEL_ISRC, read_sub_channel,
+    parse_mcn, parse_isrc,
 )
 from .config import (  # noqa: F401
     RT_ALL, RT_CURRENT, RT_ONE, FEATURE_NAMES,
@@ -99,4 +100,5 @@ __all__ = [
     "TOC_FORMAT_PMA", "TOC_FORMAT_ATIP", "TOC_FORMAT_CD_TEXT", "DISC_STRUCTURE_BCA", "DISC_STRUCTURE_DMI",
     "BD_MEDIA", "BD_DISC_INFORMATION", "Atip", "parse_atip", "parse_pma", "CdTextPack", "CdText",
     "parse_cd_text", "parse_bca", "parse_dmi", "BdDiscInformation", "parse_bd_disc_information",
+    "SUB_CHANNEL_MCN", "SUB_CHANNEL_ISRC", "read_sub_channel", "parse_mcn", "parse_isrc", "READ_SUB_CHANNEL",
 ]

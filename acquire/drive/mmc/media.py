@@ -11,8 +11,9 @@ import struct
 from dataclasses import dataclass
 
 from ...errors import MalformedResponse
-from ._fields import _need
+from ._fields import _check, _need
 from .disc import FullTocEntry, msf_to_lba
+from .opcodes import READ_SUB_CHANNEL
 
 TOC_FORMAT_PMA = 3
 TOC_FORMAT_ATIP = 4
@@ -152,3 +153,39 @@ def parse_bd_disc_information(data: bytes) -> BdDiscInformation:
     if body[0:2] != b"DI":
         raise MalformedResponse(f"BD disc information: no DI unit ({body[:4].hex(' ')})")
     return BdDiscInformation(body[2], body[3], body[8:11].decode("ascii", "replace"), body[11], body[12] >> 4)
+
+
+# -- READ SUB-CHANNEL: the media catalogue number and the ISRCs --------------------------------------
+
+SUB_CHANNEL_MCN = 0x02
+SUB_CHANNEL_ISRC = 0x03
+
+
+def read_sub_channel(format: int, *, track: int = 0, allocation_length: int = 24) -> bytes:
+    """READ SUB-CHANNEL of the Q subchannel data in `format` (02h MCN, 03h ISRC of `track`)."""
+    # byte 1 bit 1 MSF (0); byte 2 bit 6 SubQ (1: return the data); byte 3 format; byte 6 track
+    # number (ISRC); bytes 7-8 allocation length; byte 9 control
+    return struct.pack(">BBBB2xBHB", READ_SUB_CHANNEL, 0, 0x40, _check("sub-channel format", format, 1, 3),
+                       _check("track", track, 0, 99), _check("allocation length", allocation_length, 0, 0xFFFF), 0)
+
+
+def _sub_channel_text(data: bytes, fmt: int, at: int, size: int, what: str) -> str | None:
+    # header: byte 1 audio status, bytes 2-3 sub-channel data length; data from byte 4: byte 0 the
+    # format code, then (MCN) byte 4 bit 7 MCVal, bytes 5-17 the 13 digits; (ISRC) byte 4 bit 7
+    # TCVal, bytes 5-16 the 12 characters
+    _need(data, 4 + at + size, what)
+    if data[4] != fmt:
+        raise MalformedResponse(f"{what}: format code {data[4]:02X}h, asked for {fmt:02X}h")
+    if not data[8] & 0x80:
+        return None                      # not valid: the disc has none
+    return bytes(data[4 + at:4 + at + size]).decode("ascii", "replace").rstrip("\x00 ")
+
+
+def parse_mcn(data: bytes) -> str | None:
+    """READ SUB-CHANNEL format 02h: the media catalogue number (UPC/EAN), None when MCVal is 0."""
+    return _sub_channel_text(data, SUB_CHANNEL_MCN, 5, 13, "MCN")
+
+
+def parse_isrc(data: bytes) -> str | None:
+    """READ SUB-CHANNEL format 03h: the track's ISRC, None when TCVal is 0."""
+    return _sub_channel_text(data, SUB_CHANNEL_ISRC, 5, 12, "ISRC")

@@ -60,7 +60,7 @@ DEFAULT_NOT_READY_COUNT = 3
 _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS, *_AUDIO_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors", "capacity", "finalized", "runout_sense", "gap_sense",
-              "unrecorded_sense", "cd_text_title", "bca"}
+              "unrecorded_sense", "cd_text_title", "bca", "mcn"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by", "c2"}
 # a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
@@ -131,6 +131,12 @@ class Profile:
     laid_out: bool = False               # the tracks bring their own images: sim/layout.py
     cd_text_title: str | None = None     # READ TOC format 5 (CD-TEXT): the album title; None: no CD-TEXT
     bca: bytes | None = None             # READ DISC STRUCTURE 03h: the DVD's BCA; None: none
+    mcn: str | None = None               # READ SUB-CHANNEL 02h: the media catalogue number (13 digits)
+
+    @property
+    def isrc(self) -> dict[int, str]:
+        """track -> its ISRC (READ SUB-CHANNEL 03h)."""
+        return {t.number: t.isrc for t in self.tracks if t.isrc}
 
     @property
     def damage_here(self) -> tuple[Damage, ...]:

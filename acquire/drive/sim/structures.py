@@ -102,3 +102,27 @@ def listed(state: DriveState) -> list[tuple[int, int]]:
         if state.profile.bca is not None:
             out.append((0x03, len(state.profile.bca)))
     return out
+
+
+def read_sub_channel(state: DriveState, cdb: bytes, out: bytes) -> bytes:
+    """READ SUB-CHANNEL formats 02h (MCN: [disc] mcn) and 03h (ISRC: a [[track]]'s isrc), SubQ set;
+    the valid bit clear where the disc has none. Format 01h (the current position) is 05/24/00."""
+    # 42 | MSF (1) | SubQ (byte 2 bit 6) | format | 00 00 | track | allocation (2) | control
+    fmt, track, length = cdb[3], cdb[6], struct.unpack_from(">H", cdb, 7)[0]
+    if state.family != "cd" or not cdb[2] & 0x40 or fmt not in (0x02, 0x03):
+        raise Check(INVALID_FIELD_IN_CDB)
+    if fmt == 0x02:
+        mcn = state.profile.mcn
+        # format 02h, 3 reserved, MCVal (bit 7), 13 digits, zero, AFRAME
+        body = bytes([0x02, 0, 0, 0, 0x80 if mcn else 0]) + (mcn or "").encode("ascii").ljust(13, b"\x00") + bytes(2)
+    else:
+        spans = {s.number: s for s in state.layout.spans}
+        if track not in spans:
+            raise Check(INVALID_FIELD_IN_CDB)
+        isrc = state.profile.isrc.get(track)
+        adr_control = 0x10 if spans[track].mode == "audio" else 0x14
+        # format 03h, ADR/CONTROL, track, reserved, TCVal (bit 7), 12 characters, zero, AFRAME, reserved
+        body = (bytes([0x03, adr_control, track, 0, 0x80 if isrc else 0]) + (isrc or "").encode("ascii").ljust(12, b"\x00")
+                + bytes(3))
+    # header: reserved, audio status 15h (no current status), sub-channel data length (2)
+    return (struct.pack(">BBH", 0, 0x15, len(body)) + body)[:length]

@@ -18,7 +18,7 @@ AUDIO = "audio"
 TRACK_MODES = (MODE1, MODE2_FORM1, AUDIO)
 WRITE_TYPES = ("tao", "sao", "dao")
 AUDIO_SECTOR_BYTES = 2352                # CD-DA: 588 stereo samples of 16 bits
-_TRACK_KEYS = {"number", "session", "mode", "start", "image", "sectors", "write", "open"}
+_TRACK_KEYS = {"number", "session", "mode", "start", "image", "sectors", "write", "open", "isrc"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ class Track:
     image: Path | None = None            # absolute; None: generated content (or the [disc] image)
     write: str = "sao"                   # tao: a data track ends in 2 run-out blocks that fail
     open: bool = False                   # its session is not closed
+    isrc: str | None = None              # READ SUB-CHANNEL 03h: 12 characters (ISO 3901)
 
     @property
     def runout(self) -> int:
@@ -97,7 +98,10 @@ def _own_tracks(fail, entries: Any, family: str, base: Path) -> tuple[Track, ...
                 raise fail(f"{label} start {start} is inside track {previous.number} (which ends at {end - 1})")
         elif session != 1:
             raise fail(f"{label} session {session}: the first track is in session 1")
-        out.append(Track(number, start, mode, session, sectors, image, write, is_open))
+        isrc = _get(fail, entry, "isrc", str, label) if "isrc" in entry else None
+        if isrc is not None and (len(isrc) != 12 or not isrc.isalnum() or not isrc.isascii()):
+            raise fail(f"{label} isrc {isrc!r} is not 12 letters and digits (ISO 3901)")
+        out.append(Track(number, start, mode, session, sectors, image, write, is_open, isrc))
     sessions: dict[int, set[bool]] = {}
     for t in out:
         sessions.setdefault(t.session, set()).add(t.open)
@@ -166,6 +170,11 @@ def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
         if family != "cd" or not title or len(title) > 160:
             raise fail("[disc] cd_text_title is a CD's album title of 1 to 160 characters")
         out["cd_text_title"] = title
+    if "mcn" in disc:
+        mcn = _get(fail, disc, "mcn", str, "[disc]")
+        if family != "cd" or len(mcn) != 13 or not mcn.isdigit():
+            raise fail(f"[disc] mcn {mcn!r} is a CD's media catalogue number of 13 digits")
+        out["mcn"] = mcn
     if "bca" in disc:
         text = _get(fail, disc, "bca", str, "[disc]")
         try:
