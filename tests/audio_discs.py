@@ -36,17 +36,20 @@ def make_iso(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def mixed_mode(tmp: Path, *, audio_sectors=(310, 305, 320), drive: str = "", damage: list[str] = ()) -> dict:
+def mixed_mode(tmp: Path, *, audio_sectors=(310, 305, 320), drive: str = "", damage: list[str] = (),
+               disc: str = "", isrc: dict[int, str] | None = None) -> dict:
     """Track 1 data, tracks 2-4 audio; returns the profile path and each track's true bytes and place."""
     iso = make_iso(tmp / "data.iso")
     data_sectors = len(iso) // 2048
     start = data_sectors + DATA_SECTORS_GAP
-    lines = ['[drive]', 'vendor = "LITE-ON"', 'product = "LTR-52246S"', drive, '[disc]', 'profile = "cd-rom"',
+    lines = ['[drive]', 'vendor = "LITE-ON"', 'product = "LTR-52246S"', drive, '[disc]', 'profile = "cd-rom"', disc,
              '[[track]]', 'number = 1', 'mode = "mode1"', 'start = 0', 'image = "data.iso"']
     tracks = {1: (0, data_sectors, iso)}
     for number, sectors in enumerate(audio_sectors, 2):
         pcm = make_wav(tmp / f"t{number}.wav", sectors, number)
         lines += ['[[track]]', f'number = {number}', 'mode = "audio"', f'start = {start}', f'image = "t{number}.wav"']
+        if isrc and number in isrc:
+            lines.append(f'isrc = "{isrc[number]}"')
         tracks[number] = (start, sectors, pcm)
         start += sectors
     for entry in damage:

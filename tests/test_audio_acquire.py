@@ -28,7 +28,8 @@ def rows(record, sql):
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mixed")
-    disc = mixed_mode(tmp, drive="read_offset = 6\noverread = true\nraw_edc = true")
+    disc = mixed_mode(tmp, drive="read_offset = 6\noverread = true\nraw_edc = true",
+                      disc='mcn = "0724384260927"\ncd_text_title = "A Mixed Disc"', isrc={3: "USRC17607839"})
     return tmp, disc, image(tmp, disc["profile"])
 
 
@@ -52,6 +53,10 @@ def test_a_mixed_mode_cd_is_one_acquisition_with_its_audio_bit_exact_after_the_o
 
 def test_bchunk_splits_the_bin_cue_back_into_the_same_tracks(clean, tmp_path):
     tmp, disc, _ = clean
+    cue = (tmp / "out.cue").read_bytes().decode("ascii").split("\r\n")
+    assert cue[:3] == ["CATALOG 0724384260927", 'TITLE "A Mixed Disc"', 'FILE "out.bin" BINARY']
+    assert cue[cue.index("  TRACK 03 AUDIO") + 1] == "    ISRC USRC17607839"
+    assert cue[cue.index("  TRACK 02 AUDIO") + 1] == "    PREGAP 00:02:00"        # the link, not recorded
     subprocess.run(["bchunk", "-w", str(tmp / "out.bin"), str(tmp / "out.cue"), str(tmp_path / "t")],
                    check=True, capture_output=True)
     assert (tmp_path / "t01.iso").read_bytes() == disc["tracks"][1][2]

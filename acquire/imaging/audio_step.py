@@ -43,6 +43,7 @@ def run_audio(run) -> dict[str, Any]:
     rows, damage, cue_tracks, files = [], [], [], []
     data_figures = {"raw_sectors": 0, "edc_ok": 0, "rebuilt": 0}
     last_number = tracks[-1].number
+    catalog, isrc, title = _disc_codes(run.structures)
     previous = None
     with open(bin_path, "wb") as bin_file:
         for t in tracks:
@@ -70,8 +71,10 @@ def run_audio(run) -> dict[str, Any]:
                          "budget_spent": int(rip.budget_spent), "elapsed_s": round(rip.elapsed_s, 3)})
             damage += [{"track": t.number, "first_sample": u.first, "last_sample": u.last, "time": u.time(),
                         "reason": u.reason} for u in rip.unresolved]
-            cue_tracks.append(output.CueTrack(t.number, True, t.end - t.start, pregap=gap, session=t.session))
-    cue_path.write_text(output.cue_text(bin_path.name, cue_tracks), encoding="ascii", newline="")
+            cue_tracks.append(output.CueTrack(t.number, True, t.end - t.start, pregap=gap, session=t.session,
+                                              isrc=isrc.get(str(t.number))))
+    cue_path.write_text(output.cue_text(bin_path.name, cue_tracks, catalog=catalog, title=title),
+                        encoding="utf-8", newline="")
     toc = [(t.number, t.session, t.start, t.audio, t.end - t.start) for t in tracks]
     toc_path = base.with_name(base.stem + ".toc.txt")
     toc_path.write_text(output.toc_text(toc, layout.sectors), encoding="ascii")
@@ -83,7 +86,8 @@ def run_audio(run) -> dict[str, Any]:
             "musicbrainz_id": discid.musicbrainz_for(toc_tracks, layout.sectors),
             "freedb_id": discid.freedb_id(toc_tracks, layout.sectors), "toc": toc, "lead_out": layout.sectors,
             "bin": bin_path.name, "bin_sha1": _sha1(bin_path), "cue": cue_path.name, "cue_sha1": _sha1(cue_path),
-            "toc_file": toc_path.name, "files": files, "data_track": data_figures}
+            "toc_file": toc_path.name, "files": files, "data_track": data_figures,
+            "catalog": catalog, "isrc": isrc, "title": title}
     save_audio(run.record, disc, rows, damage, run_id=run.run_id)
     return {"bin": str(bin_path), "cue": str(cue_path), "read_offset": chosen.samples,
             "offset_source": chosen.source, "musicbrainz_id": disc["musicbrainz_id"], "freedb_id": disc["freedb_id"],
@@ -112,6 +116,15 @@ def _data_track(reader: CddaReader, run, track, bin_file, figures: dict[str, int
     finally:
         reader.c2, reader.subchannel = saved
     return track.end - track.start
+
+
+def _disc_codes(structures: dict) -> tuple[str | None, dict[str, str], str | None]:
+    """The MCN, each track's ISRC (READ SUB-CHANNEL) and the CD-TEXT album title, where the disc has them."""
+    def parsed(name: str) -> dict:
+        found = structures.get(name)
+        return (getattr(found, "parsed", None) or {}) if found is not None else {}
+    title = parsed("cd_text").get("titles", {}).get("0")
+    return parsed("mcn").get("mcn"), dict(parsed("isrc").get("isrc", {})), title.replace('"', "'") if title else None
 
 
 def _earlier_offset(record, identity) -> tuple[int, str] | None:
