@@ -90,7 +90,10 @@ def test_damage_with_c2_is_re_read_and_without_c2_is_caught_by_comparing_reads(t
     for number in (2, 3, 4):
         assert (tmp_path / f"out.{number:02d}.wav").read_bytes()[44:] == disc["tracks"][number][2]
     by_track = {t["track"]: t for t in out["audio"]["tracks"]}
-    assert by_track[2]["c2_samples"] > 0 and by_track[2]["rereads"] >= 2     # LBA 500, 501: track 2
+    # LBA 500, 501 (track 2): flagged twice, so two rounds of re-reads of just those two sectors
+    assert by_track[2]["c2_samples"] == 100 and by_track[2]["rereads"] == 4
+    # two passes over the track's sectors and the one its last samples spill into (offset +6), then the re-reads
+    assert by_track[2]["reads"] == 2 * (by_track[2]["end"] - by_track[2]["start"] + 1) + 4
     assert by_track[3]["c2_samples"] == 0 and by_track[3]["rereads"] >= 1    # LBA 900: track 3, caught unflagged
 
 
@@ -108,6 +111,8 @@ def test_samples_no_reads_agree_on_are_listed_by_track_and_time_and_exit_3(tmp_p
     record = tmp_path / "out.iso.custody.sqlite"
     assert rows(record, "SELECT track, first_sample, last_sample, time, reason FROM audio_damage") == [
         (3, first, first + 49, f"00:00.{700 - start3:02d}", "mismatch")]
+    run_acquire("report", record, "-o", tmp_path / "r.md", check_code=0)
+    assert f"| 3 | 00:00.{700 - start3:02d} | {first} | {first + 49} | 50 | mismatch |" in (tmp_path / "r.md").read_text()
 
 
 def test_a_drive_that_cannot_overread_leaves_the_last_samples_zero_and_marked(tmp_path):

@@ -119,7 +119,8 @@ def test_the_json_report_is_the_model_and_every_key_is_documented(damaged, tmp_p
     missing = sorted(k for k in _keys(data) | _keys(fs) if k not in documented)
     assert not missing, f"keys not in docs/reports.md: {missing}"
     assert list(data) == ["report", "record", "case", "runs", "drives", "provenance", "medium", "image", "map",
-                          "passes", "damage", "settings", "verifications", "seal", "events", "filesystem", "layout"]
+                          "passes", "damage", "settings", "verifications", "seal", "events", "filesystem", "layout",
+                          "audio"]
 
 
 def _keys(value, skip=("features", "toc", "disc_information", "identity", "volume", "details", "checks",

@@ -77,6 +77,7 @@ class TrackRipper:
         d_first = (first_lba * SAMPLES + offset) // SAMPLES
         d_last = ((end_lba * SAMPLES + offset) - 1) // SAMPLES
         self.sectors = {lba: _Sector() for lba in range(d_first, d_last + 1)}
+        self.reads = self.q_errors = 0
         for _pass in range(self.agree):
             self._defeat_cache()
             self._read_all(list(self.sectors))

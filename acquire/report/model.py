@@ -26,6 +26,7 @@ from ..rescue.geometry import DiscLayout
 from ..rescue.sectormap import State
 from ..seal.check import latest_seal_event
 from ..seal.document import SIGNED
+from .audio_section import audio as _audio
 from .layout_section import layout as _layout
 from .svg import STATE_NAMES
 
@@ -98,6 +99,7 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
                    "head_hash": record.head_hash()},
         "filesystem": _filesystem(conn, tables, runs_map, sector_size),
         "layout": _layout(record, runs_map),
+        "audio": _audio(record),
     }
     report["damage"]["unstable"] = _unstable(record, runs_map)
     return report

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .audio_section import audio_section
 from .layout_section import layout_section
 
 MAX_RANGES_SHOWN = 20
@@ -38,7 +39,8 @@ def title_of(report: dict) -> str:
 
 
 def sections(report: dict) -> list[Section]:
-    return [_verify(report), _case(report), _image(report), _medium(report), layout_section(report), _drives(report),
+    return [_verify(report), _case(report), _image(report), _medium(report), layout_section(report), audio_section(report),
+            _drives(report),
             _runs(report), _passes(report), _damage(report), _filesystem(report), _settings(report)]
 
 
