@@ -28,6 +28,7 @@ class _Sector:
     value: bytearray | None = None          # the accepted samples
     open: set[int] = field(default_factory=set)   # sample indexes not yet accepted
     reason: dict[int, str] = field(default_factory=dict)
+    flagged: list[int] = field(default_factory=list)   # samples some read's C2 flagged (kept once settled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,7 @@ class TrackRipper:
             s.value[:] = whole[0][0]
             s.open.clear()
             s.reason.clear()
+            self._forget(s)
             return
         for j in sorted(s.open):
             votes: Counter[bytes] = Counter()
@@ -174,6 +176,15 @@ class TrackRipper:
                 s.reason.pop(j, None)
             else:
                 s.reason[j] = C2 if flagged else MISMATCH
+        if not s.open:
+            self._forget(s)
+
+    @staticmethod
+    def _forget(s: _Sector) -> None:
+        """A settled sector keeps its value and whether any read was C2-flagged, not its reads."""
+        if not s.flagged and any(c and any(c) for c in s.c2):
+            s.flagged = [j for j in range(SAMPLES) if any(c is not None and _c2_marks(c, j) for c in s.c2)]
+        s.reads, s.c2 = [], []
 
     def _assemble(self, first_lba: int, end_lba: int, offset: int, rereads: int, spent: bool,
                   elapsed: float) -> TrackRip:
@@ -189,8 +200,10 @@ class TrackRipper:
                 track_sample = lba * SAMPLES + j - offset - first_lba * SAMPLES
                 if 0 <= track_sample < count:
                     marks.append((track_sample, s.reason.get(j, MISMATCH)))
-        c2_samples = sum(1 for s in self.sectors.values() if any(c and any(c) for c in s.c2)
-                         for j in range(SAMPLES) if any(c is not None and _c2_marks(c, j) for c in s.c2))
+        for s in self.sectors.values():
+            if s.reads:
+                self._forget(s)
+        c2_samples = sum(len(s.flagged) for s in self.sectors.values())
         return TrackRip(pcm, tuple(_ranges(marks)), self.reads, rereads, c2_samples, self.q_errors, spent, elapsed)
 
 
