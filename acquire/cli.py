@@ -112,6 +112,9 @@ def info_command(device: str, as_json: bool) -> None:
 @click.option("--read-offset", "read_offset", type=click.IntRange(-2940, 2940), metavar="SAMPLES",
               help="Audio CDs: the drive's read offset correction in samples (AccurateRip's sign). Default: the "
                    "earlier record of this drive, else the shipped table, else 0 (recorded as unknown).")
+@click.option("--read-offset-from", "read_offset_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="RECORD", help="Audio CDs: take the read offset from the record of an earlier acquisition "
+                                     "with this drive (refused when it holds none for this drive).")
 @click.option("--audio-agree", "audio_agree", type=click.IntRange(2, 16), default=2, show_default=True,
               help="Audio CDs: reads that must agree on every sample, with a cache defeat between.")
 @click.option("--audio-budget", "audio_budget_s", type=click.FloatRange(0), default=600.0, show_default=True,
@@ -120,8 +123,8 @@ def info_command(device: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
-                  speed, strategy, sign_key, second_read, incremental_from, read_offset, audio_agree, audio_budget_s,
-                  flac, as_json, yes) -> None:
+                  speed, strategy, sign_key, second_read, incremental_from, read_offset, read_offset_from, audio_agree,
+                  audio_budget_s, flac, as_json, yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
@@ -133,7 +136,7 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
                            notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
                            command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key,
                            second_read=second_read, incremental_from=incremental_from, read_offset=read_offset,
-                           audio_agree=audio_agree, audio_budget_s=audio_budget_s, flac=flac)
+                           read_offset_from=read_offset_from, audio_agree=audio_agree, audio_budget_s=audio_budget_s, flac=flac)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
     if as_json:

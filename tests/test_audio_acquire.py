@@ -169,3 +169,25 @@ def test_flac_beside_each_wav_decodes_to_the_same_samples(tmp_path):
                                   "--sign=signed", str(flac)], check=True, capture_output=True).stdout
         assert decoded == disc["tracks"][number][2]
     assert out["status"] == "complete"
+
+
+def test_the_offset_of_an_earlier_record_with_this_drive_is_taken_and_another_drives_refused(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    keys = "read_offset = 12\noverread = true"
+    disc = mixed_mode(first, audio_sectors=(300, 300, 300), drive=keys)
+    text = disc["profile"].read_text().replace('"LITE-ON"', '"ACME"')          # a drive in no table
+    disc["profile"].write_text(text)
+    out = image(first, disc["profile"], "--read-offset", "12")
+    assert (out["audio"]["read_offset"], out["audio"]["offset_source"]) == (12, "option")
+    again = mixed_mode(second, audio_sectors=(300, 300, 300), drive=keys)
+    again["profile"].write_text(again["profile"].read_text().replace('"LITE-ON"', '"ACME"'))
+    out = image(second, again["profile"], "--read-offset-from", first / "out.iso.custody.sqlite")
+    assert (out["audio"]["read_offset"], out["audio"]["offset_source"]) == (12, "earlier-record")
+    assert (second / "out.02.wav").read_bytes()[44:] == again["tracks"][2][2]
+    other = tmp_path / "c"
+    other.mkdir()
+    lite_on = mixed_mode(other, audio_sectors=(300, 300, 300), drive=keys)
+    done = run_acquire("image", f"sim:{lite_on['profile']}", other / "out.iso", "--read-offset-from",
+                       first / "out.iso.custody.sqlite", check_code=2)
+    assert "holds no known read offset of LITE-ON" in done.stderr and not (other / "out.iso").exists()

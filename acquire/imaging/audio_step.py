@@ -16,6 +16,8 @@ from typing import Any
 from ..audio import checksums, discid, ecma130, offset as offsets, output
 from ..audio.rip import TrackRipper
 from ..drive.cdda import MAX_SECTORS, RAW_BYTES, CddaReader
+from ..errors import UsageError
+from ..record import Record
 from ..record.audio_tables import load_audio, save_audio
 
 SECTOR = 2048
@@ -29,7 +31,8 @@ def run_audio(run) -> dict[str, Any]:
     """Read the audio tracks and write the files and the record rows; returns the summary for --json."""
     layout, drive, options = run.layout, run.drive, run.options
     identity = run.identity
-    earlier = _earlier_offset(run.record, identity)
+    earlier = offset_from(options.read_offset_from, identity) if options.read_offset_from else None
+    earlier = earlier or _earlier_offset(run.record, identity)
     chosen = offsets.resolve(identity.vendor, identity.product, options.read_offset, earlier)
     tracks = sorted(layout.tracks, key=lambda t: t.start)
     audio_tracks = [t for t in tracks if t.audio]
@@ -125,6 +128,16 @@ def _disc_codes(structures: dict) -> tuple[str | None, dict[str, str], str | Non
         return (getattr(found, "parsed", None) or {}) if found is not None else {}
     title = parsed("cd_text").get("titles", {}).get("0")
     return parsed("mcn").get("mcn"), dict(parsed("isrc").get("isrc", {})), title.replace('"', "'") if title else None
+
+
+def offset_from(path: Path, identity) -> tuple[int, str]:
+    """The offset an earlier acquisition with this drive stored (--read-offset-from RECORD)."""
+    with Record.open_readonly(path) as earlier:
+        found = _earlier_offset(earlier, identity)
+    if found is None:
+        raise UsageError(f"{path} holds no known read offset of {identity.vendor} {identity.product}",
+                         hint="give a record of an audio CD read with this drive, or --read-offset SAMPLES")
+    return found
 
 
 def _earlier_offset(record, identity) -> tuple[int, str] | None:

@@ -62,6 +62,7 @@ class ImageOptions:
     second_read: bool = False         # re-read what was hard to read, keep it only if it agrees (confirm.py)
     incremental_from: Path | None = None   # an earlier record of this disc: reuse its sessions (incremental.py)
     read_offset: int | None = None    # audio: the drive's read offset in samples (else an earlier record, the table)
+    read_offset_from: Path | None = None   # audio: an earlier record of this drive holding its offset
     audio_agree: int = 2              # audio: reads that must agree on a sample (audio/rip.py)
     audio_budget_s: float = 600.0     # audio: re-reads stop after this long on one track
     flac: bool = False                # audio: a FLAC beside each track's WAV
@@ -132,6 +133,8 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
     try:
         drive.wait_ready()
         identity = drive.identify()
+        if options.read_offset_from is not None:     # refused before any READ: its drive must be this one
+            audio_step.offset_from(options.read_offset_from, identity)
         medium = drive.medium()
         if medium.capacity <= 0:
             raise NoDisc(f"the disc in {device} reports no sectors", hint="check the disc")
