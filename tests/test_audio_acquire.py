@@ -191,3 +191,17 @@ def test_the_offset_of_an_earlier_record_with_this_drive_is_taken_and_another_dr
     done = run_acquire("image", f"sim:{lite_on['profile']}", other / "out.iso", "--read-offset-from",
                        first / "out.iso.custody.sqlite", check_code=2)
     assert "holds no known read offset of LITE-ON" in done.stderr and not (other / "out.iso").exists()
+
+
+def test_a_drive_lost_while_reading_audio_exits_4_and_the_same_command_finishes(tmp_path):
+    disc = mixed_mode(tmp_path, audio_sectors=(300, 300, 300), drive="read_offset = 6\noverread = true")
+    text = disc["profile"].read_text()
+    disc["profile"].write_text(text + '[[event]]\nafter_commands = 70\nkind = "disconnect"\n')
+    out = image(tmp_path, disc["profile"], code=4)
+    assert out["status"] == "interrupted" and "while reading the audio tracks" in out["message"]
+    disc["profile"].write_text(text)                          # reconnected
+    out = image(tmp_path, disc["profile"])
+    assert out["status"] == "complete" and out["resumed"]
+    for number in (2, 3, 4):
+        assert (tmp_path / f"out.{number:02d}.wav").read_bytes()[44:] == disc["tracks"][number][2]
+    run_acquire("verify", tmp_path / "out.iso.custody.sqlite", "--no-record", check_code=0)

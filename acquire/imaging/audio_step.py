@@ -23,6 +23,12 @@ from ..record.audio_tables import load_audio, save_audio
 SECTOR = 2048
 
 
+def stopped(exc: BaseException) -> str:
+    """The one line of a run stopped while reading audio: the image is whole, the audio tracks are read again."""
+    why = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", str(exc))
+    return f"{why} while reading the audio tracks; run the same command to resume (the audio tracks are read again)"
+
+
 def has_audio(layout) -> bool:
     return layout is not None and any(t.audio for t in layout.tracks)
 

@@ -283,7 +283,13 @@ class Run:
     def _finish(self, status: str) -> Outcome:
         """Hashes, the volume label, the analysis, the record's seal, the signed seal file and the sum files."""
         hashes = self._hashes()
-        audio = audio_step.run_audio(self) if audio_step.has_audio(self.layout) else None
+        try:
+            audio = audio_step.run_audio(self) if audio_step.has_audio(self.layout) else None
+        except (KeyboardInterrupt, Interrupted, *RESUMABLE) as exc:   # the data is safe; the audio is read again
+            message = audio_step.stopped(exc)
+            self.record.log_event(self.run_id, "interrupted", reason=message, finished=self.smap.count(State.FINISHED))
+            self.record.end_run(self.run_id, "interrupted")
+            return self._outcome("interrupted", {}, message)
         if audio and audio["unresolved_samples"] and status == "complete":
             status = "partial"                 # samples no reads agreed on: exit 3, like unreadable sectors
         self._describe()
