@@ -48,6 +48,17 @@ def test_a_mixed_mode_cd_is_one_acquisition_with_its_audio_bit_exact_after_the_o
     assert json.loads(disc_rows["data_track"]) == {"raw_sectors": disc["tracks"][1][1],
                                                    "edc_ok": disc["tracks"][1][1], "rebuilt": 0}
     assert json.loads(disc_rows["offset_source"]) == "table"
+    # the .sub beside the BIN: 96 bytes a sector, Q of each sector where READ CD gave it
+    sub = (tmp / "out.sub").read_bytes()
+    assert len(sub) == 96 * ((tmp / "out.bin").stat().st_size // 2352)
+    from acquire.audio.subq import parse_q
+    for lba in (0, 100, disc["tracks"][2][0], disc["tracks"][4][0] + 17):
+        at = lba - (150 if lba >= disc["tracks"][2][0] else 0)         # the BIN leaves out the link (PREGAP)
+        frame = parse_q(sub[96 * at + 12:96 * at + 24])
+        assert frame.crc_ok and frame.lba == lba
+    # the data track is analysed as any data disc: its ISO 9660 volume and its file
+    assert rows(record, "SELECT kind, label FROM filesystems") == [("iso9660", "MIXED")]
+    assert ("/README.TXT",) in rows(record, "SELECT path FROM files")
     run_acquire("verify", record, "--no-record", check_code=0)     # the audio tables are under the seal
 
 

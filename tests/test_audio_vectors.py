@@ -138,3 +138,12 @@ def test_raw_sector_check_never_raises_on_2352_bytes(data):
 def test_raw_sector_check_refuses_other_sizes():
     with pytest.raises(ValueError):
         ecma130.check_raw(bytes(2048))
+
+
+def test_a_sub_file_sector_is_p_q_r_to_w_twelve_bytes_each():
+    q = bytes.fromhex("41010102003500020235" "6ffe")
+    raw = bytes((0x80 if i < 8 else 0) | (0x40 if q[i >> 3] & (0x80 >> (i & 7)) else 0) | 0x01 for i in range(96))
+    sub = subq.clonecd_sub(raw, 1)
+    assert sub[:12] == b"\xff" + bytes(11) and sub[12:24] == q and sub[24:84] == bytes(60) and sub[84:] == b"\xff" * 12
+    assert subq.clonecd_sub(q + bytes(4), 2) == bytes(12) + q + bytes(72)          # index 1: no pause
+    assert subq.clonecd_sub(None, 2) == bytes(96)

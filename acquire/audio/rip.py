@@ -51,6 +51,7 @@ class TrackRip:
     q_errors: int           # Q subchannel frames whose CRC failed or whose position was not the LBA asked
     budget_spent: bool
     elapsed_s: float
+    subchannel: dict[int, bytes] = field(default_factory=dict)   # LBA -> the first sound subchannel read there
 
 
 def sample_time(sample: int) -> str:
@@ -72,6 +73,7 @@ class TrackRipper:
     sectors: dict[int, _Sector] = field(default_factory=dict)
     reads: int = 0
     q_errors: int = 0
+    subs: dict[int, bytes] = field(default_factory=dict)
 
     def rip(self, first_lba: int, end_lba: int, offset: int) -> TrackRip:
         start_s = self.clock()
@@ -79,6 +81,7 @@ class TrackRipper:
         d_last = ((end_lba * SAMPLES + offset) - 1) // SAMPLES
         self.sectors = {lba: _Sector() for lba in range(d_first, d_last + 1)}
         self.reads = self.q_errors = 0
+        self.subs = {}
         for _pass in range(self.agree):
             self._defeat_cache()
             self._read_all(list(self.sectors))
@@ -141,8 +144,11 @@ class TrackRipper:
             return
         sector.reads.append(got.data[i * RAW_BYTES:(i + 1) * RAW_BYTES])
         sector.c2.append(got.c2[i * C2_BYTES:(i + 1) * C2_BYTES] if got.c2 is not None else None)
-        if got.sub and not q_ok(got.sub[i], lba, self.reader.subchannel):
-            self.q_errors += 1
+        if got.sub:
+            if not q_ok(got.sub[i], lba, self.reader.subchannel):
+                self.q_errors += 1
+            elif lba not in self.subs:
+                self.subs[lba] = got.sub[i]
 
     # -- deciding -----------------------------------------------------------------------------
     def _settle(self, lba: int) -> None:
@@ -204,7 +210,9 @@ class TrackRipper:
             if s.reads:
                 self._forget(s)
         c2_samples = sum(len(s.flagged) for s in self.sectors.values())
-        return TrackRip(pcm, tuple(_ranges(marks)), self.reads, rereads, c2_samples, self.q_errors, spent, elapsed)
+        subs = {lba: sub for lba, sub in self.subs.items() if first_lba <= lba < end_lba}
+        return TrackRip(pcm, tuple(_ranges(marks)), self.reads, rereads, c2_samples, self.q_errors, spent, elapsed,
+                        subs)
 
 
 def _c2_marks(c2: bytes, sample: int) -> bool:

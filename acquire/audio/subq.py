@@ -83,3 +83,21 @@ def q_ok(sub: bytes, lba: int, selection: int) -> bool:
     if not frame.crc_ok:
         return False
     return frame.adr != 1 or frame.lba == lba
+
+
+def clonecd_sub(sub: bytes | None, selection: int) -> bytes:
+    """96 bytes of a `.sub` file (CloneCD's layout, which redump keeps: 12 bytes each of P, Q, R ... W)
+    from what READ CD gave: raw P-W deinterleaved as read; from formatted Q, Q as read, P set from
+    its index (FFh in a pause, index 0) and R-W zero (not read); all zero where nothing sound was read."""
+    if not sub:
+        return bytes(96)
+    if selection == 1:
+        out = bytearray(96)
+        for i, byte in enumerate(sub[:96]):
+            for channel in range(8):
+                if byte & (0x80 >> channel):
+                    out[channel * 12 + (i >> 3)] |= 0x80 >> (i & 7)
+        return bytes(out)
+    q = sub[:12]
+    pause = parse_q(q).index == 0
+    return (b"\xff" * 12 if pause else bytes(12)) + q + bytes(72)

@@ -13,7 +13,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from ..audio import checksums, discid, ecma130, offset as offsets, output
+from ..audio import checksums, discid, ecma130, offset as offsets, output, subq
 from ..audio.rip import TrackRipper
 from ..drive.cdda import MAX_SECTORS, RAW_BYTES, CddaReader
 from ..errors import UsageError
@@ -48,24 +48,26 @@ def run_audio(run) -> dict[str, Any]:
                          agree=options.audio_agree, budget_s=options.audio_budget_s,
                          recorded=lambda lba: any(t.start <= lba < t.end for t in tracks))
     base = run.image_path
-    bin_path, cue_path = base.with_suffix(".bin"), base.with_suffix(".cue")
+    bin_path, cue_path, sub_path = base.with_suffix(".bin"), base.with_suffix(".cue"), base.with_suffix(".sub")
     rows, damage, cue_tracks, files = [], [], [], []
     data_figures = {"raw_sectors": 0, "edc_ok": 0, "rebuilt": 0}
     last_number = tracks[-1].number
     catalog, isrc, title = _disc_codes(run.structures)
     previous = None
-    with open(bin_path, "wb") as bin_file:
+    with open(bin_path, "wb") as bin_file, open(sub_path, "wb") as sub_file:
         for t in tracks:
             # a pre-gap that is not recorded (the link before a mixed-mode disc's first audio track)
             # is a PREGAP; the gap between sessions (lead-out, lead-in) is none: REM SESSION says it
             gap = t.start - previous.end if previous is not None and previous.session == t.session else 0
             previous = t
             if not t.audio:
-                frames = _data_track(reader, run, t, bin_file, data_figures)
+                frames = _data_track(reader, run, t, bin_file, sub_file, data_figures)
                 cue_tracks.append(output.CueTrack(t.number, False, frames, pregap=gap, session=t.session))
                 continue
             rip = ripper.rip(t.start, t.end, chosen.samples)
             bin_file.write(rip.pcm)
+            sub_file.write(b"".join(subq.clonecd_sub(rip.subchannel.get(lba), reader.subchannel)
+                                    for lba in range(t.start, t.end)))
             wav = output.write_wav(base.with_name(f"{base.stem}.{t.number:02d}.wav"), rip.pcm)
             files.append(wav.name)
             if options.flac:
@@ -94,7 +96,9 @@ def run_audio(run) -> dict[str, Any]:
             "agree": options.audio_agree, "budget_s": options.audio_budget_s,
             "musicbrainz_id": discid.musicbrainz_for(toc_tracks, layout.sectors),
             "freedb_id": discid.freedb_id(toc_tracks, layout.sectors), "toc": toc, "lead_out": layout.sectors,
-            "bin": bin_path.name, "bin_sha1": _sha1(bin_path), "cue": cue_path.name, "cue_sha1": _sha1(cue_path),
+            "bin": bin_path.name, "bin_sha1": _sha1(bin_path), "sub": sub_path.name, "sub_sha1": _sha1(sub_path),
+            "sub_source": {0: "none read: zero", 1: "raw P-W", 2: "formatted Q (P from its index, R-W zero)"}[
+                reader.subchannel], "cue": cue_path.name, "cue_sha1": _sha1(cue_path),
             "toc_file": toc_path.name, "files": files, "data_track": data_figures,
             "catalog": catalog, "isrc": isrc, "title": title}
     save_audio(run.record, disc, rows, damage, run_id=run.run_id)
@@ -103,10 +107,10 @@ def run_audio(run) -> dict[str, Any]:
             "tracks": rows, "unresolved": damage, "unresolved_samples": sum(r["unresolved_samples"] for r in rows)}
 
 
-def _data_track(reader: CddaReader, run, track, bin_file, figures: dict[str, int]) -> int:
+def _data_track(reader: CddaReader, run, track, bin_file, sub_file, figures: dict[str, int]) -> int:
     """A data track's sectors raw (2352) into the BIN: READ CD, trusted when its EDC holds; else
     rebuilt from the image's user data (sync, header, EDC; its L-EC parity left zero) and counted."""
-    saved, reader.c2, reader.subchannel = (reader.c2, reader.subchannel), False, 0
+    saved, reader.c2 = reader.c2, False
     try:
         with open(run.image_path, "rb") as image:
             for lba in range(track.start, track.end, MAX_SECTORS):
@@ -122,8 +126,11 @@ def _data_track(reader: CddaReader, run, track, bin_file, figures: dict[str, int
                         sector = ecma130.mode1_sector(lba + i, image.read(SECTOR).ljust(SECTOR, b"\0"))
                         figures["rebuilt"] += 1
                     bin_file.write(sector)
+                    sub = got.sub[i] if got.ok and got.sub else None
+                    sound = sub is not None and subq.q_ok(sub, lba + i, reader.subchannel)
+                    sub_file.write(subq.clonecd_sub(sub if sound else None, reader.subchannel))
     finally:
-        reader.c2, reader.subchannel = saved
+        reader.c2 = saved
     return track.end - track.start
 
 
