@@ -147,3 +147,10 @@ def test_a_sub_file_sector_is_p_q_r_to_w_twelve_bytes_each():
     assert sub[:12] == b"\xff" + bytes(11) and sub[12:24] == q and sub[24:84] == bytes(60) and sub[84:] == b"\xff" * 12
     assert subq.clonecd_sub(q + bytes(4), 2) == bytes(12) + q + bytes(72)          # index 1: no pause
     assert subq.clonecd_sub(None, 2) == bytes(96)
+
+
+def test_a_rebuilt_mode_2_form_1_sector_is_trusted_and_its_cue_track_is_mode2():
+    sector = ecma130.mode2_form1_sector(20, bytes(range(256)) * 8)
+    check = ecma130.check_raw(sector)
+    assert (check.mode, check.form, check.trusted, check.user_data) == (2, 1, True, bytes(range(256)) * 8)
+    assert "  TRACK 01 MODE2/2352" in output.cue_text("d.bin", [output.CueTrack(1, False, 10, data_mode=2)])

@@ -79,3 +79,14 @@ def mode1_sector(lba: int, user_data: bytes) -> bytes:
     x = lba + 150
     head = SYNC + bytes([bcd(x // 4500), bcd(x // 75 % 60), bcd(x % 75), 1]) + user_data
     return head + edc(head).to_bytes(4, "little") + bytes(RAW_BYTES - 2068)
+
+
+def mode2_form1_sector(lba: int, user_data: bytes, subheader: bytes = bytes([0, 0, 0x08, 0]) * 2) -> bytes:
+    """A mode 2 form 1 sector from its 2048 bytes: sync, header (mode 2), subheader (data, unless the
+    caller knows the real one), data, EDC over subheader + data; L-EC parity zero."""
+    if len(user_data) != 2048 or len(subheader) != 8:
+        raise ValueError("mode 2 form 1 user data is 2048 bytes, its subheader 8")
+    x = lba + 150
+    body = subheader + user_data
+    return (SYNC + bytes([bcd(x // 4500), bcd(x // 75 % 60), bcd(x % 75), 2]) + body
+            + edc(body).to_bytes(4, "little") + bytes(RAW_BYTES - 2076))

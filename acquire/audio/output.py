@@ -63,6 +63,7 @@ class CueTrack:
     copy_permitted: bool = False
     four_channel: bool = False
     session: int = 1                  # "REM SESSION NN" before a session's first track, on a multisession disc
+    data_mode: int = 1                # a data track's mode: MODE1/2352 or MODE2/2352
 
 
 def cue_text(bin_name: str, tracks: list[CueTrack], *, catalog: str | None = None,
@@ -78,7 +79,7 @@ def cue_text(bin_name: str, tracks: list[CueTrack], *, catalog: str | None = Non
         if sessions > 1 and t.session != session:
             session = t.session
             lines.append(f"  REM SESSION {session:02d}")
-        lines.append(f"  TRACK {t.number:02d} {'AUDIO' if t.audio else 'MODE1/2352'}")
+        lines.append(f"  TRACK {t.number:02d} {'AUDIO' if t.audio else f'MODE{t.data_mode}/2352'}")
         flags = [name for name, on in (("DCP", t.copy_permitted), ("4CH", t.four_channel),
                                        ("PRE", t.preemphasis)) if on]
         if flags:

@@ -62,7 +62,8 @@ def run_audio(run) -> dict[str, Any]:
             previous = t
             if not t.audio:
                 frames = _data_track(reader, run, t, bin_file, sub_file, data_figures)
-                cue_tracks.append(output.CueTrack(t.number, False, frames, pregap=gap, session=t.session))
+                cue_tracks.append(output.CueTrack(t.number, False, frames, pregap=gap, session=t.session,
+                                                  data_mode=2 if t.data_mode == 2 else 1))
                 continue
             rip = ripper.rip(t.start, t.end, chosen.samples)
             bin_file.write(rip.pcm)
@@ -109,7 +110,8 @@ def run_audio(run) -> dict[str, Any]:
 
 def _data_track(reader: CddaReader, run, track, bin_file, sub_file, figures: dict[str, int]) -> int:
     """A data track's sectors raw (2352) into the BIN: READ CD, trusted when its EDC holds; else
-    rebuilt from the image's user data (sync, header, EDC; its L-EC parity left zero) and counted."""
+    rebuilt from the image's user data (sync, header, EDC; its L-EC parity left zero; a mode 2
+    track's subheader taken as form 1 data, 08h) and counted."""
     saved, reader.c2 = reader.c2, False
     try:
         with open(run.image_path, "rb") as image:
@@ -123,7 +125,9 @@ def _data_track(reader: CddaReader, run, track, bin_file, sub_file, figures: dic
                         figures["edc_ok"] += 1
                     else:
                         image.seek((lba + i) * SECTOR)
-                        sector = ecma130.mode1_sector(lba + i, image.read(SECTOR).ljust(SECTOR, b"\0"))
+                        data = image.read(SECTOR).ljust(SECTOR, b"\0")
+                        sector = (ecma130.mode2_form1_sector(lba + i, data) if track.data_mode == 2
+                                  else ecma130.mode1_sector(lba + i, data))
                         figures["rebuilt"] += 1
                     bin_file.write(sector)
                     sub = got.sub[i] if got.ok and got.sub else None
