@@ -150,6 +150,7 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
 
 def _render_outcome(o) -> None:
     click.echo(f"{o.status}: {o.recovered} of {o.sectors} sectors read, {o.unreadable} unreadable"
+               f"{f', {o.not_recorded} not recorded (no data there by design)' if o.not_recorded else ''}"
                f"{' (resumed)' if o.resumed else ''}")
     for first, last in o.unreadable_ranges[:20]:
         click.echo(f"  unreadable {first}-{last}" if last != first else f"  unreadable {first}")

@@ -106,7 +106,7 @@ class MergeOutcome:
     def as_json(self) -> dict:
         return {"image": str(self.image), "record": str(self.record), "sectors": self.sectors,
                 "sector_size": SECTOR_BYTES, "status": self.status, "finished": self.finished,
-                "unread": self.sectors - self.finished, "unread_ranges": [list(r) for r in self.unread_ranges],
+                "unread": sum(b - a + 1 for a, b in self.unread_ranges), "unread_ranges": [list(r) for r in self.unread_ranges],
                 "agreed": self.agreed, "single": self.single, "sources": self.sources, "sample": self.sample,
                 "hashes": self.hashes, "chain_head": self.head_hash, "elapsed_s": round(self.elapsed_s, 3),
                 "seal": str(self.seal.path) if self.seal else None,
@@ -402,13 +402,14 @@ def _write_record(sources, image, record_path, options, merged: SectorMap, prove
     try:
         capacity = merged.sectors
         finished = merged.count(State.FINISHED)
-        status = "complete" if finished == capacity else "partial"
+        settled = finished + merged.count(State.NOT_RECORDED)     # a gap between sessions is nothing to read
+        status = "complete" if settled == capacity else "partial"
         run_id = record.begin_run(command=options.command,
                                   device="merge:" + ",".join(str(s.record_path) for s in sources))
         drive_ids = {s.copy: record.add_drive(device=f"copy {s.copy}: {s.record_path}", inquiry_hex=None, **s.drive)
                      for s in sources}
         record.log_event(run_id, "merge", sources=[s.as_json() for s in sources], sample=sample,
-                         agreed=counts["agreed"], single=counts["single"], unread=capacity - finished,
+                         agreed=counts["agreed"], single=counts["single"], unread=capacity - settled,
                          drive_ids={str(k): v for k, v in drive_ids.items()})
         pass_id = record.begin_pass(run_id, PHASE, 1, "forward")
         record.save_map((r.start, r.count, int(r.state)) for r in merged.runs())
@@ -416,7 +417,7 @@ def _write_record(sources, image, record_path, options, merged: SectorMap, prove
             record.add_provenance(start, count, run_id=run_id, drive_id=drive_ids[copy], phase=PHASE, pass_no=1)
         record.commit()                          # the image was fdatasynced and renamed before
         record.end_pass(pass_id, reads=0, failed_reads=0, sectors_finished=finished,
-                        sectors_bad=capacity - finished, drive_time_s=0.0)
+                        sectors_bad=capacity - settled, drive_time_s=0.0)
         record.set_hashes(hashes.as_dict(), hashes.size,
                           ((w.index, w.offset, w.length, w.xxh128, w.sha256) for w in hashes.windows))
         record.log_event(run_id, "hashes", **hashes.as_dict())
@@ -429,6 +430,6 @@ def _write_record(sources, image, record_path, options, merged: SectorMap, prove
         write_sfv(image, hashes, comment_lines=comments)
     finally:
         record.close()
-    unread = [(r.start, r.end - 1) for r in merged.runs() if r.state != State.FINISHED]
+    unread = [(r.start, r.end - 1) for r in merged.runs() if r.state not in (State.FINISHED, State.NOT_RECORDED)]
     return MergeOutcome(image, record_path, capacity, status, finished, unread, counts["agreed"], counts["single"],
                         [s.as_json() for s in sources], hashes.as_dict(), head, 0.0, sample, sealed)

@@ -190,3 +190,32 @@ def test_sectors_past_the_iso_volume_end_are_read_up_to_the_recorded_end_and_the
     volume = int(figures["iso9660_session_1_volume_space"])
     assert volume == image.stat().st_size // SECTOR and int(figures["session_1_past_volume_end"]) == 50
     assert disagreements == []
+
+
+def test_two_copies_of_a_multisession_disc_merge_complete_with_the_gaps_still_not_recorded(two_sessions, tmp_path):
+    _, sessions = two_sessions
+    for _, image in sessions:
+        (tmp_path / image.name).write_bytes(image.read_bytes())
+    (s1, i1), (s2, i2) = sessions
+    for copy, lbas in (("a", f"{s2 + 5}"), ("b", f"{s2 + 9}")):      # each copy lacks one other sector
+        (tmp_path / f"{copy}.toml").write_text(profile_text(sessions, damage=[f'lbas = "{lbas}"\nkind = "unreadable"'],
+                                                            drive=f'serial = "SIM-{copy}"'))
+        run_acquire("image", f"sim:{tmp_path / f'{copy}.toml'}", tmp_path / f"{copy}.iso", check_code=3)
+    done = run_acquire("merge", tmp_path / "a.iso.custody.sqlite", tmp_path / "b.iso.custody.sqlite",
+                       "-o", tmp_path / "merged.iso", "--json", check_code=0)
+    out = json.loads(done.stdout)
+    assert (out["status"], out["unread"], out["unread_ranges"]) == ("complete", 0, [])
+    end = s2 + i2.stat().st_size // SECTOR + 2
+    assert (tmp_path / "merged.iso").read_bytes() == expected_image(sessions, end)
+
+
+def test_the_summary_line_names_the_not_recorded_sectors_apart_from_the_unreadable(two_sessions, tmp_path):
+    _, sessions = two_sessions
+    for _, image in sessions:
+        (tmp_path / image.name).write_bytes(image.read_bytes())
+    (tmp_path / "p.toml").write_text(profile_text(sessions, drive='serial = "SIM-L"'))
+    done = run_acquire("image", f"sim:{tmp_path / 'p.toml'}", tmp_path / "out.iso", check_code=0)
+    (s1, i1), (s2, i2) = sessions
+    n1, n2 = i1.stat().st_size // SECTOR, i2.stat().st_size // SECTOR
+    assert done.stdout.splitlines()[0] == (f"complete: {n1 + n2} of {s2 + n2 + 2} sectors read, 0 unreadable, "
+                                           f"{s2 + n2 + 2 - n1 - n2} not recorded (no data there by design)")

@@ -105,10 +105,11 @@ def check_volume_sizes(image: Path, smap: SectorMap, layout: RecordedLayout, rec
             # ECMA-119 8.4.8: volume space size, both-endian 32-bit at bytes 80-87 (little-endian first)
             size = struct.unpack_from("<I", pvd, 80)[0]
             figures[f"iso9660_session_{session.number}_volume_space"] = size
-            # a volume written with -C starts its numbering at LBA 0: it ends at `size` absolute
-            end = size if size > first.start else first.start + size
-            data_end = max((t.end for t in layout.tracks if t.session == session.number), default=end)
+            data_end = max((t.end for t in layout.tracks if t.session == session.number), default=first.start + size)
             run_out = sum(n.count for n in layout.not_recorded if n.kind == RUN_OUT and session.start <= n.start < data_end)
+            # a later session's size counts from LBA 0 (growisofs) or from the session's start (xorriso
+            # -C, genisoimage -C write the new session's own size): the reading nearer the data's end
+            end = min((size, first.start + size), key=lambda e: abs(data_end - run_out - e))
             if end > data_end:
                 disagreements.append(f"session {session.number}'s ISO 9660 volume claims {end} sectors; the session's "
                                      f"track ends at {data_end}: the volume is larger than what is recorded")
