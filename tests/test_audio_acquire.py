@@ -73,6 +73,17 @@ def test_bchunk_splits_the_bin_cue_back_into_the_same_tracks(clean, tmp_path):
     assert (tmp_path / "t01.iso").read_bytes() == disc["tracks"][1][2]
     for number in (2, 3, 4):
         assert (tmp_path / f"t{number:02d}.wav").read_bytes()[44:] == disc["tracks"][number][2]
+    # the Redump-style DAT: one <rom> per track part of the BIN (the audio ones hashed here from bchunk's WAVs)
+    dat = (tmp / "out.dat").read_text()
+    import hashlib
+    import zlib
+    iso_raw = (tmp / "out.bin").read_bytes()[:disc["tracks"][1][1] * 2352]
+    assert (f'<rom name="out (Track 01).bin" size="{len(iso_raw)}" crc="{zlib.crc32(iso_raw):08x}" '
+            f'md5="{hashlib.md5(iso_raw).hexdigest()}" sha1="{hashlib.sha1(iso_raw).hexdigest()}"/>') in dat
+    for number in (2, 3, 4):
+        pcm = (tmp_path / f"t{number:02d}.wav").read_bytes()[44:]
+        assert (f'<rom name="out (Track {number:02d}).bin" size="{len(pcm)}" crc="{zlib.crc32(pcm):08x}" '
+                f'md5="{hashlib.md5(pcm).hexdigest()}" sha1="{hashlib.sha1(pcm).hexdigest()}"/>') in dat
     lengths = subprocess.run(["shntool", "len", *(str(tmp / f"out.{n:02d}.wav") for n in (2, 3, 4))],
                              check=True, capture_output=True, text=True).stdout
     assert lengths.count("---   --   -----") == 3       # CD quality, on sector boundaries, not too short, no problems

@@ -103,3 +103,24 @@ def toc_text(tracks: list[tuple[int, int, int, bool, int]], lead_out: int) -> st
                    f"{msf_text(start + 150)}")
     out.append(f"{'AA':>5} {'':>7} {lead_out:>9} {'':>7} {'lead-out':5} {msf_text(lead_out + 150)}")
     return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class DatRom:
+    """One track of the BIN as Redump's DATs list it: its own file of 2352-byte sectors."""
+    name: str
+    size: int
+    crc32: str
+    md5: str
+    sha1: str
+
+
+def dat_text(game: str, roms: list[DatRom]) -> str:
+    """A Redump-style (Logiqx XML) DAT entry: one <rom> per track file and the CUE."""
+    def esc(text: str) -> str:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    lines = ['<?xml version="1.0"?>', "<datafile>", f'\t<game name="{esc(game)}">', f"\t\t<description>{esc(game)}</description>"]
+    lines += [f'\t\t<rom name="{esc(r.name)}" size="{r.size}" crc="{r.crc32}" md5="{r.md5}" sha1="{r.sha1}"/>'
+              for r in roms]
+    lines += ["\t</game>", "</datafile>"]
+    return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ recorded there, layout kind "audio").
 from __future__ import annotations
 
 import hashlib
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,9 @@ def run_audio(run) -> dict[str, Any]:
                                               isrc=isrc.get(str(t.number))))
     cue_path.write_text(output.cue_text(bin_path.name, cue_tracks, catalog=catalog, title=title),
                         encoding="utf-8", newline="")
+    dat_path = base.with_name(base.stem + ".dat")
+    roms = _dat_roms(bin_path, base.stem, cue_tracks) + [_rom(cue_path.name, cue_path.read_bytes())]
+    dat_path.write_text(output.dat_text(base.stem, roms), encoding="utf-8")
     toc = [(t.number, t.session, t.start, t.audio, t.end - t.start) for t in tracks]
     toc_path = base.with_name(base.stem + ".toc.txt")
     toc_path.write_text(output.toc_text(toc, layout.sectors), encoding="ascii")
@@ -100,7 +104,8 @@ def run_audio(run) -> dict[str, Any]:
             "bin": bin_path.name, "bin_sha1": _sha1(bin_path), "sub": sub_path.name, "sub_sha1": _sha1(sub_path),
             "sub_source": {0: "none read: zero", 1: "raw P-W", 2: "formatted Q (P from its index, R-W zero)"}[
                 reader.subchannel], "cue": cue_path.name, "cue_sha1": _sha1(cue_path),
-            "toc_file": toc_path.name, "files": files, "data_track": data_figures,
+            "toc_file": toc_path.name, "files": files, "dat": dat_path.name,
+            "dat_roms": [[r.name, r.size, r.crc32, r.md5, r.sha1] for r in roms], "data_track": data_figures,
             "catalog": catalog, "isrc": isrc, "title": title}
     save_audio(run.record, disc, rows, damage, run_id=run.run_id)
     return {"bin": str(bin_path), "cue": str(cue_path), "read_offset": chosen.samples,
@@ -166,6 +171,20 @@ def _earlier_offset(record, identity) -> tuple[int, str] | None:
     if disc.get("drive", [None, None])[:2] != [identity.vendor, identity.product] or disc.get("offset_source") == "unknown":
         return None
     return int(disc["read_offset"]), f"{Path(record.path).name} ({disc.get('offset_source')})"
+
+
+def _dat_roms(bin_path: Path, stem: str, cue_tracks: list) -> list[output.DatRom]:
+    """Each track's part of the BIN, hashed as the file Redump would split it into."""
+    roms = []
+    with open(bin_path, "rb") as f:
+        for t in cue_tracks:
+            roms.append(_rom(f"{stem} (Track {t.number:02d}).bin", f.read(t.frames * RAW_BYTES)))
+    return roms
+
+
+def _rom(name: str, data: bytes) -> output.DatRom:
+    return output.DatRom(name, len(data), f"{zlib.crc32(data) & 0xFFFFFFFF:08x}", hashlib.md5(data).hexdigest(),
+                         hashlib.sha1(data).hexdigest())
 
 
 def _sha1(path: Path) -> str:
