@@ -7,6 +7,8 @@ read and re-read, and the samples left unresolved; and the host's wall time for 
     python benchmarks/audio_rip.py --seconds 60
 
 The damage is a scratch of 30 consecutive sectors in track 3 that reads wrong twice, then right.
+Then the host's costs per unit, in this Python: the EDC check and the L-EC check of one raw data
+sector, the rebuild of one (EDC and L-EC parity), and the AccurateRip v1/v2 + CRC32 of one minute.
 """
 from __future__ import annotations
 
@@ -55,5 +57,21 @@ def main() -> None:
                   f"{out['audio']['unresolved_samples']:>10} {wall:>7.1f}")
 
 
+def unit_costs() -> None:
+    import os
+    from acquire.audio import checksums, ecma130
+    sector = ecma130.mode1_sector(16, os.urandom(2048))
+    pcm = os.urandom(4 * 588 * 75 * 60)
+    for name, fn, n in (("EDC check, one sector", lambda: ecma130.check_raw(sector), 200),
+                        ("L-EC check, one sector", lambda: ecma130.lec_ok(sector), 200),
+                        ("rebuild, one sector", lambda: ecma130.mode1_sector(16, sector[16:2064]), 200),
+                        ("AccurateRip + CRC32, one minute", lambda: checksums.track_sums(pcm, True, True), 3)):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        print(f"{name:34} {(time.perf_counter() - start) / n * 1e3:8.2f} ms")
+
+
 if __name__ == "__main__":
     main()
+    unit_costs()

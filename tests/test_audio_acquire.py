@@ -45,8 +45,8 @@ def test_a_mixed_mode_cd_is_one_acquisition_with_its_audio_bit_exact_after_the_o
     assert rows(record, "SELECT track, start, end, unresolved_samples FROM audio_tracks ORDER BY track") == [
         (n, disc["tracks"][n][0], disc["tracks"][n][0] + disc["tracks"][n][1], 0) for n in (2, 3, 4)]
     disc_rows = dict(rows(record, "SELECT name, value FROM audio_disc"))
-    assert json.loads(disc_rows["data_track"]) == {"raw_sectors": disc["tracks"][1][1],
-                                                   "edc_ok": disc["tracks"][1][1], "rebuilt": 0}
+    n = disc["tracks"][1][1]
+    assert json.loads(disc_rows["data_track"]) == {"raw_sectors": n, "edc_ok": n, "lec_ok": n, "rebuilt": 0}
     assert json.loads(disc_rows["offset_source"]) == "table"
     # the .sub beside the BIN: 96 bytes a sector, Q of each sector where READ CD gave it
     sub = (tmp / "out.sub").read_bytes()
@@ -101,6 +101,18 @@ def test_accuraterip_sums_equal_arvers_and_disc_ids_equal_libdiscids(clean):
     reference = discid.put(1, 4, disc["lead_out"] + 150, starts)
     values = {k: json.loads(v) for k, v in rows(record, "SELECT name, value FROM audio_disc")}
     assert (values["musicbrainz_id"], values["freedb_id"]) == (reference.id, reference.freedb_id)
+
+
+def test_a_drive_without_raw_edc_has_its_data_sectors_rebuilt_into_the_same_bin(clean, tmp_path):
+    tmp, disc, _ = clean
+    zero = mixed_mode(tmp_path, drive="read_offset = 6\noverread = true",        # EDC/ECC zero, as QEMU's
+                      disc='mcn = "0724384260927"\ncd_text_title = "A Mixed Disc"', isrc={3: "USRC17607839"})
+    (tmp_path / "data.iso").write_bytes(disc["tracks"][1][2])     # the same data track (genisoimage dates its volume)
+    image(tmp_path, zero["profile"])
+    n = disc["tracks"][1][1]
+    values = {k: json.loads(v) for k, v in rows(tmp_path / "out.iso.custody.sqlite", "SELECT name, value FROM audio_disc")}
+    assert values["data_track"] == {"raw_sectors": n, "edc_ok": 0, "lec_ok": 0, "rebuilt": n}
+    assert (tmp_path / "out.bin").read_bytes() == (tmp / "out.bin").read_bytes()    # rebuilt = read raw
 
 
 def test_damage_with_c2_is_re_read_and_without_c2_is_caught_by_comparing_reads(tmp_path):

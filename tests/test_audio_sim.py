@@ -114,7 +114,10 @@ def test_the_lead_out_is_read_only_by_a_drive_that_overreads(drive):
 
 def test_raw_data_sectors_carry_a_true_edc_when_the_drive_computes_it(drive):
     d, _ = drive("raw_edc = true")
-    assert ecma130.check_raw(d.execute(read_cd(7, 1), data_in_length=2352).data).trusted
+    raw = d.execute(read_cd(7, 1), data_in_length=2352).data
+    assert ecma130.check_raw(raw).trusted and ecma130.lec_ok(raw)
+    # what the host rebuilds from the user data is what the drive reads raw, byte for byte
+    assert ecma130.mode1_sector(7, raw[16:2064]) == raw
     d, _ = drive()                                  # QEMU-like: EDC/ECC zero, never trusted
     assert not ecma130.check_raw(d.execute(read_cd(7, 1), data_in_length=2352).data).trusted
 

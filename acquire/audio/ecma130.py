@@ -4,7 +4,9 @@ EDC (ECMA-130 14.3): CRC-32 with P(x) = (x^16+x^15+x^2+1)(x^16+x^2+x+1), LSB fir
 final xor (reveng's CRC-32/CD-ROM-EDC, check value 6EC2EDC4h for "123456789"), stored little-endian.
 Mode 1 (ECMA-130 14.3): sync 0-11, header 12-15, user data 16-2063, EDC 2064-2067 over bytes 0-2063.
 Mode 2 form 1 (CD-ROM XA): sync, header, subheader 16-23, user data 24-2071, EDC 2072-2075 over 16-2071.
-Mode 2 form 2: EDC 2348-2351 over 16-2347 (zero: not computed). The L-EC parity is not checked.
+Mode 2 form 2: EDC 2348-2351 over 16-2347 (zero: not computed). L-EC (P 2076-2247, Q 2248-2351;
+Annex A) is generated for rebuilt sectors and checked by lec_ok, not on every sector read (see
+docs/audio.md: a pure-Python check costs milliseconds a sector).
 """
 from __future__ import annotations
 
@@ -73,20 +75,92 @@ def bcd(n: int) -> int:
 
 def mode1_sector(lba: int, user_data: bytes) -> bytes:
     """A mode 1 sector for the BIN from its 2048 bytes: sync, BCD header (LBA + 150), data, EDC,
-    zero intermediate, L-EC parity zero (not computed: the BIN says so in the record)."""
+    zero intermediate, L-EC parity: what a drive reads raw from a sound sector."""
     if len(user_data) != 2048:
         raise ValueError("mode 1 user data is 2048 bytes")
     x = lba + 150
     head = SYNC + bytes([bcd(x // 4500), bcd(x // 75 % 60), bcd(x % 75), 1]) + user_data
-    return head + edc(head).to_bytes(4, "little") + bytes(RAW_BYTES - 2068)
+    return lec_fill(head + edc(head).to_bytes(4, "little") + bytes(RAW_BYTES - 2068))
 
 
 def mode2_form1_sector(lba: int, user_data: bytes, subheader: bytes = bytes([0, 0, 0x08, 0]) * 2) -> bytes:
     """A mode 2 form 1 sector from its 2048 bytes: sync, header (mode 2), subheader (data, unless the
-    caller knows the real one), data, EDC over subheader + data; L-EC parity zero."""
+    caller knows the real one), data, EDC over subheader + data, L-EC parity."""
     if len(user_data) != 2048 or len(subheader) != 8:
         raise ValueError("mode 2 form 1 user data is 2048 bytes, its subheader 8")
     x = lba + 150
     body = subheader + user_data
-    return (SYNC + bytes([bcd(x // 4500), bcd(x // 75 % 60), bcd(x % 75), 2]) + body
-            + edc(body).to_bytes(4, "little") + bytes(RAW_BYTES - 2076))
+    return lec_fill(SYNC + bytes([bcd(x // 4500), bcd(x // 75 % 60), bcd(x % 75), 2]) + body
+                    + edc(body).to_bytes(4, "little") + bytes(RAW_BYTES - 2076))
+
+
+# -- L-EC (ECMA-130 Annex A) ----------------------------------------------------------------------
+# The host's generator is the shift-register form (Horner's rule with alpha, one table for x*alpha,
+# one for x/(1+alpha)); the check evaluates the parity-check matrices H_P and H_Q of Annex A
+# directly. The simulated drive's own generator solves the two equations instead (sim/ecma130.py).
+_ALPHA = [((i << 1) ^ (0x11D if i & 0x80 else 0)) & 0xFF for i in range(256)]     # x * alpha
+_OVER_1_PLUS_ALPHA = [0] * 256                                                     # x / (1 + alpha)
+for _i in range(256):
+    _OVER_1_PLUS_ALPHA[_i ^ _ALPHA[_i]] = _i
+_P = (86, 24, 2, 86)      # vectors, length, step between vectors' starts (words), step within (bytes)
+_Q = (52, 43, 86, 88)
+
+
+def _parity(src: bytes | bytearray, count: int, length: int, major_step: int, minor_step: int) -> bytes:
+    size = count * length
+    out = bytearray(2 * count)
+    for major in range(count):
+        index = (major >> 1) * major_step + (major & 1)
+        a = b = 0
+        for _ in range(length):
+            byte = src[index]
+            index += minor_step
+            if index >= size:
+                index -= size
+            a = _ALPHA[a ^ byte]
+            b ^= byte
+        p = _OVER_1_PLUS_ALPHA[_ALPHA[a] ^ b]
+        out[major], out[major + count] = p, p ^ b
+    return bytes(out)
+
+
+def _lec_body(sector: bytes) -> bytearray:
+    body = bytearray(sector[12:])
+    if sector[15] == 2:
+        body[0:4] = bytes(4)              # mode 2: the header is not covered
+    return body
+
+
+def lec_fill(sector: bytes) -> bytes:
+    """`sector` (2352 bytes, EDC in place) with its P and Q parity computed."""
+    body = _lec_body(sector)
+    body[2064:2236] = _parity(body, *_P)
+    body[2236:2340] = _parity(body, *_Q)
+    return sector[:16] + bytes(body[4:]) if sector[15] == 2 else sector[:12] + bytes(body)
+
+
+def _times_alpha_to(k: int) -> list[int]:
+    table = list(range(256))
+    for _ in range(k):
+        table = [_ALPHA[x] for x in table]
+    return table
+
+
+_WEIGHT = [_times_alpha_to(k) for k in range(45)]       # x * alpha^k
+
+
+def lec_ok(sector: bytes) -> bool:
+    """Whether every P and Q vector of `sector` has zero syndromes (H_P, H_Q of ECMA-130 Annex A)."""
+    body = _lec_body(sector)
+    for plane in (0, 1):
+        vectors = [[body[2 * (43 * m + n) + plane] for m in range(26)] for n in range(43)]
+        vectors += [[body[2 * ((44 * m + 43 * n) % 1118) + plane] for m in range(43)]
+                    + [body[2 * (1118 + n) + plane], body[2 * (1144 + n) + plane]] for n in range(26)]
+        for v in vectors:
+            s0 = s1 = 0
+            for i, byte in enumerate(v):
+                s0 ^= byte
+                s1 ^= _WEIGHT[len(v) - 1 - i][byte]
+            if s0 or s1:
+                return False
+    return True

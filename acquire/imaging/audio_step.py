@@ -51,7 +51,7 @@ def run_audio(run) -> dict[str, Any]:
     base = run.image_path
     bin_path, cue_path, sub_path = base.with_suffix(".bin"), base.with_suffix(".cue"), base.with_suffix(".sub")
     rows, damage, cue_tracks, files = [], [], [], []
-    data_figures = {"raw_sectors": 0, "edc_ok": 0, "rebuilt": 0}
+    data_figures = {"raw_sectors": 0, "edc_ok": 0, "lec_ok": 0, "rebuilt": 0}
     last_number = tracks[-1].number
     catalog, isrc, title = _disc_codes(run.structures)
     previous = None
@@ -115,8 +115,9 @@ def run_audio(run) -> dict[str, Any]:
 
 def _data_track(reader: CddaReader, run, track, bin_file, sub_file, figures: dict[str, int]) -> int:
     """A data track's sectors raw (2352) into the BIN: READ CD, trusted when its EDC holds; else
-    rebuilt from the image's user data (sync, header, EDC; its L-EC parity left zero; a mode 2
-    track's subheader taken as form 1 data, 08h) and counted."""
+    rebuilt from the image's user data (sync, header, EDC, L-EC parity; a mode 2 track's subheader
+    taken as form 1 data, 08h) and counted. L-EC is checked too and counted, not required (a drive
+    such as QEMU's gives EDC/ECC zero)."""
     saved, reader.c2 = reader.c2, False
     try:
         with open(run.image_path, "rb") as image:
@@ -128,6 +129,7 @@ def _data_track(reader: CddaReader, run, track, bin_file, sub_file, figures: dic
                     figures["raw_sectors"] += 1
                     if sector and ecma130.check_raw(sector).trusted:
                         figures["edc_ok"] += 1
+                        figures["lec_ok"] += ecma130.lec_ok(sector)
                     else:
                         image.seek((lba + i) * SECTOR)
                         data = image.read(SECTOR).ljust(SECTOR, b"\0")

@@ -18,7 +18,7 @@ class AudioDrive:
     c2: bool = True             # READ CD may ask for C2 error pointers (else 05/24/00)
     subchannel: bool = True     # READ CD may ask for raw P-W or formatted Q (else 05/24/00)
     overread: bool = False      # READ CD of audio may name LBAs past the disc's end (the lead-out: silence)
-    raw_edc: bool = False       # raw data sectors carry ECMA-130's EDC (false: zero, as QEMU's ide-cd)
+    raw_edc: bool = False       # raw data sectors carry ECMA-130's EDC and L-EC (false: zero, as QEMU's ide-cd)
 
 
 def parse_audio_drive(fail, drive: dict) -> AudioDrive:

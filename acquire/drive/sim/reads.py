@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from . import audio
 from .codes import (CDB_LENGTH, ILLEGAL_MODE_FOR_THIS_TRACK, INVALID_FIELD_IN_CDB, LBA_OUT_OF_RANGE, READ_10,
                     READ_12, SECTOR_BYTES, Check, bcd, msf)
-from .ecma130 import edc_bitwise
+from .ecma130 import edc_bitwise, lec_parity
 from .profile import AUDIO, MODE1, MODE2_FORM1
 from .state import DriveState
 
@@ -246,14 +246,19 @@ def format_raw(fields: int, mode: str, lba: int, data: bytes, unstable: bool, ed
 
 
 def _edc_field(mode: str, lba: int, data: bytes) -> bytes:
-    """EDC (ECMA-130 14.3, little-endian) then zeros for the intermediate field and the L-EC
-    parity (not modelled): mode 1 over sync + header + data, form 1 over subheader + data."""
+    """EDC (ECMA-130 14.3, little-endian), the zero intermediate field (mode 1), then the L-EC P and
+    Q parity (Annex A; over a mode 2 sector's header taken as zero): mode 1's EDC over sync + header
+    + data, form 1's over subheader + data."""
     m, s, f = msf(lba)
+    header = bytes([bcd(m), bcd(s), bcd(f), 0x01 if mode == MODE1 else 0x02])
     if mode == MODE1:
-        covered = SYNC + bytes([bcd(m), bcd(s), bcd(f), 0x01]) + data
+        edc = edc_bitwise(SYNC + header + data).to_bytes(4, "little")
+        body = bytearray(header + data + edc + bytes(8) + bytes(276))
     else:
-        covered = SUBHEADER_FORM1 + data
-    return edc_bitwise(covered).to_bytes(4, "little") + bytes(EDC_ECC_BYTES[mode] - 4)
+        edc = edc_bitwise(SUBHEADER_FORM1 + data).to_bytes(4, "little")
+        body = bytearray(bytes(4) + SUBHEADER_FORM1 + data + edc + bytes(276))
+    lec_parity(body)
+    return bytes(body[4 + (0 if mode == MODE1 else 8) + 2048:])
 
 
 def garble(state: DriveState, true: bytes) -> bytes:
