@@ -59,7 +59,8 @@ def test_a_mixed_mode_cd_is_one_acquisition_with_its_audio_bit_exact_after_the_o
     # the data track is analysed as any data disc: its ISO 9660 volume and its file
     assert rows(record, "SELECT kind, label FROM filesystems") == [("iso9660", "MIXED")]
     assert ("/README.TXT",) in rows(record, "SELECT path FROM files")
-    run_acquire("verify", record, "--no-record", check_code=0)     # the audio tables are under the seal
+    done = run_acquire("verify", record, "--no-record", check_code=0)     # the audio tables are under the seal
+    assert "PASS audio: the BIN, CUE, .sub and 3 track WAVs are the ones the record describes" in done.stdout
 
 
 def test_bchunk_splits_the_bin_cue_back_into_the_same_tracks(clean, tmp_path):
@@ -225,6 +226,16 @@ def test_the_offset_of_an_earlier_record_with_this_drive_is_taken_and_another_dr
     done = run_acquire("image", f"sim:{lite_on['profile']}", other / "out.iso", "--read-offset-from",
                        first / "out.iso.custody.sqlite", check_code=2)
     assert "holds no known read offset of LITE-ON" in done.stderr and not (other / "out.iso").exists()
+
+
+def test_verify_names_an_audio_file_changed_after_the_acquisition(tmp_path):
+    disc = mixed_mode(tmp_path, audio_sectors=(300, 300, 300), drive="read_offset = 6\noverread = true")
+    image(tmp_path, disc["profile"])
+    wav = bytearray((tmp_path / "out.03.wav").read_bytes())
+    wav[5000] ^= 1
+    (tmp_path / "out.03.wav").write_bytes(bytes(wav))
+    done = run_acquire("verify", tmp_path / "out.iso.custody.sqlite", "--no-record", check_code=1)
+    assert "FAIL audio: 1 of 6 audio files differ from the record" in done.stdout and "out.03.wav: sha1" in done.stdout
 
 
 def test_a_drive_lost_while_reading_audio_exits_4_and_the_same_command_finishes(tmp_path):

@@ -90,14 +90,3 @@ class CddaReader:
                        done.duration_s)
 
 
-def c2_bad_samples(c2: bytes) -> list[int]:
-    """Sample indexes (within the C2 bytes' sectors; 4 main bytes a sample) that any C2 bit marks."""
-    out = []
-    for i, byte in enumerate(c2):
-        if byte:
-            for bit in range(8):
-                if byte & (0x80 >> bit):
-                    sample = (i * 8 + bit) // 4
-                    if not out or out[-1] != sample:
-                        out.append(sample)
-    return out

@@ -59,3 +59,34 @@ def load_audio(record: "Record") -> dict[str, Any] | None:
     damage = [dict(zip(DAMAGE_COLUMNS, row)) for row in
               conn.execute(f"SELECT {', '.join(DAMAGE_COLUMNS)} FROM audio_damage ORDER BY track, first_sample")]
     return {"disc": disc, "tracks": tracks, "damage": damage}
+
+
+def check_audio_files(record: "Record", folder) -> tuple[bool, str, list[str]] | None:
+    """The BIN, CUE and .sub against their stored SHA-1, each track's WAV samples against its
+    track's (verify's "audio" check); None for a record without audio."""
+    import hashlib
+    from pathlib import Path
+
+    stored = load_audio(record)
+    if stored is None:
+        return None
+    disc, folder = stored["disc"], Path(folder)
+    wanted = [(disc[k], disc.get(k + "_sha1"), 0) for k in ("bin", "cue", "sub") if disc.get(k)]
+    wanted += [(t["file"], t["sha1"], 44) for t in stored["tracks"]]
+    bad = []
+    for name, sha1, skip in wanted:
+        path = folder / name
+        try:
+            with open(path, "rb") as f:
+                f.seek(skip)
+                h = hashlib.sha1()
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except OSError as exc:
+            bad.append(f"{name}: cannot be read ({exc.strerror})")
+            continue
+        if sha1 is not None and h.hexdigest() != sha1:
+            bad.append(f"{name}: sha1 {h.hexdigest()} is not the recorded {sha1}")
+    if bad:
+        return False, f"{len(bad)} of {len(wanted)} audio files differ from the record", bad
+    return True, f"the BIN, CUE, .sub and {len(stored['tracks'])} track WAVs are the ones the record describes", []
