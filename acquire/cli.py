@@ -179,7 +179,7 @@ def _render_outcome(o) -> None:
 @cli.command("report")
 @click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write FILE: .html, .md, .json or .xml (DFXML), by extension. Without it: JSON on stdout.")
+              help="Write FILE: .html, .md, .json, .xml (DFXML) or .log (an audio CD's rip log), by extension. Without it: JSON on stdout.")
 @click.option("--extract-boot", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Also copy each El Torito boot image out of the image into DIR.")
 def report_command(record: Path, output: Path | None, extract_boot: Path | None) -> None:

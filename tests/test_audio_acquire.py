@@ -147,6 +147,10 @@ def test_samples_no_reads_agree_on_are_listed_by_track_and_time_and_exit_3(tmp_p
     assert rows(record, "SELECT track, first_sample, last_sample, time, reason FROM audio_damage") == [
         (3, first, first + 49, f"00:00.{700 - start3:02d}", "mismatch")]
     run_acquire("report", record, "-o", tmp_path / "r.md", check_code=0)
+    run_acquire("report", record, "-o", tmp_path / "rip.log", check_code=0)
+    log = (tmp_path / "rip.log").read_text()
+    assert f"      Unresolved at 00:00.{700 - start3:02d}: samples {first}-{first + 49} (mismatch)" in log
+    assert "  Health status: 50 samples unresolved" in log and "  Read offset correction: +6" in log
     assert f"| 3 | 00:00.{700 - start3:02d} | {first} | {first + 49} | 50 | mismatch |" in (tmp_path / "r.md").read_text()
 
 
