@@ -17,6 +17,7 @@ from ..drive.cdda import C2_BYTES, MAX_SECTORS, RAW_BYTES, CddaReader
 from .subq import q_ok
 
 SAMPLES = 588
+CDDA = 1                         # READ CD byte 1 expected sector type: CD-DA
 UNREADABLE, NOT_OVERREAD, C2, MISMATCH = "unreadable", "not-overread", "c2", "mismatch"
 
 
@@ -126,10 +127,12 @@ class TrackRipper:
             else:
                 runs.append([lba])
         for run in runs:
-            got = self.reader.read(run[0], len(run))
+            # expected sector type CD-DA: a drive refuses a data sector (05/64/00) rather than hand
+            # its raw bytes up as samples (a track that follows a data track with no audio pre-gap)
+            got = self.reader.read(run[0], len(run), sector_type=CDDA)
             if not got.ok and len(run) > 1:           # find the failing sector: one at a time
                 for lba in run:
-                    self._take(lba, self.reader.read(lba, 1), 0)
+                    self._take(lba, self.reader.read(lba, 1, sector_type=CDDA), 0)
                 continue
             for i, lba in enumerate(run):
                 self._take(lba, got, i)
