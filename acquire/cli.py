@@ -129,11 +129,23 @@ def _duration(ctx, param, value):
 @click.option("--no-hygiene", is_flag=True,
               help="No retry hygiene: no FUA on re-reads, no cache flush, pause or speed change before retries, "
                    "no confused-drive check.")
+@click.option("--read-offset", "read_offset", type=click.IntRange(-2940, 2940), metavar="SAMPLES",
+              help="Audio CDs: the drive's read offset correction in samples (AccurateRip's sign). Default: the "
+                   "earlier record of this drive, else the shipped table, else 0 (recorded as unknown).")
+@click.option("--read-offset-from", "read_offset_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="RECORD", help="Audio CDs: take the read offset from the record of an earlier acquisition "
+                                     "with this drive (refused when it holds none for this drive).")
+@click.option("--audio-agree", "audio_agree", type=click.IntRange(2, 16), default=2, show_default=True,
+              help="Audio CDs: reads that must agree on every sample, with a cache defeat between.")
+@click.option("--audio-budget", "audio_budget_s", type=click.FloatRange(0), default=600.0, show_default=True,
+              metavar="SECONDS", help="Audio CDs: stop re-reading a track after this long (its samples stay unresolved).")
+@click.option("--flac", is_flag=True, help="Audio CDs: a FLAC (Debian's flac, verified) beside each track's WAV.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--yes", is_flag=True, help="Never prompt (acquire does not prompt today; kept for scripts).")
 def image_command(device, image, record, case_id, evidence_id, examiner, notes, retries, no_trim, no_scrape,
                   speed, strategy, sign_key, second_read, incremental_from, no_validate, max_drive_time, until,
-                  no_hygiene, as_json, yes) -> None:
+                  no_hygiene, read_offset, read_offset_from, audio_agree, audio_budget_s, flac, as_json,
+                  yes) -> None:
     """Image DEVICE sector by sector into IMAGE; run again to resume.
 
     Example: acquire image /dev/sr0 disc.iso --case 2026-114 --examiner "A. Smith" --sign-key agent:
@@ -145,7 +157,9 @@ def image_command(device, image, record, case_id, evidence_id, examiner, notes, 
                            notes=notes, retries=retries, trim=not no_trim, scrape=not no_scrape, speed=speed, strategy=strategy,
                            command=shlex.join(["acquire", *sys.argv[1:]]), sign_key=sign_key,
                            second_read=second_read, incremental_from=incremental_from,
-                           max_drive_time_s=max_drive_time, until=until, hygiene=not no_hygiene)
+                           max_drive_time_s=max_drive_time, until=until, hygiene=not no_hygiene,
+                           read_offset=read_offset, read_offset_from=read_offset_from, audio_agree=audio_agree,
+                           audio_budget_s=audio_budget_s, flac=flac)
     with ProgressLine(enabled=sys.stderr.isatty()) as progress:
         outcome = acquire_image(device, image, options, on_progress=progress.update)
     validation = _validate_after_image(outcome, no_validate)
@@ -183,13 +197,19 @@ def _render_outcome(o) -> None:
         click.echo(f"seal    {o.seal.path}  code {o.seal.code}")
         click.echo(f"signed  {o.seal.fingerprint} ({o.seal.signature})" if o.seal.fingerprint
                    else "signed  no: unsigned (give --sign-key or set ACQUIRE_SIGN_KEY)")
+    if o.audio is not None:
+        a = o.audio
+        click.echo(f"audio   {a['bin']} + .cue, read offset {a['read_offset']:+d} ({a['offset_source']}), "
+                   f"{a['unresolved_samples']} samples unresolved; MusicBrainz {a['musicbrainz_id']}")
+        for u in a["unresolved"][:20]:
+            click.echo(f"  track {u['track']:02d} {u['time']} samples {u['first_sample']}-{u['last_sample']} {u['reason']}")
     click.echo(f"drive time {o.elapsed_s:.1f} s")
 
 
 @cli.command("report")
 @click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write FILE: .html, .md, .json or .xml (DFXML), by extension. Without it: JSON on stdout.")
+              help="Write FILE: .html, .md, .json, .xml (DFXML) or .log (an audio CD's rip log), by extension. Without it: JSON on stdout.")
 @click.option("--extract-boot", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Also copy each El Torito boot image out of the image into DIR.")
 def report_command(record: Path, output: Path | None, extract_boot: Path | None) -> None:

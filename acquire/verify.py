@@ -19,6 +19,7 @@ from .fs.sessions import starts_from_record
 from .hashing import ALGORITHMS, WINDOW_BYTES, Window, compare_windows, hash_file
 from .isowriter import IsoReader
 from .record import Record
+from .record.audio_tables import check_audio_files
 from .record.chain import EVENTS
 from .record.fs_tables import load_analysis
 from .rescue.sectormap import SectorMap, State
@@ -87,6 +88,9 @@ def verify(record_path: Path, *, source: str | None = None, image: Path | None =
                            "is not this record: it was changed after it was signed", [seal.summary, *seal.details])
         checks = [*_check_record(record), Check("seal", seal.ok, seal.summary, seal.details), signed,
                   _check_image(record, image_path, progress), _provenance(record), _check_completeness(record, image_path)]
+        audio = check_audio_files(record, image_path.parent)
+        if audio is not None:                  # an audio CD's files (docs/audio.md)
+            checks.append(Check("audio", *audio))
         if source is not None:
             checks.append(_check_source(record, image_path, source))
         compared = None

@@ -32,6 +32,8 @@ LAYERS: dict[str, int] = {
     "acquire.durable": 0,
     "acquire.drive": 1,
     "acquire.rescue": 2,
+    "acquire.audio": 2,            # CD-DA samples, offsets, rescue, checksums, disc IDs
+    "acquire.audio.output": 3,     # the BIN/CUE, WAV and FLAC files
     **dict.fromkeys(["acquire.imaging", "acquire.isowriter", "acquire.hashing", "acquire.record",
                      "acquire.seal", "acquire.storage", "acquire.sumfiles", "acquire.progress",
                      "acquire.mapexport"], 3),

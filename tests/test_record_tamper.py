@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from acquire.record import Record, verify_connection
+from acquire.record.audio_tables import save_audio
 from acquire.record.layout_tables import save_layout
 
 CHECKER = Path(__file__).resolve().parent.parent / "docs" / "check_record.py"
@@ -100,6 +101,14 @@ def build_record(path: Path) -> Record:
                          {"start": 20_002, "count": 11_400, "kind": "session-gap", "why": "tracks 1 and 2"}],
         "figures": {"read_capacity": CAPACITY, "toc_leadout": CAPACITY}, "disagreements": ["an example"],
     }, {"READ TOC format 2": "0044010101140000a000000000010000"}, run_id=run2)
+    # an audio track's figures (record/audio_tables.py): one track, one unresolved run of samples
+    save_audio(record, {"read_offset": 6, "offset_source": "table", "musicbrainz_id": "49HHV7Eb8UKF3aQiNmu1GR8vKTY-"},
+               [{"track": 2, "start": 31_402, "end": CAPACITY, "file": "disc.02.wav", "bytes": 4, "sha1": "00" * 20,
+                 "crc32": "00000000", "accuraterip_v1": "00000001", "accuraterip_v2": "00000002", "reads": 4,
+                 "rereads": 1, "c2_samples": 3, "q_errors": 0, "unresolved_samples": 50, "budget_spent": 0,
+                 "elapsed_s": 1.5}],
+               [{"track": 2, "first_sample": 38_464, "last_sample": 38_513, "time": "00:00.65", "reason": "mismatch"}],
+               run_id=run2)
     record.set_hashes(
         {"md5": "d41d8cd98f00b204e9800998ecf8427e", "sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709",
          "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",

@@ -120,7 +120,7 @@ def test_the_json_report_is_the_model_and_every_key_is_documented(damaged, tmp_p
     assert not missing, f"keys not in docs/reports.md: {missing}"
     assert list(data) == ["report", "record", "case", "runs", "drives", "provenance", "medium", "image", "map",
                           "passes", "damage", "settings", "verifications", "seal", "events", "filesystem",
-                          "validation", "layout"]
+                          "validation", "layout", "audio"]
 
 
 def _keys(value, skip=("features", "toc", "disc_information", "identity", "volume", "details", "checks",

@@ -31,7 +31,7 @@ from ..rescue.engine import Settings
 from ..rescue.budget import UNTIL, Budget, Estimate, Stopped
 from ..rescue.sectormap import SETTLED, SectorMap, State
 from ..seal import Sealed, Signer, resolve as resolve_signer, write_seal
-from . import confirm, incremental, layout_step
+from . import audio_step, confirm, incremental, layout_step
 from .checkpoint import Checkpointer
 from .continuation import other_drive_failures
 from .drive_settings import DriveSettings
@@ -64,6 +64,11 @@ class ImageOptions:
     sign_key: str | None = None       # PATH, agent: or agent:FINGERPRINT; None: ACQUIRE_SIGN_KEY, else unsigned
     second_read: bool = False         # re-read what was hard to read, keep it only if it agrees (confirm.py)
     incremental_from: Path | None = None   # an earlier record of this disc: reuse its sessions (incremental.py)
+    read_offset: int | None = None    # audio: the drive's read offset in samples (else an earlier record, the table)
+    read_offset_from: Path | None = None   # audio: an earlier record of this drive holding its offset
+    audio_agree: int = 2              # audio: reads that must agree on a sample (audio/rip.py)
+    audio_budget_s: float = 600.0     # audio: re-reads stop after this long on one track
+    flac: bool = False                # audio: a FLAC beside each track's WAV
     max_drive_time_s: float | None = None   # --max-drive-time: stop once this much drive time is used
     until: str | None = None          # --until good: stop when only predicted-unreadable sectors remain
     hygiene: bool = True              # retry hygiene (rescue/hygiene.py): FUA re-reads, flush, pause, speed
@@ -94,6 +99,7 @@ class Outcome:
     not_tried: list[tuple[int, int]] = field(default_factory=list)   # untried [first, last] ranges left
     not_recorded: int = 0             # sectors that hold no data by design (the layout's gaps)
     layout: dict | None = None        # RecordedLayout.as_dict()
+    audio: dict | None = None         # audio_step.run_audio's summary: the BIN/CUE, tracks, unresolved samples
 
     @property
     def exit_code(self) -> int:
@@ -116,6 +122,7 @@ class Outcome:
             "stop_reason": self.stop_reason, "not_tried_ranges": [list(r) for r in self.not_tried],
             "not_recorded": self.not_recorded,
             "layout": self.layout,
+            "audio": self.audio,
         }
 
 
@@ -139,6 +146,8 @@ def acquire_image(device: str, image: Path, options: ImageOptions,
     try:
         drive.wait_ready()
         identity = drive.identify()
+        if options.read_offset_from is not None:     # refused before any READ: its drive must be this one
+            audio_step.offset_from(options.read_offset_from, identity)
         medium = drive.medium()
         if medium.capacity <= 0:
             raise NoDisc(f"the disc in {device} reports no sectors", hint="check the disc")
@@ -229,6 +238,7 @@ class Run:
     def _begin(self, identity) -> None:
         """The run, the drive and the disc, in the record before the first READ."""
         record = self.record
+        self.identity = identity
         self.run_id = record.begin_run(command=self.options.command, device=self.drive.name)
         self.drive_id = record.add_drive(device=identity.device, vendor=identity.vendor, product=identity.product,
                                          revision=identity.revision, serial=identity.serial,
@@ -298,6 +308,15 @@ class Run:
     def _finish(self, status: str) -> Outcome:
         """Hashes, the volume label, the analysis, the record's seal, the signed seal file and the sum files."""
         hashes = self._hashes()
+        try:
+            audio = audio_step.run_audio(self) if audio_step.has_audio(self.layout) else None
+        except (KeyboardInterrupt, Interrupted, *RESUMABLE) as exc:   # the data is safe; the audio is read again
+            message = audio_step.stopped(exc)
+            self.record.log_event(self.run_id, "interrupted", reason=message, finished=self.smap.count(State.FINISHED))
+            self.record.end_run(self.run_id, "interrupted")
+            return self._outcome("interrupted", {}, message)
+        if audio and audio["unresolved_samples"] and status == "complete":
+            status = "partial"                 # samples no reads agreed on: exit 3, like unreadable sectors
         self._describe()
         if self.layout is not None:
             layout_step.check_volume_sizes(self.image_path, self.smap, self.layout, self.record, self.run_id)
@@ -316,6 +335,7 @@ class Run:
             outcome.message = (f"stopped: {self.stopped.detail}; {self.smap.count(State.UNTRIED)} sectors not tried, "
                                f"run the same command to go on" + (f" ({sealed.note})" if sealed.note else ""))
         outcome.seal = sealed
+        outcome.audio = audio
         return outcome
 
     # -- the engine --------------------------------------------------------------------------------

@@ -108,6 +108,17 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[tuple[str, 
         },
         "id", [("run_id", "runs", "id"), ("drive_id", "drives", "id")], {"run_id", "time_utc", "action"},
     ),
+    # audio and mixed-mode CDs (acquire.audio; docs/record.md "Audio"): record/audio_tables.py
+    # writes them, and creates them in a record made before them
+    "audio_disc": ({"name": str, "value": str}, "name", [], set()),
+    "audio_tracks": (
+        {"track": int, "start": int, "end": int, "file": str, "bytes": int, "sha1": str, "crc32": str,
+         "accuraterip_v1": str, "accuraterip_v2": str, "reads": int, "rereads": int, "c2_samples": int,
+         "q_errors": int, "unresolved_samples": int, "budget_spent": int, "elapsed_s": float},
+        "track", [], {"start", "end"},
+    ),
+    "audio_damage": ({"id": int, "track": int, "first_sample": int, "last_sample": int, "time": str,
+                      "reason": str}, "id", [], {"track", "first_sample", "last_sample", "reason"}),
     # the append-only, hash-chained log; the one table a seal does not cover (it lives in it)
     "events": (
         {

@@ -19,7 +19,8 @@ from . import model
 
 __all__ = ["FORMATS", "build_report", "render", "write_report"]
 
-FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json", ".xml": "dfxml", ".dfxml": "dfxml"}
+FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".json": "json", ".xml": "dfxml", ".dfxml": "dfxml",
+           ".log": "log"}
 
 
 def build_report(record_path: Path) -> dict[str, Any]:
@@ -41,6 +42,9 @@ def render(report: dict[str, Any], fmt: str, *, map_files: tuple[str, str] | Non
     if fmt == "dfxml":
         from .dfxml import render_dfxml
         return render_dfxml(report)
+    if fmt == "log":                       # an audio CD's whipper-like rip log (docs/audio.md)
+        from .audio_log import render_log
+        return render_log(report)
     raise UsageError(f"unknown report format {fmt!r}", hint=f"use one of {', '.join(sorted(set(FORMATS.values())))}")
 
 
@@ -54,7 +58,7 @@ def write_report(record_path: Path, out: Path, *, extract_boot: Path | None = No
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise UsageError(f"cannot tell the report format of {out}",
-                         hint="end the name in .html, .md, .json or .xml (DFXML)")
+                         hint="end the name in .html, .md, .json, .xml (DFXML) or .log (an audio CD's rip log)")
     report = build_report(record_path)
     if extract_boot is not None:
         report["filesystem"]["extracted_boot_images"] = extract_boot_images(

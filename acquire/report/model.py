@@ -27,6 +27,7 @@ from ..rescue.sectormap import State
 from ..seal.check import latest_seal_event
 from ..seal.document import SIGNED
 from . import validation
+from .audio_section import audio as _audio
 from .layout_section import layout as _layout
 from .svg import STATE_NAMES
 
@@ -100,6 +101,7 @@ def _build(record: Record, record_path: Path, damage_rows: int) -> dict[str, Any
         "filesystem": _filesystem(conn, tables, runs_map, sector_size),
         "validation": validation.model_part(record, record_path),
         "layout": _layout(record, runs_map),
+        "audio": _audio(record),
     }
     report["damage"]["unstable"] = _unstable(record, runs_map)
     # retry hygiene's steps between the reads (rescue/hygiene.py); a record older than the table has none

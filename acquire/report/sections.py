@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import validation
+from .audio_section import audio_section
 from .layout_section import layout_section
 from . import file_metadata
 
@@ -40,9 +41,9 @@ def title_of(report: dict) -> str:
 
 
 def sections(report: dict) -> list[Section]:
-    return [_verify(report), _case(report), _image(report), _medium(report), layout_section(report), _drives(report),
-            _runs(report), _passes(report), _damage(report), _filesystem(report), validation.section(report),
-            _settings(report)]
+    return [_verify(report), _case(report), _image(report), _medium(report), layout_section(report),
+            audio_section(report), _drives(report), _runs(report), _passes(report), _damage(report),
+            _filesystem(report), validation.section(report), _settings(report)]
 
 
 def _verify(r: dict) -> Section:

@@ -114,7 +114,7 @@ def _features(state: DriveState) -> list[tuple[int, bool, bytes]]:
            # core: physical interface 1 (SCSI family), byte 8 bit 0 DBE
            feature(0x0001, 2, True, True, struct.pack(">IBBBB", 1, 0x01, 0, 0, 0)),
            # CD read: byte 4 bit 1 C2 flags
-           feature(0x001E, 2, False, family == "cd", bytes([0x02, 0, 0, 0]))]
+           feature(0x001E, 2, False, family == "cd", bytes([0x02 if state.profile.audio.c2 else 0, 0, 0, 0]))]
     if family in ("dvd", "bd"):
         out.append(feature(0x001F, 1, False, family == "dvd", bytes(4)))
     if family == "bd":

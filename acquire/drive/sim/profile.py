@@ -34,6 +34,7 @@ from ..profiles import family_of
 from ..spelling import parse_sense_text, sense_text
 from .checks import MAKE_FIXTURES_HINT, _get, _no_unknown, _table, _tables
 from .codes import SECTOR_BYTES
+from .audio_profile import KEYS as _AUDIO_KEYS, AudioDrive, parse_audio_drive
 from .quirks import KEYS as _QUIRK_KEYS, Quirks, parse_quirks
 from .tracks import (AUDIO, AUDIO_SECTOR_BYTES, MODE1, MODE2_FORM1, TRACK_MODES, WRITE_TYPES, Track,  # noqa: F401
                      _laid_out_capacity, _not_recorded_sense, _own_tracks, _structures, _tracks, _tracks_end)
@@ -59,11 +60,11 @@ EVENT_KINDS = ("disconnect", "media-change", "not-ready", "hang", *CONFUSED_KIND
 DEFAULT_SENSE = (0x03, 0x11, 0x00)       # MEDIUM ERROR, unrecovered read error
 DEFAULT_NOT_READY_COUNT = 3
 _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
-_DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS}
+_DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS, *_AUDIO_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors", "capacity", "finalized", "runout_sense", "gap_sense",
               "unrecorded_sense", "cd_text_title", "bca", "mcn"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
-_DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by", "max_speed_x"}
+_DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by", "max_speed_x", "c2"}
 # a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
 _KIND_KEYS = {"failures": ("flaky", int, 1, "at least 1"), "delay_s": ("slow", float, 0, "zero or more"),
               "max_speed_x": ("flaky", float, 1, "at least 1")}
@@ -89,6 +90,7 @@ class Damage:
                                          # empty: damaged in every drive
     max_speed_x: float | None = None     # flaky: every READ faster than this fails (a sector that reads
                                          # only slowly); at or below it, `failures` as usual (default 0)
+    c2: bool = True                      # audio (sim/audio.py): corrupted samples carry C2 flags
 
     def in_drive(self, serial: str | None, product: str) -> bool:
         """Whether this damage is there in the drive so named: a disc read in two drives differs."""
@@ -120,6 +122,7 @@ class Profile:
     serial: str | None = None
     trace: Path | None = None            # absolute
     quirks: Quirks = Quirks()             # quirks.py; docs/simulated-drive.md
+    audio: AudioDrive = AudioDrive()      # audio_profile.py: read offset, C2, subchannel, overread
     speed_x: float = 24
     error_delay_s: float = 8.0
     seek_base_s: float = 0.08
@@ -272,6 +275,7 @@ def _drive_section(fail, drive: dict, base: Path) -> dict[str, Any]:
             if key == "serial" and not value:
                 raise fail("[drive] serial must not be empty (leave it out for a drive without one)")
             fields[key] = value
+    fields["audio"] = parse_audio_drive(fail, drive)
     if "trace" in drive:
         fields["trace"] = (base / _get(fail, drive, "trace", str, "[drive]")).resolve()
     return fields
@@ -336,6 +340,10 @@ def _damage(fail, entries: Any, capacity: int) -> tuple[Damage, ...]:
                 extra[key] = _get(fail, entry, key, kind_type, label)
                 if extra[key] < least:
                     raise fail(f"{label} {key} must be {said}, not {extra[key]}")
+        if "c2" in entry:
+            if kind not in ("flaky", "unstable"):
+                raise fail(f"{label} c2 applies to flaky and unstable damage only, not {kind}")
+            extra["c2"] = _get(fail, entry, "c2", bool, label)
         if "readable_by" in entry:
             extra["readable_by"] = _drive_names(fail, entry["readable_by"], label)
         if "max_speed_x" in extra and "failures" not in extra:

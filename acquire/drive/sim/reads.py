@@ -24,8 +24,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from . import audio
 from .codes import (CDB_LENGTH, ILLEGAL_MODE_FOR_THIS_TRACK, INVALID_FIELD_IN_CDB, LBA_OUT_OF_RANGE, READ_10,
                     READ_12, SECTOR_BYTES, Check, bcd, msf)
+from .ecma130 import edc_bitwise, lec_parity
 from .profile import AUDIO, MODE1, MODE2_FORM1
 from .state import DriveState
 
@@ -58,6 +60,7 @@ class ReadRequest:
     count: int
     wants: str | None          # the track mode every sector must have; None: any
     fields: int | None         # READ CD byte 9 when not plain user data; None: 2048-byte user data
+    subchannel: int = 0        # READ CD byte 10: 1 raw P-W, 2 formatted Q (sim/audio.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +104,14 @@ def decode_read(state: DriveState, cdb: bytes) -> ReadRequest:
     if sector_type not in SECTOR_TYPES:
         raise Check(INVALID_FIELD_IN_CDB)
     fields, subchannel = cdb[9], cdb[10] & 0x07
-    if subchannel or (fields >> 1) & 0x03 == 3 or fields & 0x01:
+    if (fields >> 1) & 0x03 == 3 or fields & 0x01:
+        raise Check(INVALID_FIELD_IN_CDB)
+    if (subchannel and (subchannel not in (1, 2) or not state.profile.audio.subchannel)
+            or (fields >> 1) & 0x03 and not state.profile.audio.c2):    # a drive without them: 05/24/00
         raise Check(INVALID_FIELD_IN_CDB)
     return ReadRequest(struct.unpack_from(">I", cdb, 2)[0], int.from_bytes(cdb[6:9], "big"),
-                       SECTOR_TYPES[sector_type], None if fields == 0x10 else fields)
+                       SECTOR_TYPES[sector_type], None if fields == 0x10 and not subchannel else fields,
+                       subchannel)
 
 
 def mode_at(state: DriveState, lba: int) -> str:
@@ -124,6 +131,11 @@ def _check_modes(state: DriveState, request: ReadRequest) -> None:
 def answer_read(state: DriveState, cdb: bytes) -> ReadAnswer:
     """Decode, check, charge and read one READ-type command (see the module docstring)."""
     request = decode_read(state, cdb)
+    if cdb[0] not in (READ_10, READ_12) and request.count and audio.serves(state, request.lba, request.count):
+        cost, data, check = audio.answer(state, request.lba, request.count, 0x10 if request.fields is None
+                                         else request.fields, request.subchannel,
+                                         seek_s(state, request.lba, state.speed_x * state.profile.rate_1x))
+        return ReadAnswer(cost, data, check)
     if request.lba + request.count > state.end:
         raise Check(LBA_OUT_OF_RANGE)
     _check_modes(state, request)
@@ -204,8 +216,10 @@ def deliver(state: DriveState, request: ReadRequest, unstable: list[tuple[int, i
                                       lba + i in bad) for i in range(count))
     if request.fields is None:
         return data
+    edc = state.profile.audio.raw_edc
     return b"".join(format_raw(request.fields, mode_at(state, lba + i), lba + i,
-                               data[i * SECTOR_BYTES:(i + 1) * SECTOR_BYTES], lba + i in bad)
+                               data[i * SECTOR_BYTES:(i + 1) * SECTOR_BYTES], lba + i in bad, edc)
+                    + (audio.subchannel_bytes(state, lba + i, request.subchannel) if request.subchannel else b"")
                     for i in range(count))
 
 
@@ -222,7 +236,7 @@ def _audio_sector(state: DriveState, fields: int | None, lba: int, data: bytes, 
     return b"".join(parts)
 
 
-def format_raw(fields: int, mode: str, lba: int, data: bytes, unstable: bool) -> bytes:
+def format_raw(fields: int, mode: str, lba: int, data: bytes, unstable: bool, edc: bool = False) -> bytes:
     """One READ CD sector with the fields of byte 9: SYNC, header codes, user data, EDC/ECC, C2."""
     headers = (fields >> 5) & 0x03            # 00 none, 01 header, 10 subheader, 11 both
     c2 = (fields >> 1) & 0x03
@@ -237,11 +251,27 @@ def format_raw(fields: int, mode: str, lba: int, data: bytes, unstable: bool) ->
     if fields & 0x10:
         parts.append(data)
     if fields & 0x08:
-        parts.append(bytes(EDC_ECC_BYTES[mode]))     # left zero
+        parts.append(_edc_field(mode, lba, data) if edc else bytes(EDC_ECC_BYTES[mode]))   # else left zero
     if c2:
         bits = b"\xff" * C2_BYTES if unstable else bytes(C2_BYTES)
         parts.append(bits if c2 == 1 else bits + (b"\x01\x00" if unstable else b"\x00\x00"))
     return b"".join(parts)
+
+
+def _edc_field(mode: str, lba: int, data: bytes) -> bytes:
+    """EDC (ECMA-130 14.3, little-endian), the zero intermediate field (mode 1), then the L-EC P and
+    Q parity (Annex A; over a mode 2 sector's header taken as zero): mode 1's EDC over sync + header
+    + data, form 1's over subheader + data."""
+    m, s, f = msf(lba)
+    header = bytes([bcd(m), bcd(s), bcd(f), 0x01 if mode == MODE1 else 0x02])
+    if mode == MODE1:
+        edc = edc_bitwise(SYNC + header + data).to_bytes(4, "little")
+        body = bytearray(header + data + edc + bytes(8) + bytes(276))
+    else:
+        edc = edc_bitwise(SUBHEADER_FORM1 + data).to_bytes(4, "little")
+        body = bytearray(bytes(4) + SUBHEADER_FORM1 + data + edc + bytes(276))
+    lec_parity(body)
+    return bytes(body[4 + (0 if mode == MODE1 else 8) + 2048:])
 
 
 def garble(state: DriveState, true: bytes) -> bytes:

@@ -1,0 +1,197 @@
+"""`acquire image` on a CD with audio tracks: after the data copy, every audio track read
+sample-exact (acquire/audio/rip.py) with its read offset corrected, then the disc as the
+preservation community keeps it: IMAGE.bin + IMAGE.cue (data tracks raw, each sector's EDC checked),
+IMAGE.NN.wav per audio track (and .flac on request), IMAGE.toc.txt; the checksums, disc IDs, offset
+and unresolved samples into the record (record/audio_tables.py) before the seal.
+
+The ISO image stays what it is: the data tracks' user data (an audio track's sectors are not
+recorded there, layout kind "audio").
+"""
+from __future__ import annotations
+
+import hashlib
+import zlib
+from pathlib import Path
+from typing import Any
+
+from ..audio import checksums, discid, ecma130, offset as offsets, output, subq
+from ..audio.rip import TrackRipper
+from ..drive.cdda import MAX_SECTORS, RAW_BYTES, CddaReader
+from ..errors import UsageError
+from ..record import Record
+from ..record.audio_tables import load_audio, save_audio
+
+SECTOR = 2048
+
+
+def stopped(exc: BaseException) -> str:
+    """The one line of a run stopped while reading audio: the image is whole, the audio tracks are read again."""
+    why = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", str(exc))
+    return f"{why} while reading the audio tracks; run the same command to resume (the audio tracks are read again)"
+
+
+def has_audio(layout) -> bool:
+    return layout is not None and any(t.audio for t in layout.tracks)
+
+
+def run_audio(run) -> dict[str, Any]:
+    """Read the audio tracks and write the files and the record rows; returns the summary for --json."""
+    layout, drive, options = run.layout, run.drive, run.options
+    identity = run.identity
+    earlier = offset_from(options.read_offset_from, identity) if options.read_offset_from else None
+    earlier = earlier or _earlier_offset(run.record, identity)
+    chosen = offsets.resolve(identity.vendor, identity.product, options.read_offset, earlier)
+    tracks = sorted(layout.tracks, key=lambda t: t.start)
+    audio_tracks = [t for t in tracks if t.audio]
+    reader = CddaReader(drive).probe(audio_tracks[0].start)
+    far = 0 if audio_tracks[0].start > layout.sectors // 2 else max(layout.sectors - 1, 0)
+    ripper = TrackRipper(reader, lambda: drive.clock_s, disc_end=layout.sectors, far_lba=far,
+                         agree=options.audio_agree, budget_s=options.audio_budget_s,
+                         recorded=lambda lba: any(t.start <= lba < t.end for t in tracks))
+    base = run.image_path
+    bin_path, cue_path, sub_path = base.with_suffix(".bin"), base.with_suffix(".cue"), base.with_suffix(".sub")
+    rows, damage, cue_tracks, files = [], [], [], []
+    data_figures = {"raw_sectors": 0, "edc_ok": 0, "lec_ok": 0, "rebuilt": 0}
+    last_number = tracks[-1].number
+    catalog, isrc, title = _disc_codes(run.structures)
+    previous = None
+    with open(bin_path, "wb") as bin_file, open(sub_path, "wb") as sub_file:
+        for t in tracks:
+            # a pre-gap that is not recorded (the link before a mixed-mode disc's first audio track)
+            # is a PREGAP; the gap between sessions (lead-out, lead-in) is none: REM SESSION says it
+            gap = t.start - previous.end if previous is not None and previous.session == t.session else 0
+            previous = t
+            if not t.audio:
+                frames = _data_track(reader, run, t, bin_file, sub_file, data_figures)
+                cue_tracks.append(output.CueTrack(t.number, False, frames, pregap=gap, session=t.session,
+                                                  data_mode=2 if t.data_mode == 2 else 1))
+                continue
+            rip = ripper.rip(t.start, t.end, chosen.samples)
+            bin_file.write(rip.pcm)
+            sub_file.write(b"".join(subq.clonecd_sub(rip.subchannel.get(lba), reader.subchannel)
+                                    for lba in range(t.start, t.end)))
+            wav = output.write_wav(base.with_name(f"{base.stem}.{t.number:02d}.wav"), rip.pcm)
+            files.append(wav.name)
+            if options.flac:
+                files.append(output.write_flac(wav).name)
+            sums = checksums.track_sums(rip.pcm, first=t.number == tracks[0].number, last=t.number == last_number)
+            unresolved = sum(u.last - u.first + 1 for u in rip.unresolved)
+            rows.append({"track": t.number, "start": t.start, "end": t.end, "file": wav.name, "bytes": len(rip.pcm),
+                         "sha1": hashlib.sha1(rip.pcm).hexdigest(), "crc32": f"{sums.crc32:08x}",
+                         "accuraterip_v1": f"{sums.ar_v1:08x}", "accuraterip_v2": f"{sums.ar_v2:08x}",
+                         "reads": rip.reads, "rereads": rip.rereads, "c2_samples": rip.c2_samples,
+                         "q_errors": rip.q_errors, "unresolved_samples": unresolved,
+                         "budget_spent": int(rip.budget_spent), "elapsed_s": round(rip.elapsed_s, 3)})
+            damage += [{"track": t.number, "first_sample": u.first, "last_sample": u.last, "time": u.time(),
+                        "reason": u.reason} for u in rip.unresolved]
+            cue_tracks.append(output.CueTrack(t.number, True, t.end - t.start, pregap=gap, session=t.session,
+                                              isrc=isrc.get(str(t.number))))
+    cue_path.write_text(output.cue_text(bin_path.name, cue_tracks, catalog=catalog, title=title),
+                        encoding="utf-8", newline="")
+    dat_path = base.with_name(base.stem + ".dat")
+    roms = _dat_roms(bin_path, base.stem, cue_tracks) + [_rom(cue_path.name, cue_path.read_bytes())]
+    dat_path.write_text(output.dat_text(base.stem, roms), encoding="utf-8")
+    toc = [(t.number, t.session, t.start, t.audio, t.end - t.start) for t in tracks]
+    toc_path = base.with_name(base.stem + ".toc.txt")
+    toc_path.write_text(output.toc_text(toc, layout.sectors), encoding="ascii")
+    toc_tracks = [discid.TocTrack(t.number, t.start, t.audio, t.session) for t in tracks]
+    disc = {"read_offset": chosen.samples, "offset_source": chosen.source, "offset_detail": chosen.detail,
+            "drive": [identity.vendor, identity.product, identity.revision],
+            "c2": reader.c2, "c2_claimed": reader.c2_claimed, "subchannel": ["none", "raw P-W", "formatted Q"][reader.subchannel],
+            "agree": options.audio_agree, "budget_s": options.audio_budget_s,
+            "musicbrainz_id": discid.musicbrainz_for(toc_tracks, layout.sectors),
+            "freedb_id": discid.freedb_id(toc_tracks, layout.sectors), "toc": toc, "lead_out": layout.sectors,
+            "bin": bin_path.name, "bin_sha1": _sha1(bin_path), "sub": sub_path.name, "sub_sha1": _sha1(sub_path),
+            "sub_source": {0: "none read: zero", 1: "raw P-W", 2: "formatted Q (P from its index, R-W zero)"}[
+                reader.subchannel], "cue": cue_path.name, "cue_sha1": _sha1(cue_path),
+            "toc_file": toc_path.name, "files": files, "dat": dat_path.name,
+            "dat_roms": [[r.name, r.size, r.crc32, r.md5, r.sha1] for r in roms], "data_track": data_figures,
+            "catalog": catalog, "isrc": isrc, "title": title}
+    save_audio(run.record, disc, rows, damage, run_id=run.run_id)
+    return {"bin": str(bin_path), "cue": str(cue_path), "read_offset": chosen.samples,
+            "offset_source": chosen.source, "musicbrainz_id": disc["musicbrainz_id"], "freedb_id": disc["freedb_id"],
+            "tracks": rows, "unresolved": damage, "unresolved_samples": sum(r["unresolved_samples"] for r in rows)}
+
+
+def _data_track(reader: CddaReader, run, track, bin_file, sub_file, figures: dict[str, int]) -> int:
+    """A data track's sectors raw (2352) into the BIN: READ CD, trusted when its EDC holds; else
+    rebuilt from the image's user data (sync, header, EDC, L-EC parity; a mode 2 track's subheader
+    taken as form 1 data, 08h) and counted. L-EC is checked too and counted, not required (a drive
+    such as QEMU's gives EDC/ECC zero)."""
+    saved, reader.c2 = reader.c2, False
+    try:
+        with open(run.image_path, "rb") as image:
+            for lba in range(track.start, track.end, MAX_SECTORS):
+                count = min(MAX_SECTORS, track.end - lba)
+                got = reader.read(lba, count)
+                for i in range(count):
+                    sector = got.data[i * RAW_BYTES:(i + 1) * RAW_BYTES] if got.ok else b""
+                    figures["raw_sectors"] += 1
+                    if sector and ecma130.check_raw(sector).trusted:
+                        figures["edc_ok"] += 1
+                        figures["lec_ok"] += ecma130.lec_ok(sector)
+                    else:
+                        image.seek((lba + i) * SECTOR)
+                        data = image.read(SECTOR).ljust(SECTOR, b"\0")
+                        sector = (ecma130.mode2_form1_sector(lba + i, data) if track.data_mode == 2
+                                  else ecma130.mode1_sector(lba + i, data))
+                        figures["rebuilt"] += 1
+                    bin_file.write(sector)
+                    sub = got.sub[i] if got.ok and got.sub else None
+                    sound = sub is not None and subq.q_ok(sub, lba + i, reader.subchannel)
+                    sub_file.write(subq.clonecd_sub(sub if sound else None, reader.subchannel))
+    finally:
+        reader.c2 = saved
+    return track.end - track.start
+
+
+def _disc_codes(structures: dict) -> tuple[str | None, dict[str, str], str | None]:
+    """The MCN, each track's ISRC (READ SUB-CHANNEL) and the CD-TEXT album title, where the disc has them."""
+    def parsed(name: str) -> dict:
+        found = structures.get(name)
+        return (getattr(found, "parsed", None) or {}) if found is not None else {}
+    title = parsed("cd_text").get("titles", {}).get("0")
+    return parsed("mcn").get("mcn"), dict(parsed("isrc").get("isrc", {})), title.replace('"', "'") if title else None
+
+
+def offset_from(path: Path, identity) -> tuple[int, str]:
+    """The offset an earlier acquisition with this drive stored (--read-offset-from RECORD)."""
+    with Record.open_readonly(path) as earlier:
+        found = _earlier_offset(earlier, identity)
+    if found is None:
+        raise UsageError(f"{path} holds no known read offset of {identity.vendor} {identity.product}",
+                         hint="give a record of an audio CD read with this drive, or --read-offset SAMPLES")
+    return found
+
+
+def _earlier_offset(record, identity) -> tuple[int, str] | None:
+    """The offset an earlier run with this drive used and stored in this record (a resume)."""
+    stored = load_audio(record)
+    if stored is None:
+        return None
+    disc = stored["disc"]
+    if disc.get("drive", [None, None])[:2] != [identity.vendor, identity.product] or disc.get("offset_source") == "unknown":
+        return None
+    return int(disc["read_offset"]), f"{Path(record.path).name} ({disc.get('offset_source')})"
+
+
+def _dat_roms(bin_path: Path, stem: str, cue_tracks: list) -> list[output.DatRom]:
+    """Each track's part of the BIN, hashed as the file Redump would split it into."""
+    roms = []
+    with open(bin_path, "rb") as f:
+        for t in cue_tracks:
+            roms.append(_rom(f"{stem} (Track {t.number:02d}).bin", f.read(t.frames * RAW_BYTES)))
+    return roms
+
+
+def _rom(name: str, data: bytes) -> output.DatRom:
+    return output.DatRom(name, len(data), f"{zlib.crc32(data) & 0xFFFFFFFF:08x}", hashlib.md5(data).hexdigest(),
+                         hashlib.sha1(data).hexdigest())
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,132 @@
+"""The simulated drive's audio side, by CDB bytes (docs/simulated-drive.md "Audio"): READ CD of audio
+sectors shifted by its read offset, C2 error pointers over the corrupted bytes (or none: c2 = false),
+formatted Q and raw P-W subchannel, drives that refuse C2 or subchannel (05/24/00), the lead-out
+overread, and raw data sectors whose EDC holds when the drive computes it."""
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from acquire.audio import ecma130, subq
+from acquire.drive.sim import SimulatedDrive
+from acquire.drive.sim.audio import CORRUPT_AT, CORRUPT_BYTES
+from acquire.errors import ProfileError
+from audio_discs import make_wav
+
+START, SECTORS = 20, 40          # one data track of 20 generated sectors... then the audio track
+
+
+def read_cd(lba: int, count: int, fields: int = 0xF8, sub: int = 0, sector_type: int = 0) -> bytes:
+    # BE | type<<2 | LBA | length (3) | byte 9 | byte 10 | control
+    return struct.pack(">BBI", 0xBE, sector_type << 2, lba) + count.to_bytes(3, "big") + bytes([fields, sub, 0])
+
+
+@pytest.fixture
+def drive(tmp_path):
+    pcm = make_wav(tmp_path / "a.wav", SECTORS, 3)
+    opened = []
+
+    def _drive(drive_keys: str = "", damage: str = "") -> tuple[SimulatedDrive, bytes]:
+        path = tmp_path / "p.toml"
+        path.write_text(f'[drive]\n{drive_keys}\n[disc]\nprofile = "cd-rom"\n'
+                        f'[[track]]\nnumber = 1\nmode = "mode1"\nstart = 0\nsectors = {START}\n'
+                        f'[[track]]\nnumber = 2\nmode = "audio"\nstart = {START}\nimage = "a.wav"\n{damage}')
+        d = SimulatedDrive.from_profile(path)
+        opened.append(d)
+        return d, pcm
+    yield _drive
+    for d in opened:
+        d.close()
+
+
+def sense_of(done) -> tuple[int, int, int]:
+    return done.sense[2] & 0x0F, done.sense[12], done.sense[13]
+
+
+def test_read_cd_of_audio_is_the_samples_shifted_by_the_read_offset(drive):
+    d, pcm = drive("read_offset = 6")
+    done = d.execute(read_cd(START + 1, 2), data_in_length=2 * 2352)
+    assert done.ok
+    at = 2352 - 6 * 4                         # sample 588 - 6 of the track comes at LBA START + 1
+    assert done.data == pcm[at:at + 2 * 2352]
+    first = d.execute(read_cd(START, 1), data_in_length=2352).data
+    assert first[:24] == bytes(24) and first[24:] == pcm[:2352 - 24]    # the pre-gap's silence first
+
+
+def test_c2_marks_the_corrupted_bytes_and_a_flaky_sector_reads_true_afterwards(drive):
+    d, pcm = drive("", f'[[damage]]\nlbas = "{START + 5}"\nkind = "flaky"\nfailures = 1\n')
+    one = d.execute(read_cd(START + 5, 1, fields=0xFA), data_in_length=2352 + 294).data
+    true = pcm[5 * 2352:6 * 2352]
+    wrong = [i for i in range(2352) if one[i] != true[i]]
+    assert wrong == list(range(CORRUPT_AT, CORRUPT_AT + CORRUPT_BYTES))
+    flagged = [i for i in range(2352) if one[2352 + (i >> 3)] & (0x80 >> (i & 7))]
+    assert flagged == wrong
+    two = d.execute(read_cd(START + 5, 1, fields=0xFA), data_in_length=2352 + 294).data
+    assert two == true + bytes(294)
+
+
+def test_damage_without_c2_corrupts_unflagged(drive):
+    d, pcm = drive("", f'[[damage]]\nlbas = "{START + 5}"\nkind = "unstable"\nc2 = false\n')
+    one = d.execute(read_cd(START + 5, 1, fields=0xFA), data_in_length=2646).data
+    two = d.execute(read_cd(START + 5, 1, fields=0xFA), data_in_length=2646).data
+    assert one[:2352] != pcm[5 * 2352:6 * 2352] and one[:2352] != two[:2352]
+    assert one[2352:] == two[2352:] == bytes(294)
+
+
+def test_formatted_q_and_raw_p_w_name_the_sector(drive):
+    d, _ = drive()
+    q = d.execute(read_cd(START + 30, 1, sub=2), data_in_length=2352 + 16).data[2352:]
+    frame = subq.parse_q(q)
+    assert (frame.track, frame.index, frame.lba, frame.relative, frame.crc_ok, frame.audio) == (
+        2, 1, START + 30, 30, True, True)
+    raw = d.execute(read_cd(START + 30, 1, sub=1), data_in_length=2352 + 96).data[2352:]
+    assert subq.q_from_raw(raw) == q[:12]
+    data_q = subq.parse_q(d.execute(read_cd(3, 1, sub=2), data_in_length=2352 + 16).data[2352:])
+    assert (data_q.track, data_q.audio, data_q.lba) == (1, False, 3)
+
+
+@pytest.mark.parametrize("keys, fields, sub", [("c2 = false", 0xFA, 0), ("subchannel = false", 0xF8, 2)])
+def test_a_drive_without_c2_or_subchannel_refuses_them(drive, keys, fields, sub):
+    d, _ = drive(keys)
+    done = d.execute(read_cd(START, 1, fields=fields, sub=sub), data_in_length=2352 + 294 + 16)
+    assert not done.ok and sense_of(done) == (0x05, 0x24, 0x00)
+    assert d.execute(read_cd(START, 1), data_in_length=2352).ok
+
+
+def test_get_configuration_cd_read_feature_says_whether_c2_is_there(drive):
+    for keys, bit in (("", 0x02), ("c2 = false", 0x00)):
+        d, _ = drive(keys)
+        # 46 | RT 2 (one feature) | starting feature 001E | reserved | allocation | control
+        data = d.execute(bytes([0x46, 0x02, 0x00, 0x1E, 0, 0, 0, 0x00, 0xFF, 0]), data_in_length=255).data
+        assert struct.unpack_from(">H", data, 8)[0] == 0x001E and data[12] & 0x02 == bit
+
+
+def test_the_lead_out_is_read_only_by_a_drive_that_overreads(drive):
+    end = START + SECTORS
+    d, _ = drive()
+    done = d.execute(read_cd(end - 1, 2), data_in_length=2 * 2352)
+    assert not done.ok and sense_of(done) == (0x05, 0x21, 0x00)
+    d, pcm = drive("read_offset = 6\noverread = true")
+    data = d.execute(read_cd(end, 1), data_in_length=2352).data
+    assert data[:24] == pcm[-24:] and data[24:] == bytes(2352 - 24)
+
+
+def test_raw_data_sectors_carry_a_true_edc_when_the_drive_computes_it(drive):
+    d, _ = drive("raw_edc = true")
+    raw = d.execute(read_cd(7, 1), data_in_length=2352).data
+    assert ecma130.check_raw(raw).trusted and ecma130.lec_ok(raw)
+    # what the host rebuilds from the user data is what the drive reads raw, byte for byte
+    assert ecma130.mode1_sector(7, raw[16:2064]) == raw
+    d, _ = drive()                                  # QEMU-like: EDC/ECC zero, never trusted
+    assert not ecma130.check_raw(d.execute(read_cd(7, 1), data_in_length=2352).data).trusted
+
+
+def test_profile_refuses_bad_audio_keys(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[drive]\nread_offset = 99999\n[disc]\nprofile = "cd-rom"\nsectors = 10\n')
+    with pytest.raises(ProfileError, match="read_offset"):
+        SimulatedDrive.from_profile(path)
+    path.write_text('[disc]\nprofile = "cd-rom"\nsectors = 10\n[[damage]]\nlbas = "1"\nkind = "slow"\ndelay_s = 1\nc2 = false\n')
+    with pytest.raises(ProfileError, match="c2 applies"):
+        SimulatedDrive.from_profile(path)
