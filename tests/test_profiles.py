@@ -50,7 +50,7 @@ def test_a_dual_layer_dvd_is_imaged_with_16_sector_units_and_the_dvd_spiral_and_
         tmp_path, monkeypatch, name, code):
     """0016h, 0017h and 002Ah were read as CDs (ECC unit 1, the CD spiral) and reported as DVDs."""
     from acquire import api
-    from acquire.imaging import ImageOptions, run
+    from acquire.imaging import ImageOptions, hygiene_run, run
 
     seen = {}
     real = run.make_engine
@@ -60,6 +60,7 @@ def test_a_dual_layer_dvd_is_imaged_with_16_sector_units_and_the_dvd_spiral_and_
         seen.update(family=settings.family, ecc=settings.ecc_sectors, spiral=engine.model.geom.family)
         return engine
     monkeypatch.setattr(run, "make_engine", spy)
+    monkeypatch.setattr(hygiene_run, "make_engine", spy)     # the rescue, wrapped in retry hygiene
     profile = write_profile(tmp_path / "dl.toml", sectors=4096, profile=name,
                             damage=[{"lbas": "1000-1015", "kind": "unreadable"}])
     outcome = api.acquire_image(f"sim:{profile}", tmp_path / "dl.iso", ImageOptions())

@@ -100,7 +100,7 @@ def _udf_details(reader: SectorReader) -> dict:
         udf.mount()
     except Exception:  # noqa: BLE001 - a cut or odd image: whatever it states is all there is
         pass
-    details = dict(udf.v.details)
+    details = dict(udf.details)
     if ANCHOR_LBA < reader.sectors and (t := tag(reader.read(ANCHOR_LBA))) and t[0] == AVDP:
         details["descriptor_sequences"] = [
             {"which": which, "location": location, "length_bytes": length}
