@@ -25,6 +25,13 @@ order of work is by expected sectors recovered per second of drive time:
 6. scrape 2  every failed sector not yet read alone is read alone.
 7. retry     `retries` passes over the bad sectors, alternating direction, as the linear engine.
 
+Granularity: some DVD and BD drives fail a whole ECC block when one sector of it is bad, others
+return the sectors of the block whose EDC checks out. The engine starts from the ECC unit and
+learns which drive it has from the reads (granularity.py): a failed unit whose sectors before the
+failure read (the sense INFORMATION field said where), or a single sector read alone inside a
+failed unit that succeeds, shows partial blocks; from then on the model and the reads work
+sector by sector, as on a CD.
+
 Budgets: a unit is read at most once per phase (the flaky phase: retries + 1 times, and only
 for isolated failures), so no region eats more than its share while cheaper work remains. The
 plan is a function of the map alone (the model re-learns from it), so a killed run resumes with
@@ -33,25 +40,39 @@ the same decisions. Every read's reason says which phase and which prediction as
 from __future__ import annotations
 
 from .damage import DamageModel
+from .geometry import Geometry
+from .granularity import Granularity
 from .engine import (FORWARD, REVERSE, Reader, Result, Settings, Sink, align_down, align_up, read_and_report,
                      read_other_drive_failures, sectors_in_order)
 from .sectormap import SectorMap, State
 
 HARVEST, FLAKY, ARCS, PROBE, SCRAPE, RETRY = "harvest", "flaky", "arcs", "probe", "scrape", "retry"
+REPROBE = "reprobe"
+FAILED_STATES = (State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
 BOTH_SIDES = (-1, 1)
 INWARDS = (-1,)
+
+
+def settings_prior(settings: Settings) -> Geometry | None:
+    """The spiral the disc's structure data gives (Settings.spiral_hint), else None (nominal)."""
+    r0, pitch, velocity = settings.spiral_hint
+    if r0 is None and pitch is None and velocity is None:
+        return None
+    return Geometry.from_structure(settings.family, r0_m=r0, pitch_m=pitch, velocity_m_s=velocity)
 
 
 class AdaptiveEngine:
     def __init__(self, reader: Reader, smap: SectorMap, sink: Sink, settings: Settings) -> None:
         self.reader, self.smap, self.sink, self.settings = reader, smap, sink, settings
         self.protected: set[int] = set()       # sectors the drive refused alone as copy-protected
-        self.unit = max(1, settings.ecc_sectors)
+        self.unit = max(1, settings.ecc_sectors)           # the failure unit: the ECC unit until learnt
         self.cluster = max(settings.cluster, self.unit)
-        self.model = DamageModel(smap, settings.family, self.unit, turns=16)
+        self.model = DamageModel(smap, settings.family, self.unit, turns=16, prior=settings_prior(settings))
+        self.granularity = Granularity(self.unit)
         self._flaky_tried: set[int] = set()      # one flaky round per failure and run
 
     def run(self) -> None:
+        self._evidence(self.granularity.learn_from_map(self.smap))     # a resumed run: what the map shows
         # before the model learns: it must learn this drive's failures, not another drive's
         read_other_drive_failures(self.reader, self.smap, self.sink, self.settings, self.protected)
         self.model.learn(force=True)
@@ -64,6 +85,8 @@ class AdaptiveEngine:
         if self.settings.scrape:        # unexplained failures (likely flaky) before the probe
             self._scrape_pass(1, states, partial_only=True)
         self._probe()
+        for n in range(1, self.settings.retries + 1):   # DVD/BD: flaky units whole, before their sectors alone
+            self._reprobe(n)
         if self.settings.scrape:
             self._scrape_pass(2, states, partial_only=False)
             for n in range(1, self.settings.retries + 1):
@@ -99,11 +122,14 @@ class AdaptiveEngine:
                                   f"which the drive reported bad")
                 if not good.ok:
                     return self._locate(good, phase, pass_no, reason)
+                if info % self.unit:                  # good sectors of the unit that failed
+                    self._evidence(self.granularity.partial(info))
             first = info
         else:
             lo, hi = lba, lba + count
-            while hi - lo > self.unit:
-                mid = lo + max(self.unit, align_down((hi - lo) // 2, self.unit))
+            floor = 1 if self.granularity.wants_probe() else self.unit     # undecided: down to the sector
+            while hi - lo > floor:
+                mid = lo + max(floor, align_down((hi - lo) // 2, floor))
                 half = self._read(lo, mid - lo, phase, pass_no,
                                   f"{reason}: bisecting {lo}-{hi - 1} (the drive named no failed LBA)")
                 if half.ok:
@@ -116,7 +142,35 @@ class AdaptiveEngine:
                 self._mark_failed(lo, hi - lo)
                 return hi
         self._mark_failed(first, 1)
+        if self.unit > 1:
+            self._probe_granularity(first, min(align_down(first, self.unit) + self.unit, self.smap.sectors),
+                                    phase, pass_no)
         return min(align_up(first + 1, self.unit), self.smap.sectors)
+
+    # -- granularity: does this drive return the good sectors of a failed ECC unit? ---------------
+    def _probe_granularity(self, failed: int, unit_end: int, phase: str, pass_no: int) -> None:
+        """While undecided: the last sector of a failed unit read alone (a sector the failure did
+        not name): a good read shows partial blocks, a failure counts for whole ones."""
+        lba = unit_end - 1
+        if not self.granularity.wants_probe() or lba <= failed or self.smap.state_at(lba) != State.UNTRIED:
+            return
+        why = f"granularity: inside the ECC unit that failed at LBA {failed}, alone"
+        r = self._read(lba, 1, phase, pass_no, f"{why} (does this drive return the good sectors of a failed unit?)")
+        if not r.ok:
+            self._mark_failed(lba, 1)
+            self._evidence(self.granularity.whole(lba))
+            return
+        # a good sector: partial blocks, or a flaky unit that reads by now; the failed one tells
+        again = self._read(failed, 1, phase, pass_no, f"{why}: LBA {lba} read, so is LBA {failed} still bad?")
+        if not again.ok:
+            self._mark_failed(failed, 1)
+            self._evidence(self.granularity.partial(lba, probed=True))
+
+    def _evidence(self, decided: bool) -> None:
+        """Once partial blocks are shown, the failure unit is the sector."""
+        if decided and self.granularity.unit == 1 and self.unit != 1:
+            self.unit = 1
+            self.model.set_unit(1)
 
     # -- 1. harvest -------------------------------------------------------------------------------
     def _harvest(self) -> None:
@@ -284,6 +338,28 @@ class AdaptiveEngine:
             pos = end
         self.sink.pass_ended(PROBE, 1)
 
+    def _reprobe(self, pass_no: int) -> None:
+        """Each failed ECC unit with no good sector read whole once more: a unit that failed on a
+        flaky sector (an edge of the damage, often) reads now, for one failed read a unit rather
+        than one a sector; what still fails is scraped after."""
+        if self.unit == 1:
+            return
+        units = []
+        for run in self.smap.runs_of(*FAILED_STATES):
+            for u in range(align_down(run.start, self.unit), run.end, self.unit):
+                end = min(u + self.unit, self.smap.sectors)
+                if (not units or units[-1] != u) and not any(r.state in (State.FINISHED, State.UNTRIED)
+                                                             for r in self.smap.runs(u, end)):
+                    units.append(u)
+        if not units:
+            return
+        self.sink.pass_started(REPROBE, pass_no, FORWARD)
+        for u in units:
+            end = min(u + self.unit, self.smap.sectors)
+            self._read(u, end - u, REPROBE, pass_no, f"reprobe pass {pass_no}: the ECC unit failed whole, "
+                       f"read whole again before its sectors alone", fua=True)
+        self.sink.pass_ended(REPROBE, pass_no)
+
     # -- 5. scrape and 6. retry ---------------------------------------------------------------------
     def _scrape_pass(self, pass_no: int, states, *, partial_only: bool) -> None:
         if not self.smap.count(*states):
@@ -297,7 +373,7 @@ class AdaptiveEngine:
                 if partial_only and not self._unexplained(lba):
                     continue
                 # an unexplained failure is likely flaky: it gets its retries now, not at the end
-                for attempt in range(1, (self.settings.retries + 2 if partial_only else 2)):
+                for attempt in range(1, 2):
                     if self._read(lba, 1, SCRAPE, pass_no, f"scrape pass {pass_no}: {why}, now read alone"
                                   f" (attempt {attempt})", fua=attempt > 1).ok:
                         break

@@ -58,6 +58,15 @@ class Geometry:
         _, p, _, s = NOMINAL[family]
         return cls(r0_m / p, pv_m2_s / (math.pi * s * p * p), family)
 
+    @classmethod
+    def from_structure(cls, family: str, *, r0_m: float | None = None, pitch_m: float | None = None,
+                       velocity_m_s: float | None = None) -> Geometry:
+        """From what a disc says of itself (DVD PFI: track density and linear density; BD disc
+        information), each value nominal when not given. The angles see only r0/p and v/p."""
+        n_r0, n_p, n_v, s = NOMINAL[family]
+        p = pitch_m or n_p
+        return cls((r0_m or n_r0) / p, (velocity_m_s or n_v) / (math.pi * s * p), family)
+
     # -- the physical view ------------------------------------------------------------------
     @property
     def pitch_m(self) -> float:
@@ -334,3 +343,55 @@ def _solve3(s: list[list[float]], t: list[float]) -> tuple[float, float, float] 
                 for k in range(col, 4):
                     m[r][k] -= f * m[col][k]
     return tuple(m[i][3] / m[i][i] for i in range(3))  # type: ignore[return-value]
+
+
+# -- the fit from intervals: failures wider than a sector (a DVD or BD ECC unit) --------------------
+COHERENCE_BINS = 32          # of a turn
+COHERENCE_WINDOW = 64        # turns: a scratch's angle may drift (a chord, a curve) from window to window
+MAX_INTERVALS = 300
+
+
+def coherence(intervals: list[tuple[float, float]], geom: Geometry, *, window: int = COHERENCE_WINDOW) -> int:
+    """How well `geom` puts failed intervals (LBA start, end) at one angle: within each window of
+    turns, the largest number of intervals that cover one angle bin, summed over the windows. A
+    radial scratch seen through 16-sector units (half a turn at a DVD's inner edge) covers the same
+    bin on every turn with the right spiral, and drifts off it with a wrong one."""
+    hists: dict[int, list[int]] = {}
+    bins = COHERENCE_BINS
+    for start, end in intervals:
+        n0, n1 = geom.revs(start), geom.revs(end)
+        if n1 - n0 > 0.9:            # a ring or a band: no angle to tell
+            continue
+        h = hists.setdefault(int(n0 // window), [0] * bins)
+        b0, b1 = int((n0 % 1.0) * bins), int((n0 % 1.0) * bins + (n1 - n0) * bins)
+        for k in range(b0, b1 + 1):
+            h[k % bins] += 1
+    return sum(max(h) for h in hists.values())
+
+
+def fit_coherent(intervals: list[tuple[float, float]], prior: Geometry) -> Geometry:
+    """The local period (b, with a held) that makes failed intervals most coherent in angle: a grid
+    over the standards' range (0.8-1.25 of the prior, covering CD 1.2-1.4 m/s x 1.5-1.7 um, DVD
+    dual layer 3.84 m/s, BD 27 GB), then finer steps around the best. The prior is kept unless the
+    best clearly beats it (scattered damage is coherent nowhere)."""
+    if len(intervals) > MAX_INTERVALS:
+        step = len(intervals) / MAX_INTERVALS
+        intervals = [intervals[int(i * step)] for i in range(MAX_INTERVALS)]
+    if len(intervals) < 6:
+        return prior
+
+    def at(f: float) -> Geometry:
+        return Geometry(prior.a, prior.b * f, prior.family)
+
+    def best_of(factors) -> tuple[int, float]:
+        return max((coherence(intervals, at(f)), -abs(f - 1.0), f) for f in factors)[0::2]
+
+    scores = [coherence(intervals, at(0.8 + 0.01 * i)) for i in range(46)]
+    top, f = best_of([0.8 + 0.01 * i for i in range(46)])
+    for step in (0.002, 0.0004):
+        top, f = best_of([f + step * k for k in range(-5, 6)])
+    base = coherence(intervals, prior)
+    typical = sorted(scores)[len(scores) // 2]
+    if top <= base or top < 1.3 * typical:
+        return prior
+    return at(f)
