@@ -128,8 +128,11 @@ def run_case(args: tuple[str, str, int, int]) -> dict:
 
 # -- the table -----------------------------------------------------------------------------------
 def _ratio(a, b):
+    """a / b; a run that never gets there (None) is infinitely slow; both never: even."""
     if a is None:
-        return float("inf")
+        return 1.0 if b is None else float("inf")
+    if b is None:
+        return 0.0
     return a / b if b else (1.0 if not a else float("inf"))
 
 

@@ -89,8 +89,12 @@ class AdaptiveEngine:
             self._reprobe(n)
         if self.settings.scrape:
             self._scrape_pass(2, states, partial_only=False)
+            # damage is marginal at its edges: the sectors beside good ones get their retries first
+            edges = self._edges()
             for n in range(1, self.settings.retries + 1):
-                self._retry(n, REVERSE if n % 2 else FORWARD)
+                self._retry(n, REVERSE if n % 2 else FORWARD, only=edges)
+            for n in range(1, self.settings.retries + 1):
+                self._retry(n, REVERSE if n % 2 else FORWARD, skip=edges)
 
     # -- reads ------------------------------------------------------------------------------------
     def _read(self, lba: int, count: int, phase: str, pass_no: int, reason: str, *, fua: bool = False) -> Result:
@@ -99,14 +103,16 @@ class AdaptiveEngine:
         return read_and_report(self.reader, self.smap, self.sink, lba, count, phase, pass_no, reason,
                                fail_state=None, fua=fua, protected=self.protected)
 
-    def _mark_failed(self, lba: int, count: int) -> None:
-        """Failed sectors: NON_SCRAPED the first time (a read alone is still owed, so a sector gets
-        as many attempts as with the linear engine), BAD once they fail again."""
+    def _mark_failed(self, lba: int, count: int, *, alone: bool = False) -> None:
+        """Failed sectors: NON_SCRAPED after a failed read of several (a read alone is still owed,
+        so a sector gets as many attempts as with the linear engine), BAD once read alone."""
         for run in list(self.smap.runs(lba, lba + count)):
-            if run.state == State.UNTRIED:
-                self.smap.set(run.start, run.count, State.NON_SCRAPED)
-            elif run.state in (State.NON_TRIMMED, State.NON_SCRAPED) and count == 1:
+            if alone and run.state in (State.UNTRIED, State.NON_TRIMMED, State.NON_SCRAPED):
                 self.smap.set(run.start, run.count, State.BAD)
+            elif run.state == State.UNTRIED:
+                self.smap.set(run.start, run.count, State.NON_SCRAPED)
+            elif count == 1 and run.state in (State.NON_TRIMMED, State.NON_SCRAPED):
+                self.smap.set(run.start, run.count, State.BAD)      # failed again
 
     def _locate(self, failed: Result, phase: str, pass_no: int, reason: str) -> int:
         """After a failed read of [lba, lba+count): find its first bad sector (INFORMATION, or
@@ -141,7 +147,7 @@ class AdaptiveEngine:
             else:                                # a unit failed whole and we do not know where
                 self._mark_failed(lo, hi - lo)
                 return hi
-        self._mark_failed(first, 1)
+        self._mark_failed(first, 1, alone=count == 1 and first == lba)
         if self.unit > 1:
             self._probe_granularity(first, min(align_down(first, self.unit) + self.unit, self.smap.sectors),
                                     phase, pass_no)
@@ -157,13 +163,13 @@ class AdaptiveEngine:
         why = f"granularity: inside the ECC unit that failed at LBA {failed}, alone"
         r = self._read(lba, 1, phase, pass_no, f"{why} (does this drive return the good sectors of a failed unit?)")
         if not r.ok:
-            self._mark_failed(lba, 1)
+            self._mark_failed(lba, 1, alone=True)
             self._evidence(self.granularity.whole(lba))
             return
         # a good sector: partial blocks, or a flaky unit that reads by now; the failed one tells
         again = self._read(failed, 1, phase, pass_no, f"{why}: LBA {lba} read, so is LBA {failed} still bad?")
         if not again.ok:
-            self._mark_failed(failed, 1)
+            self._mark_failed(failed, 1, alone=True)
             self._evidence(self.granularity.partial(lba, probed=True))
 
     def _evidence(self, decided: bool) -> None:
@@ -313,18 +319,21 @@ class AdaptiveEngine:
         if not self.smap.count(State.UNTRIED):
             return
         self.sink.pass_started(PROBE, 1, FORWARD)
-        pos = 0
+        pos, failed_end = 0, -1
         while (run := self.smap.next_run_of(State.UNTRIED, at=pos)) is not None:
             start = run.start
             limit = self.cluster if self.unit == 1 else self.unit
             end = min(run.end, align_down(start, limit) + limit)
-            result = self._read(start, end - start, PROBE, 1, "probe: predicted bad, read once as a whole "
-                                f"before scraping ({end - start} sectors)")
+            if self.unit == 1 and start == failed_end:
+                end = start + 1     # right after a failure: alone, as ddrescue trims (a failure is then final)
+            why = ("probe: right after a failure, alone" if end - start == 1 and start == failed_end else
+                   f"probe: predicted bad, read once as a whole before scraping ({end - start} sectors)")
+            result = self._read(start, end - start, PROBE, 1, why)
             if result.ok:
                 pos = end
                 continue
             if self.unit == 1:      # a CD fails sector by sector: the ones after the failure may be good
-                pos = self._locate(result, PROBE, 1, "probe")
+                pos = failed_end = self._locate(result, PROBE, 1, "probe")
                 continue
             info = getattr(result.sense, "information", None)
             if info is not None and start < info < end:
@@ -386,11 +395,27 @@ class AdaptiveEngine:
             return any(r.state == State.FINISHED for r in self.smap.runs(u, min(u + self.unit, self.smap.sectors)))
         return self.model.bad_samples(lba, 1, BOTH_SIDES)[0] == 0
 
-    def _retry(self, pass_no: int, direction: str) -> None:
-        if not self.smap.count(State.BAD):
+    def _edges(self) -> set[int]:
+        """The bad sectors with a finished neighbour: the edges of the damage, likeliest flaky."""
+        edges: set[int] = set()
+        n = self.smap.sectors
+        for run in self.smap.runs_of(State.BAD):
+            if run.start > 0 and self.smap.state_at(run.start - 1) == State.FINISHED:
+                edges.add(run.start)
+            if run.end < n and self.smap.state_at(run.end) == State.FINISHED:
+                edges.add(run.end - 1)
+        return edges
+
+    def _retry(self, pass_no: int, direction: str, *, only: set[int] | None = None,
+               skip: set[int] = frozenset()) -> None:
+        """A retry pass over the bad sectors, FUA: `only` the edges (tier 1), or all but them."""
+        if not self.smap.count(State.BAD) or only is not None and not only:
             return
+        tier = "the edges of the damage" if only is not None else "the rest"
         self.sink.pass_started(RETRY, pass_no, direction)
         for lba in sectors_in_order(self.smap, (State.BAD,), reverse=direction == REVERSE):
-            self._read(lba, 1, RETRY, pass_no, f"retry pass {pass_no}", fua=True)
+            if (only is not None and lba not in only) or lba in skip:
+                continue
+            self._read(lba, 1, RETRY, pass_no, f"retry pass {pass_no}, {tier}", fua=True)
         self.sink.pass_ended(RETRY, pass_no)
 
