@@ -324,25 +324,30 @@ def ddrescue_reads(p: Pattern, work: Path, retries: int = 1) -> list[tuple[int, 
             raise SystemExit(f"ddrescue failed: {done.stderr.strip()}")
         phases: list = []
         stage_reads = parse_ddrescue_log(log, phases)
-        # a flaky sector changes state after its f-th read: cut the stage there, then rerun
+        # a flaky sector reads once it has failed f times: the test map is wrong from the first read
+        # that touches it after that; cut the stage before that read (and its ddrescue read) and
+        # rerun from there. Reads of other sectors in between are not affected, so one stage
+        # takes every change that nothing reads again before the cut.
         cut = None
         seen: dict[int, int] = {}
         for i, (lba, count, ok) in enumerate(stage_reads):
-            for f in failing[bisect.bisect_left(failing, lba):bisect.bisect_left(failing, lba + count)]:
-                seen[f] = seen.get(f, attempts[f]) + 1
-                if seen[f] >= p.flaky[f]:
-                    cut = i
-            if cut is not None:
+            hit = failing[bisect.bisect_left(failing, lba):bisect.bisect_left(failing, lba + count)]
+            if any(seen.get(f, attempts[f]) >= p.flaky[f] for f in hit):
+                cut = i
                 break
+            for f in hit:
+                seen[f] = seen.get(f, attempts[f]) + 1
         if cut is None:
             reads += stage_reads
             break
-        reads += stage_reads[:cut + 1]
-        for lba, count, ok in stage_reads[:cut + 1]:
+        while cut > 0 and phases[cut - 1][3] == phases[cut][3]:     # the whole of that ddrescue read
+            cut -= 1
+        reads += stage_reads[:cut]
+        for lba, count, ok in stage_reads[:cut]:
             for f in failing[bisect.bisect_left(failing, lba):bisect.bisect_left(failing, lba + count)]:
                 attempts[f] += 1
-        # restart from the map as it was after read `cut`: rebuild it from the reads so far
-        write_map_after(mapfile, p, reads, phases[cut])
+        # restart from the map as it was before read `cut`: rebuild it from the reads so far
+        write_map_after(mapfile, p, reads, phases[cut][:3])
         stage += 1
         if stage > MAX_STAGES:
             print(f"  !! ddrescue on {p.name}: stopped after {MAX_STAGES} stages", file=sys.stderr)
@@ -387,13 +392,13 @@ def parse_ddrescue_log(log: Path, phases: list | None = None) -> list[tuple[int,
     """--log-reads lines: 'pos(hex) size copied_size error_size' (bytes). A read that copied less
     than its size failed; what it copied came before the bad sector (a drive would fail the whole
     READ, so it is charged as a good read of those sectors and a failed one of the rest).
-    `phases`, when given, gets for each read the mapfile's (status, pass, position after it)
-    that resumes ddrescue right after that read."""
+    `phases`, when given, gets for each read the mapfile's (status, pass, position) that resumes
+    ddrescue with that read, and the number of the log line it came from."""
     reads = []
     if not log.exists():
         return reads
     phase = ("?", 1, True)
-    for line in log.read_text().splitlines():
+    for line_no, line in enumerate(log.read_text().splitlines()):
         m = _LOG_LINE.match(line)
         if not m:
             h = _PHASE.match(line)
@@ -402,7 +407,7 @@ def parse_ddrescue_log(log: Path, phases: list | None = None) -> list[tuple[int,
             continue
         pos, size, copied = int(m.group(1), 16), int(m.group(2)), int(m.group(3))
         lba, count = pos // SECTOR, max(1, size // SECTOR)
-        after = (phase[0], phase[1], pos + size if phase[2] else pos)
+        after = (phase[0], phase[1], pos if phase[2] else pos + size, line_no)
         if copied == size:
             reads.append((lba, count, True))
         else:

@@ -104,15 +104,14 @@ class AdaptiveEngine:
                                fail_state=None, fua=fua, protected=self.protected)
 
     def _mark_failed(self, lba: int, count: int, *, alone: bool = False) -> None:
-        """Failed sectors: NON_SCRAPED after a failed read of several (a read alone is still owed,
-        so a sector gets as many attempts as with the linear engine), BAD once read alone."""
+        """Failed sectors: NON_SCRAPED the first time (a read alone is still owed, so a sector gets
+        as many attempts as with the linear engine: a first failure, one alone, the retries), BAD
+        once they fail again alone. `alone`: the failed read was of this sector only."""
         for run in list(self.smap.runs(lba, lba + count)):
-            if alone and run.state in (State.UNTRIED, State.NON_TRIMMED, State.NON_SCRAPED):
-                self.smap.set(run.start, run.count, State.BAD)
-            elif run.state == State.UNTRIED:
+            if run.state == State.UNTRIED:
                 self.smap.set(run.start, run.count, State.NON_SCRAPED)
-            elif count == 1 and run.state in (State.NON_TRIMMED, State.NON_SCRAPED):
-                self.smap.set(run.start, run.count, State.BAD)      # failed again
+            elif run.state in (State.NON_TRIMMED, State.NON_SCRAPED) and (count == 1 or alone):
+                self.smap.set(run.start, run.count, State.BAD)
 
     def _locate(self, failed: Result, phase: str, pass_no: int, reason: str) -> int:
         """After a failed read of [lba, lba+count): find its first bad sector (INFORMATION, or

@@ -347,8 +347,15 @@ def _solve3(s: list[list[float]], t: list[float]) -> tuple[float, float, float] 
 
 # -- the fit from intervals: failures wider than a sector (a DVD or BD ECC unit) --------------------
 COHERENCE_BINS = 32          # of a turn
-COHERENCE_WINDOW = 64        # turns: a scratch's angle may drift (a chord, a curve) from window to window
-MAX_INTERVALS = 300
+COHERENCE_WINDOW = 128       # turns: a scratch's angle may drift (a chord, a curve) from window to window
+MAX_INTERVALS = 400
+INTERVAL_BLOCK = 100
+# The local period near the start is 2.a/b, proportional to r0/v (the pitch cancels): the range of
+# b (a held nominal) that the standards allow, r0 and v over their ranges (CD 1.2-1.4 m/s, DVD 3.49
+# single and 3.84 dual layer, BD 25 and 27 GB a layer; benchmarks/corpus.py gives the sources),
+# widened by 4 %. A wider grid lets an alias win: at a DVD's or BD's inner edge a failed unit is
+# half a turn, and a lattice of them fits more than one period.
+PRIOR_RANGE = {"cd": (0.88, 1.13), "dvd": (0.94, 1.16), "bd": (0.88, 1.05)}
 
 
 def coherence(intervals: list[tuple[float, float]], geom: Geometry, *, window: int = COHERENCE_WINDOW) -> int:
@@ -371,12 +378,13 @@ def coherence(intervals: list[tuple[float, float]], geom: Geometry, *, window: i
 
 def fit_coherent(intervals: list[tuple[float, float]], prior: Geometry) -> Geometry:
     """The local period (b, with a held) that makes failed intervals most coherent in angle: a grid
-    over the standards' range (0.8-1.25 of the prior, covering CD 1.2-1.4 m/s x 1.5-1.7 um, DVD
-    dual layer 3.84 m/s, BD 27 GB), then finer steps around the best. The prior is kept unless the
-    best clearly beats it (scattered damage is coherent nowhere)."""
-    if len(intervals) > MAX_INTERVALS:
-        step = len(intervals) / MAX_INTERVALS
-        intervals = [intervals[int(i * step)] for i in range(MAX_INTERVALS)]
+    over the standards' range (PRIOR_RANGE), finer steps around the best, then the start radius
+    with the period held where the failures lie. The prior is kept unless the best clearly beats
+    it (scattered damage is coherent nowhere)."""
+    if len(intervals) > MAX_INTERVALS:        # blocks of neighbours spread over the disc: a window needs them
+        blocks = MAX_INTERVALS // INTERVAL_BLOCK
+        step = (len(intervals) - INTERVAL_BLOCK) / (blocks - 1)
+        intervals = [x for i in range(blocks) for x in intervals[int(i * step):int(i * step) + INTERVAL_BLOCK]]
     if len(intervals) < 6:
         return prior
 
@@ -386,12 +394,26 @@ def fit_coherent(intervals: list[tuple[float, float]], prior: Geometry) -> Geome
     def best_of(factors) -> tuple[int, float]:
         return max((coherence(intervals, at(f)), -abs(f - 1.0), f) for f in factors)[0::2]
 
-    scores = [coherence(intervals, at(0.8 + 0.01 * i)) for i in range(46)]
-    top, f = best_of([0.8 + 0.01 * i for i in range(46)])
-    for step in (0.002, 0.0004):
+    lo, hi = PRIOR_RANGE[prior.family]
+    grid = [lo + 0.004 * i for i in range(int((hi - lo) / 0.004) + 1)]
+    scores = [coherence(intervals, at(f)) for f in grid]
+    top, f = max((sc, -abs(f - 1.0), f) for sc, f in zip(scores, grid))[0::2]
+    for step in (0.001, 0.0002):
         top, f = best_of([f + step * k for k in range(-5, 6)])
     base = coherence(intervals, prior)
     typical = sorted(scores)[len(scores) // 2]
     if top <= base or top < 1.3 * typical:
         return prior
-    return at(f)
+    best = at(f)
+    # then the start radius: a and b together, the period held where the failures lie
+    x = sorted(x for x, _ in intervals)[len(intervals) // 2]
+    c = (best.revs(x) + best.a) / best.b         # the period there is 2c: keep it
+
+    def with_a(k: float) -> Geometry:            # c^2.b'^2 - x.b' - a'^2 = 0
+        a = best.a * k
+        return Geometry(a, (x + math.sqrt(x * x + 4 * c * c * a * a)) / (2 * c * c), prior.family)
+
+    if len(intervals) < 50:
+        return best
+    _, _, k = max((coherence(intervals, with_a(1 + 0.01 * i)), -abs(i), i) for i in range(-10, 11))
+    return with_a(1 + 0.01 * k)
