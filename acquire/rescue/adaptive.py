@@ -70,6 +70,9 @@ class AdaptiveEngine:
         self.model = DamageModel(smap, settings.family, self.unit, turns=16, prior=settings_prior(settings))
         self.granularity = Granularity(self.unit)
         self._flaky_tried: set[int] = set()      # one flaky round per failure and run
+        # sectors after the failed one in a failed read of several: the drive has tried them once
+        # (this run only: a resumed run gives them one more attempt, never one fewer)
+        self._touched: set[int] = set()
 
     def run(self) -> None:
         self._evidence(self.granularity.learn_from_map(self.smap))     # a resumed run: what the map shows
@@ -107,6 +110,9 @@ class AdaptiveEngine:
         """Failed sectors: NON_SCRAPED the first time (a read alone is still owed, so a sector gets
         as many attempts as with the linear engine: a first failure, one alone, the retries), BAD
         once they fail again alone. `alone`: the failed read was of this sector only."""
+        if alone and count == 1 and lba in self._touched and self.smap.state_at(lba) == State.UNTRIED:
+            self.smap.set(lba, 1, State.BAD)     # its first failure was in a longer read: this was the alone one
+            return
         for run in list(self.smap.runs(lba, lba + count)):
             if run.state == State.UNTRIED:
                 self.smap.set(run.start, run.count, State.NON_SCRAPED)
@@ -147,6 +153,8 @@ class AdaptiveEngine:
                 self._mark_failed(lo, hi - lo)
                 return hi
         self._mark_failed(first, 1, alone=count == 1 and first == lba)
+        if count > 1:      # the drive tried the sectors after the failed one too: a first attempt each
+            self._touched.update(range(first + 1, lba + count))
         if self.unit > 1:
             self._probe_granularity(first, min(align_down(first, self.unit) + self.unit, self.smap.sectors),
                                     phase, pass_no)

@@ -17,7 +17,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from .geometry import Geometry, chains, fit, fit_coherent
+from .geometry import Geometry, chains, coherence, fit, fit_coherent
 from .sectormap import SectorMap, State
 
 FAILED = (State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
@@ -95,9 +95,11 @@ class DamageModel:
         self._runs_at_fit = runs
         if self.unit > 1:            # failures as ECC units: fit their intervals, not their centres
             intervals = self.failed_units()
-            new = fit_coherent(intervals, self.geom)
-            if new != self.geom:
-                self.geom = new
+            candidates = [self.geom, fit_coherent(intervals, self.geom)]
+            points = [(u + v) / 2 for u, v in intervals]
+            if len(points) >= 3:           # the chains of unit centres, when units are narrow enough
+                candidates.append(fit(points, self.geom, max_turns=self.turns * 2))
+            self.geom = max(candidates, key=lambda g: coherence(intervals, g))     # ties: the earlier
             self.fits += 1
             return
         points = self.failure_points()

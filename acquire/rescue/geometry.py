@@ -346,34 +346,40 @@ def _solve3(s: list[list[float]], t: list[float]) -> tuple[float, float, float] 
 
 
 # -- the fit from intervals: failures wider than a sector (a DVD or BD ECC unit) --------------------
-COHERENCE_BINS = 32          # of a turn
-COHERENCE_WINDOW = 128       # turns: a scratch's angle may drift (a chord, a curve) from window to window
+COHERENCE_BINS = 64          # of a turn
+COHERENCE_WINDOW = 64        # intervals (about turns, on a scratch): its angle may drift (a chord, a curve)
 MAX_INTERVALS = 400
 INTERVAL_BLOCK = 100
 # The local period near the start is 2.a/b, proportional to r0/v (the pitch cancels): the range of
 # b (a held nominal) that the standards allow, r0 and v over their ranges (CD 1.2-1.4 m/s, DVD 3.49
 # single and 3.84 dual layer, BD 25 and 27 GB a layer; benchmarks/corpus.py gives the sources),
-# widened by 4 %. A wider grid lets an alias win: at a DVD's or BD's inner edge a failed unit is
+# widened by 4 % (DVD: 8 % below, where pressed discs run slow). A wider grid lets an alias win: at a DVD's or BD's inner edge a failed unit is
 # half a turn, and a lattice of them fits more than one period.
-PRIOR_RANGE = {"cd": (0.88, 1.13), "dvd": (0.94, 1.16), "bd": (0.88, 1.05)}
+PRIOR_RANGE = {"cd": (0.88, 1.13), "dvd": (0.90, 1.16), "bd": (0.88, 1.05)}
 
 
-def coherence(intervals: list[tuple[float, float]], geom: Geometry, *, window: int = COHERENCE_WINDOW) -> int:
+def coherence(intervals: list[tuple[float, float]], geom: Geometry, *, window: int = COHERENCE_WINDOW) -> float:
     """How well `geom` puts failed intervals (LBA start, end) at one angle: within each window of
-    turns, the largest number of intervals that cover one angle bin, summed over the windows. A
-    radial scratch seen through 16-sector units (half a turn at a DVD's inner edge) covers the same
-    bin on every turn with the right spiral, and drifts off it with a wrong one."""
-    hists: dict[int, list[int]] = {}
+    `window` consecutive intervals (by LBA, the same windows whatever the spiral), the largest
+    number of intervals that cover one angle bin, summed over the windows; ties go to the spiral
+    that leaves them the widest common angle (a wrong period narrows the intersection before it
+    breaks it). A radial scratch seen through 16-sector units (half a turn at a DVD's inner edge)
+    covers the same bin on every turn with the right spiral, and drifts off it with a wrong one."""
     bins = COHERENCE_BINS
-    for start, end in intervals:
-        n0, n1 = geom.revs(start), geom.revs(end)
-        if n1 - n0 > 0.9:            # a ring or a band: no angle to tell
-            continue
-        h = hists.setdefault(int(n0 // window), [0] * bins)
-        b0, b1 = int((n0 % 1.0) * bins), int((n0 % 1.0) * bins + (n1 - n0) * bins)
-        for k in range(b0, b1 + 1):
-            h[k % bins] += 1
-    return sum(max(h) for h in hists.values())
+    ordered = sorted(intervals)
+    total = 0.0
+    for w in range(0, len(ordered), window):
+        h = [0] * bins
+        for start, end in ordered[w:w + window]:
+            n0, n1 = geom.revs(start), geom.revs(end)
+            if n1 - n0 > 0.9:            # a ring or a band: no angle to tell
+                continue
+            b0 = int((n0 % 1.0) * bins)
+            for k in range(b0, b0 + int((n1 - n0) * bins) + 1):
+                h[k % bins] += 1
+        top = max(h)
+        total += top + (h.count(top) / (bins + 1) if top else 0.0)
+    return total
 
 
 def fit_coherent(intervals: list[tuple[float, float]], prior: Geometry) -> Geometry:
@@ -391,7 +397,7 @@ def fit_coherent(intervals: list[tuple[float, float]], prior: Geometry) -> Geome
     def at(f: float) -> Geometry:
         return Geometry(prior.a, prior.b * f, prior.family)
 
-    def best_of(factors) -> tuple[int, float]:
+    def best_of(factors) -> tuple[float, float]:
         return max((coherence(intervals, at(f)), -abs(f - 1.0), f) for f in factors)[0::2]
 
     lo, hi = PRIOR_RANGE[prior.family]
