@@ -39,6 +39,8 @@ the same decisions. Every read's reason says which phase and which prediction as
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .damage import DamageModel
 from .geometry import Geometry
 from .granularity import Granularity
@@ -48,6 +50,7 @@ from .sectormap import SectorMap, State
 
 HARVEST, FLAKY, ARCS, PROBE, SCRAPE, RETRY = "harvest", "flaky", "arcs", "probe", "scrape", "retry"
 REPROBE = "reprobe"
+SECTOR_BYTES = 2048
 FAILED_STATES = (State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
 BOTH_SIDES = (-1, 1)
 INWARDS = (-1,)
@@ -333,6 +336,9 @@ class AdaptiveEngine:
             end = min(run.end, align_down(start, limit) + limit)
             if self.unit == 1 and start == failed_end:
                 end = start + 1     # right after a failure: alone, as ddrescue trims (a failure is then final)
+            elif self.unit == 1 and start not in self._touched and (through := self._through_end(start)):
+                pos = failed_end = self._probe_through(start, through)
+                continue
             why = ("probe: right after a failure, alone" if end - start == 1 and start == failed_end else
                    f"probe: predicted bad, read once as a whole before scraping ({end - start} sectors)")
             result = self._read(start, end - start, PROBE, 1, why)
@@ -375,6 +381,61 @@ class AdaptiveEngine:
             self._read(u, end - u, REPROBE, pass_no, f"reprobe pass {pass_no}: the ECC unit failed whole, "
                        f"read whole again before its sectors alone", fua=True)
         self.sink.pass_ended(REPROBE, pass_no)
+
+    def _through_end(self, start: int) -> int | None:
+        """Where a probe read from the untried `start` may end to take in the untried sectors after
+        it within `cluster` (the end of the last of them), when there are any beyond its own stretch."""
+        run = self.smap.next_run_of(State.UNTRIED, at=start)
+        limit = min(self.smap.sectors, start + self.cluster)
+        end = None
+        while run is not None and run.end < limit and (run := self.smap.next_run_of(State.UNTRIED, at=run.end)):
+            if run.start >= limit:
+                break
+            end = min(run.end, limit)
+        return end
+
+    def _probe_through(self, start: int, end: int) -> int:
+        """One read through the finished sectors between untried ones (the harvest read around
+        predicted-bad sectors, one or two a turn on a CD): a failure gives every sector it touched
+        its first attempt, as a linear copy read does, so that each is then read alone once and is
+        final. Finished sectors are never delivered again. Returns where the probe goes on."""
+        if self.protected and all(x in self.protected for x in range(start, end)):
+            return start + 1
+        why = f"probe: predicted bad, read with the untried sectors up to LBA {end - 1} (first attempts)"
+        result = self.reader.read(start, end - start)
+        if result.ok:
+            self._deliver_untried(result, why)
+            return end
+        self.sink.failed(result, PROBE, 1, why)
+        self.sink.progress(self.smap, PROBE)
+        info = getattr(result.sense, "information", None)
+        if info is None or not start <= info < end:
+            return start                  # unlocated: read it alone next (failed_end == start)
+        for run in list(self.smap.runs(start, info)):     # the drive passed these: read them now
+            if run.state == State.UNTRIED:
+                r = self._read(run.start, run.count, PROBE, 1, f"probe: before LBA {info}, which the drive reported bad")
+                if not r.ok:
+                    return self._locate(r, PROBE, 1, "probe")
+        self._mark_failed(info, 1)
+        self._touched.update(x for x in range(info + 1, end) if self.smap.state_at(x) == State.UNTRIED)
+        return info + 1
+
+    def _deliver_untried(self, result: Result, why: str) -> None:
+        """A good read through finished sectors: only its untried stretches go to the sink (the
+        first carries the read's drive time), the finished ones keep their first reading."""
+        first = True
+        for run in list(self.smap.runs(result.lba, result.lba + result.count)):
+            if run.state == State.FINISHED:
+                continue
+            at = (run.start - result.lba) * SECTOR_BYTES
+            part = replace(result, lba=run.start, count=run.count, data=result.data[at:at + run.count * SECTOR_BYTES],
+                           duration_s=result.duration_s if first else 0.0)
+            self.sink.good(part, PROBE, 1)
+            self.smap.set(run.start, run.count, State.FINISHED)
+            if result.marginal:
+                self.sink.marginal(part, PROBE, 1, why)
+            first = False
+        self.sink.progress(self.smap, PROBE)
 
     # -- 5. scrape and 6. retry ---------------------------------------------------------------------
     def _scrape_pass(self, pass_no: int, states, *, partial_only: bool) -> None:
