@@ -9,7 +9,8 @@ import pytest
 from acquire.drive.device import open_drive
 from acquire.rescue import SectorMap, Settings, State
 from acquire.rescue.adaptive import AdaptiveEngine
-from acquire.rescue.geometry import Geometry, fit, fit_coherent
+from acquire.rescue.coherence import fit_coherent
+from acquire.rescue.geometry import Geometry, fit
 from conftest import ROOT, write_profile
 from test_adaptive import Recorder
 

@@ -17,7 +17,8 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from .geometry import Geometry, chains, coherence, fit, fit_coherent
+from .coherence import coherence, fit_coherent
+from .geometry import Geometry, chains, fit
 from .sectormap import SectorMap, State
 
 FAILED = (State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
