@@ -157,6 +157,18 @@ def summarize(rows: list[dict], delay: float) -> list[str]:
     return out
 
 
+def markdown(rows: list[dict], delay: float) -> list[str]:
+    """summarize() as a Markdown table."""
+    lines = summarize(rows, delay)
+    out = [f"A failed READ costs {delay:g} s:", "",
+           "| family | kind | seeds | median 99 % | worst 99 % | median 99.9 % | worst 99.9 % | linear 99.9 % "
+           "| / oracle 99.9 % | recovered - ddrescue (least) | seeds fewer |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for line in lines[2:]:
+        out.append("| " + " | ".join(line.split()) + " |")
+    return out
+
+
 def _f(x: float) -> str:
     return "never" if x == float("inf") else f"{x:.3f}" if x < 10 else f"{x:.0f}"
 
@@ -170,7 +182,14 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="full-size discs (slow: minutes a case)")
     ap.add_argument("--jobs", type=int, default=2, help="cases at once (default 2)")
     ap.add_argument("--out", help="write each case's figures here, one JSON object a line")
+    ap.add_argument("--from", dest="from_file", help="print the tables of an earlier --out file, running nothing")
+    ap.add_argument("--markdown", action="store_true", help="the tables as Markdown (for docs/rescue.md)")
     args = ap.parse_args()
+    if args.from_file:
+        rows = [json.loads(line) for line in open(args.from_file)]
+        for delay in DELAYS:
+            print("\n".join((markdown if args.markdown else summarize)(rows, delay)) + "\n")
+        return
     todo = []
     for family in args.families.split(","):
         fam = corpus.MEDIA[corpus.FAMILIES[family][0][0]][0]

@@ -140,3 +140,15 @@ def test_on_every_kind_of_damage_the_unreadable_set_is_exactly_the_profiles(tmp_
         _, smap, _ = run(tmp_path, case, retries=2)
         assert bad_set(smap) == case.bad, kind
         assert smap.count(State.FINISHED) == case.recoverable, kind
+
+
+def test_the_discs_own_structure_data_replaces_the_nominal_start():
+    """DVD PFI gives the track pitch and the linear density (hence the velocity): Settings.spiral_hint."""
+    d = disc("dvd-dl", 24.0, 0.74, 3.84)
+    settings = Settings.for_medium(d.sectors, 16, "dvd", spiral_hint=(None, 0.74e-6, 3.84))
+    engine = AdaptiveEngine(None, SectorMap(d.sectors), Recorder(), settings)
+    x = d.sectors / 3
+    assert engine.model.geom.sectors_per_rev(x) == pytest.approx(truth(d).sectors_per_rev(x), rel=1e-6)
+    assert Geometry.nominal("dvd").sectors_per_rev(x) > 1.05 * truth(d).sectors_per_rev(x)      # 3.49 m/s is 7 % off
+    plain = AdaptiveEngine(None, SectorMap(d.sectors), Recorder(), Settings.for_medium(d.sectors, 16, "dvd"))
+    assert plain.model.geom == Geometry.nominal("dvd")
