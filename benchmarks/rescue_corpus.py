@@ -190,12 +190,12 @@ def main() -> None:
         for delay in DELAYS:
             print("\n".join((markdown if args.markdown else summarize)(rows, delay)) + "\n")
         return
-    todo = []
-    for family in args.families.split(","):
-        fam = corpus.MEDIA[corpus.FAMILIES[family][0][0]][0]
-        sectors = corpus.FULL[fam] if args.full else SCALED[fam]
-        for kind in args.kinds.split(","):
-            todo += [(kind, family, s, sectors) for s in range(args.first_seed, args.first_seed + args.seeds)]
+    todo = []                      # seed by seed, so that a run cut short has every kind on as many seeds
+    for s in range(args.first_seed, args.first_seed + args.seeds):
+        for family in args.families.split(","):
+            fam = corpus.MEDIA[corpus.FAMILIES[family][0][0]][0]
+            sectors = corpus.FULL[fam] if args.full else SCALED[fam]
+            todo += [(kind, family, s, sectors) for kind in args.kinds.split(",")]
     t0 = time.monotonic()
     rows = []
     out = open(args.out, "w") if args.out else None

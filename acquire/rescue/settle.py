@@ -25,7 +25,7 @@ class SettleMixin:
             start = run.start
             limit = self.cluster if self.unit == 1 else self.unit
             end = min(run.end, align_down(start, limit) + limit)
-            if self.unit == 1 and start == failed_end:
+            if self.unit == 1 and start == failed_end and start in self._touched:
                 end = start + 1     # right after a failure: alone, as ddrescue trims (a failure is then final)
             elif self.unit == 1 and start not in self._touched and (through := self._through_end(start)):
                 pos = failed_end = self._probe_through(start, through)
@@ -100,8 +100,9 @@ class SettleMixin:
         self.sink.failed(result, PROBE, 1, why)
         self.sink.progress(self.smap, PROBE)
         info = getattr(result.sense, "information", None)
-        if info is None or not start <= info < end:
-            return start                  # unlocated: read it alone next (failed_end == start)
+        if info is None or not start <= info < end:    # unlocated: each untried one alone next
+            self._touched.update(x for x in range(start, end) if self.smap.state_at(x) == State.UNTRIED)
+            return start
         for run in list(self.smap.runs(start, info)):     # the drive passed these: read them now
             if run.state == State.UNTRIED:
                 r = self._read(run.start, run.count, PROBE, 1, f"probe: before LBA {info}, which the drive reported bad")
