@@ -182,11 +182,18 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="full-size discs (slow: minutes a case)")
     ap.add_argument("--jobs", type=int, default=2, help="cases at once (default 2)")
     ap.add_argument("--out", help="write each case's figures here, one JSON object a line")
-    ap.add_argument("--from", dest="from_file", help="print the tables of an earlier --out file, running nothing")
+    ap.add_argument("--from", dest="from_files", nargs="+", help="print the tables of earlier --out files, running "
+                    "nothing (a case in several counts once)")
     ap.add_argument("--markdown", action="store_true", help="the tables as Markdown (for docs/rescue.md)")
     args = ap.parse_args()
-    if args.from_file:
-        rows = [json.loads(line) for line in open(args.from_file)]
+    if args.from_files:
+        cases = {}
+        for name in args.from_files:
+            for line in open(name):
+                r = json.loads(line)
+                cases.setdefault((r["family"], r["kind"], r["seed"], r["sectors"]), r)
+        rows = list(cases.values())
+        print(f"{len(rows)} cases")
         for delay in DELAYS:
             print("\n".join((markdown if args.markdown else summarize)(rows, delay)) + "\n")
         return
