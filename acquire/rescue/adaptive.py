@@ -107,8 +107,8 @@ class AdaptiveEngine(SettleMixin):
             edges = self._edges()
             for n in range(1, self.settings.retries + 1):
                 self._retry(n, REVERSE if n % 2 else FORWARD, only=edges)
-            for n in range(1, self.settings.retries + 1):
-                self._retry(n, REVERSE if n % 2 else FORWARD, skip=edges)
+            for n in range(1, self.settings.retries + 1):     # numbered on: one row a pass in the record
+                self._retry(self.settings.retries + n, REVERSE if n % 2 else FORWARD, skip=edges)
 
     # -- reads ------------------------------------------------------------------------------------
     def _read(self, lba: int, count: int, phase: str, pass_no: int, reason: str, *, fua: bool = False) -> Result:
