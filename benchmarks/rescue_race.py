@@ -22,6 +22,7 @@ How each is timed:
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import math
 import os
@@ -189,13 +190,15 @@ def write_profile(path: Path, p: Pattern, trace: Path) -> None:
 
 # -- the clock -----------------------------------------------------------------------------------------
 class Clock:
-    """docs/reference/contracts.md "The clock", for one drive: feed it reads in order, it tells the time."""
+    """docs/reference/contracts.md "The clock", for one drive: feed it reads in order, it tells the time.
+    `error_delay_s`: what a failed READ costs (8 s by default; 30 s is the worst case vendors state)."""
 
-    def __init__(self, family: str, sectors: int) -> None:
+    def __init__(self, family: str, sectors: int, error_delay_s: float | None = None) -> None:
         self.rate = SPEED_X[family] * RATE_1X[family]
         self.sectors = sectors
         self.head: int | None = 0
         self.t = 0.0
+        self.error_delay_s = TIMING["error_delay_s"] if error_delay_s is None else error_delay_s
 
     def read(self, lba: int, count: int, ok: bool) -> float:
         t = TIMING
@@ -206,7 +209,7 @@ class Clock:
             spin = d * SECTOR / self.rate
             seek = 0.0 if d == 0 else spin if 0 < d and spin < t["seek_base_s"] else \
                 t["seek_base_s"] + t["seek_full_s"] * abs(d) / self.sectors
-        self.t += t["overhead_s"] + seek + count * SECTOR / self.rate + (0 if ok else t["error_delay_s"])
+        self.t += t["overhead_s"] + seek + count * SECTOR / self.rate + (0 if ok else self.error_delay_s)
         self.head = lba + count if ok else None
         return self.t
 
@@ -228,9 +231,9 @@ class Outcome:
         return None
 
 
-def replay(who: str, p: Pattern, reads, wall_s: float) -> Outcome:
+def replay(who: str, p: Pattern, reads, wall_s: float, error_delay_s: float | None = None) -> Outcome:
     """Charge a sequence of (lba, count, ok) reads; track recovered sectors."""
-    clock = Clock(p.family, p.sectors)
+    clock = Clock(p.family, p.sectors, error_delay_s)
     got = bytearray(p.sectors)
     n, failed, times = 0, 0, []
     for lba, count, ok in reads:
@@ -282,21 +285,27 @@ def run_acquire(p: Pattern, strategy: str, work: Path) -> Outcome:
 
 
 def run_ddrescue(p: Pattern, work: Path) -> Outcome:
-    """ddrescue -b 2048 -r1, with flaky sectors as stages: stage s marks bad the flaky sectors
-    that still fail their s-th read. ddrescue resumes from its mapfile between stages."""
+    t0 = time.monotonic()
+    return replay("ddrescue -r1", p, ddrescue_reads(p, work), time.monotonic() - t0)
+
+
+MAX_STAGES = 5000
+
+
+def ddrescue_reads(p: Pattern, work: Path, retries: int = 1) -> list[tuple[int, int, bool]]:
+    """ddrescue -b 2048 -r`retries`, with flaky sectors as stages: a flaky sector is bad in the test map
+    until it has been read as often as it fails; the stage is cut at that read, the mapfile
+    rebuilt from the reads so far, and ddrescue resumes from it. The reads, in order."""
     mapfile, log = work / "dd.map", work / "dd.log"
     size = p.sectors * SECTOR
     reads: list[tuple[int, int, bool]] = []
-    t0 = time.monotonic()
-    # each stage runs until ddrescue stops or until every flaky sector was read as often as it
-    # fails: ddrescue's own -r1 pass gives at most a few reads, so stages are cut by read count
     attempts = {lba: 0 for lba in p.flaky}
     mapfile.unlink(missing_ok=True)
     stage = 0
     while True:
-        failing = {lba for lba, f in p.flaky.items() if attempts[lba] < f}
+        failing = sorted(lba for lba, f in p.flaky.items() if attempts[lba] < f)
         testmap = work / "dd.test"
-        bad = ranges(p.bad | failing)
+        bad = ranges(p.bad | set(failing))
         lines = ["0x00000000 ?", "#      pos        size  status"]
         pos = 0
         for a, b in bad:
@@ -308,43 +317,53 @@ def run_ddrescue(p: Pattern, work: Path) -> Outcome:
             lines.append(f"0x{pos * SECTOR:08X}  0x{(p.sectors - pos) * SECTOR:08X}  +")
         testmap.write_text("\n".join(lines) + "\n")
         log.unlink(missing_ok=True)
-        cmd = ["ddrescue", "-b", "2048", "-r1", "-s", str(size), f"--test-mode={testmap}",
+        cmd = ["ddrescue", "-b", "2048", f"-r{retries}", "-s", str(size), f"--test-mode={testmap}",
                f"--log-reads={log}", "-f", "/dev/zero", "/dev/null", str(mapfile)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode not in (0, 1):
             raise SystemExit(f"ddrescue failed: {done.stderr.strip()}")
-        stage_reads = parse_ddrescue_log(log)
-        # a flaky sector changes state after its f-th read: cut the stage there, then rerun
+        phases: list = []
+        stage_reads = parse_ddrescue_log(log, phases)
+        # a flaky sector reads once it has failed f times: the test map is wrong from the first read
+        # that touches it after that; cut the stage before that read (and its ddrescue read) and
+        # rerun from there. Reads of other sectors in between are not affected, so one stage
+        # takes every change that nothing reads again before the cut.
         cut = None
-        seen = dict(attempts)
+        seen: dict[int, int] = {}
         for i, (lba, count, ok) in enumerate(stage_reads):
-            for f in failing:
-                if lba <= f < lba + count:
-                    seen[f] += 1
-                    if seen[f] >= p.flaky[f]:
-                        cut = i
-            if cut is not None:
+            hit = failing[bisect.bisect_left(failing, lba):bisect.bisect_left(failing, lba + count)]
+            if any(seen.get(f, attempts[f]) >= p.flaky[f] for f in hit):
+                cut = i
                 break
+            for f in hit:
+                seen[f] = seen.get(f, attempts[f]) + 1
         if cut is None:
             reads += stage_reads
             break
-        reads += stage_reads[:cut + 1]
-        for lba, count, ok in stage_reads[:cut + 1]:
-            for f in failing:
-                if lba <= f < lba + count:
-                    attempts[f] += 1
-        # restart from the map as it was after read `cut`: rebuild it from the reads so far
-        write_map_after(mapfile, p, reads)
+        while cut > 0 and phases[cut - 1][3] == phases[cut][3]:     # the whole of that ddrescue read
+            cut -= 1
+        reads += stage_reads[:cut]
+        for lba, count, ok in stage_reads[:cut]:
+            for f in failing[bisect.bisect_left(failing, lba):bisect.bisect_left(failing, lba + count)]:
+                attempts[f] += 1
+        # restart from the map as it was before read `cut`: rebuild it from the reads so far
+        write_map_after(mapfile, p, reads, phases[cut][:3])
         stage += 1
-        if stage > 50:
+        if stage > MAX_STAGES:
+            print(f"  !! ddrescue on {p.name}: stopped after {MAX_STAGES} stages", file=sys.stderr)
             break
     for path in (mapfile, log, work / "dd.test"):
         path.unlink(missing_ok=True)
-    return replay("ddrescue -r1", p, reads, time.monotonic() - t0)
+    return reads
 
 
-def write_map_after(mapfile: Path, p: Pattern, reads) -> None:
-    """A ddrescue mapfile for the state after `reads`: finished where read, non-scraped where failed."""
+def write_map_after(mapfile: Path, p: Pattern, reads, resume=("?", 1, 0)) -> None:
+    """A ddrescue mapfile for the state after `reads`: finished where read; where failed,
+    bad-sector ('-') for a read of one sector, non-scraped ('/') for a longer one; `resume`: the
+    (status, pass, position) ddrescue goes on from, so that a stage cut in the middle of a pass
+    does not start its passes (and its retries) again. (Non-trimmed,
+    '*', is what ddrescue's copy pass writes, but ddrescue 1.27 resumed from such a map trims
+    and then goes straight to retrying, leaving them unscraped: measured, 2026-12.)"""
     state = bytearray(b"?" * p.sectors)
     for lba, count, ok in reads:
         if ok:
@@ -353,38 +372,53 @@ def write_map_after(mapfile: Path, p: Pattern, reads) -> None:
             for i in range(lba, lba + count):
                 if state[i] != ord("+"):
                     state[i] = ord("-") if count == 1 else ord("/")
-    lines = ["# Mapfile. Created by rescue_race", "0x00000000     ?               1", "#      pos        size  status"]
-    start = 0
-    for i in range(1, p.sectors + 1):
-        if i == p.sectors or state[i] != state[start]:
-            lines.append(f"0x{start * SECTOR:08X}  0x{(i - start) * SECTOR:08X}  {chr(state[start])}")
-            start = i
+    status, pass_no, pos = resume
+    lines = ["# Mapfile. Created by rescue_race", f"0x{pos:08X}     {status}               {pass_no}",
+             "#      pos        size  status"]
+    for m in re.finditer(rb"(.)\1*", bytes(state), re.S):
+        start, n = m.start(), m.end() - m.start()
+        lines.append(f"0x{start * SECTOR:08X}  0x{n * SECTOR:08X}  {chr(state[start])}")
     mapfile.write_text("\n".join(lines) + "\n")
 
 
 _LOG_LINE = re.compile(r"^0x([0-9A-Fa-f]+)\s+(\d+)\s+(\d+)\s+(\d+)")
 
 
-def parse_ddrescue_log(log: Path) -> list[tuple[int, int, bool]]:
+_PHASE = re.compile(r"^#.*(Copying|Trimming|Scraping|Retrying)\D*(\d+)?.*\((forwards|backwards)\)")
+_STATUS = {"Copying": "?", "Trimming": "*", "Scraping": "/", "Retrying": "-"}
+
+
+def parse_ddrescue_log(log: Path, phases: list | None = None) -> list[tuple[int, int, bool]]:
     """--log-reads lines: 'pos(hex) size copied_size error_size' (bytes). A read that copied less
     than its size failed; what it copied came before the bad sector (a drive would fail the whole
-    READ, so it is charged as a good read of those sectors and a failed one of the rest)."""
+    READ, so it is charged as a good read of those sectors and a failed one of the rest).
+    `phases`, when given, gets for each read the mapfile's (status, pass, position) that resumes
+    ddrescue with that read, and the number of the log line it came from."""
     reads = []
     if not log.exists():
         return reads
-    for line in log.read_text().splitlines():
+    phase = ("?", 1, True)
+    for line_no, line in enumerate(log.read_text().splitlines()):
         m = _LOG_LINE.match(line)
         if not m:
+            h = _PHASE.match(line)
+            if h:
+                phase = (_STATUS[h.group(1)], int(h.group(2) or 1), h.group(3) == "forwards")
             continue
         pos, size, copied = int(m.group(1), 16), int(m.group(2)), int(m.group(3))
         lba, count = pos // SECTOR, max(1, size // SECTOR)
+        after = (phase[0], phase[1], pos if phase[2] else pos + size, line_no)
         if copied == size:
             reads.append((lba, count, True))
         else:
             good = copied // SECTOR
             if good:                      # a read that stopped at the bad sector: as two commands
                 reads.append((lba, good, True))
+                if phases is not None:
+                    phases.append(after)
             reads.append((lba + good, count - good, False))
+        if phases is not None:
+            phases.append(after)
     return reads
 
 

@@ -18,12 +18,31 @@ order of work is by expected sectors recovered per second of drive time:
              before the probably bad ones.
 4. scrape 1  failures the model does not explain (nothing failed at their angle on the turns
              around; on a DVD or BD, an ECC unit that also holds good sectors, where real damage
-             takes the whole unit) are read alone, up to retries + 1 times: likely flaky, and
-             cheap to settle.
+             takes the whole unit) are read alone once: likely flaky, and cheap to settle.
 5. probe     every unit still untried is read once as a whole (one failed read per ECC block;
-             on a CD the untried arc, going on after the sector that failed).
+             on a CD the untried arc, going on after the sector that failed). Where the harvest
+             read around single predicted-bad sectors (one or two a turn on a CD), one read goes
+             on through the finished sectors to the next untried ones, so that a failure gives
+             them all their first attempt, as a copy read does; each is then read alone, once.
+             After a failure the next sector is read alone, as ddrescue trims.
+5b. reprobe  DVD/BD: each failed ECC unit with no good sector is read whole again, `retries`
+             times: a flaky unit (an edge of the damage, often) reads for one failed read a unit
+             rather than one a sector.
 6. scrape 2  every failed sector not yet read alone is read alone.
-7. retry     `retries` passes over the bad sectors, alternating direction, as the linear engine.
+7. retry     `retries` passes over the bad sectors, alternating direction, FUA: first over the
+             edges of the damage (bad sectors beside good ones: marginal, likeliest to read),
+             then over the rest.
+
+A sector gets at least as many attempts as with the linear engine: a first failure (in a read of
+several), one read alone, and the retries; a sector whose first attempt was a read alone is read
+alone once more before it is BAD.
+
+Granularity: some DVD and BD drives fail a whole ECC block when one sector of it is bad, others
+return the sectors of the block whose EDC checks out. The engine starts from the ECC unit and
+learns which drive it has from the reads (granularity.py): a failed unit whose sectors before the
+failure read (the sense INFORMATION field said where), or a single sector read alone inside a
+failed unit that succeeds, shows partial blocks; from then on the model and the reads work
+sector by sector, as on a CD.
 
 Budgets: a unit is read at most once per phase (the flaky phase: retries + 1 times, and only
 for isolated failures), so no region eats more than its share while cheaper work remains. The
@@ -33,25 +52,41 @@ the same decisions. Every read's reason says which phase and which prediction as
 from __future__ import annotations
 
 from .damage import DamageModel
+from .geometry import Geometry
+from .granularity import Granularity
 from .engine import (FORWARD, REVERSE, Reader, Result, Settings, Sink, align_down, align_up, read_and_report,
-                     read_other_drive_failures, sectors_in_order)
+                     read_other_drive_failures)
 from .sectormap import SectorMap, State
+from .settle import SettleMixin
 
-HARVEST, FLAKY, ARCS, PROBE, SCRAPE, RETRY = "harvest", "flaky", "arcs", "probe", "scrape", "retry"
+HARVEST, FLAKY, ARCS = "harvest", "flaky", "arcs"
 BOTH_SIDES = (-1, 1)
 INWARDS = (-1,)
 
 
-class AdaptiveEngine:
+def settings_prior(settings: Settings) -> Geometry | None:
+    """The spiral the disc's structure data gives (Settings.spiral_hint), else None (nominal)."""
+    r0, pitch, velocity = settings.spiral_hint
+    if r0 is None and pitch is None and velocity is None:
+        return None
+    return Geometry.from_structure(settings.family, r0_m=r0, pitch_m=pitch, velocity_m_s=velocity)
+
+
+class AdaptiveEngine(SettleMixin):
     def __init__(self, reader: Reader, smap: SectorMap, sink: Sink, settings: Settings) -> None:
         self.reader, self.smap, self.sink, self.settings = reader, smap, sink, settings
         self.protected: set[int] = set()       # sectors the drive refused alone as copy-protected
-        self.unit = max(1, settings.ecc_sectors)
+        self.unit = max(1, settings.ecc_sectors)           # the failure unit: the ECC unit until learnt
         self.cluster = max(settings.cluster, self.unit)
-        self.model = DamageModel(smap, settings.family, self.unit, turns=16)
+        self.model = DamageModel(smap, settings.family, self.unit, turns=16, prior=settings_prior(settings))
+        self.granularity = Granularity(self.unit)
         self._flaky_tried: set[int] = set()      # one flaky round per failure and run
+        # sectors after the failed one in a failed read of several: the drive has tried them once
+        # (this run only: a resumed run gives them one more attempt, never one fewer)
+        self._touched: set[int] = set()
 
     def run(self) -> None:
+        self._evidence(self.granularity.learn_from_map(self.smap))     # a resumed run: what the map shows
         # before the model learns: it must learn this drive's failures, not another drive's
         read_other_drive_failures(self.reader, self.smap, self.sink, self.settings, self.protected)
         self.model.learn(force=True)
@@ -64,10 +99,16 @@ class AdaptiveEngine:
         if self.settings.scrape:        # unexplained failures (likely flaky) before the probe
             self._scrape_pass(1, states, partial_only=True)
         self._probe()
+        for n in range(1, self.settings.retries + 1):   # DVD/BD: flaky units whole, before their sectors alone
+            self._reprobe(n)
         if self.settings.scrape:
             self._scrape_pass(2, states, partial_only=False)
+            # damage is marginal at its edges: the sectors beside good ones get their retries first
+            edges = self._edges()
             for n in range(1, self.settings.retries + 1):
-                self._retry(n, REVERSE if n % 2 else FORWARD)
+                self._retry(n, REVERSE if n % 2 else FORWARD, only=edges)
+            for n in range(1, self.settings.retries + 1):     # numbered on: one row a pass in the record
+                self._retry(self.settings.retries + n, REVERSE if n % 2 else FORWARD, skip=edges)
 
     # -- reads ------------------------------------------------------------------------------------
     def _read(self, lba: int, count: int, phase: str, pass_no: int, reason: str, *, fua: bool = False) -> Result:
@@ -76,13 +117,17 @@ class AdaptiveEngine:
         return read_and_report(self.reader, self.smap, self.sink, lba, count, phase, pass_no, reason,
                                fail_state=None, fua=fua, protected=self.protected)
 
-    def _mark_failed(self, lba: int, count: int) -> None:
+    def _mark_failed(self, lba: int, count: int, *, alone: bool = False) -> None:
         """Failed sectors: NON_SCRAPED the first time (a read alone is still owed, so a sector gets
-        as many attempts as with the linear engine), BAD once they fail again."""
+        as many attempts as with the linear engine: a first failure, one alone, the retries), BAD
+        once they fail again alone. `alone`: the failed read was of this sector only."""
+        if alone and count == 1 and lba in self._touched and self.smap.state_at(lba) == State.UNTRIED:
+            self.smap.set(lba, 1, State.BAD)     # its first failure was in a longer read: this was the alone one
+            return
         for run in list(self.smap.runs(lba, lba + count)):
             if run.state == State.UNTRIED:
                 self.smap.set(run.start, run.count, State.NON_SCRAPED)
-            elif run.state in (State.NON_TRIMMED, State.NON_SCRAPED) and count == 1:
+            elif run.state in (State.NON_TRIMMED, State.NON_SCRAPED) and (count == 1 or alone):
                 self.smap.set(run.start, run.count, State.BAD)
 
     def _locate(self, failed: Result, phase: str, pass_no: int, reason: str) -> int:
@@ -99,11 +144,14 @@ class AdaptiveEngine:
                                   f"which the drive reported bad")
                 if not good.ok:
                     return self._locate(good, phase, pass_no, reason)
+                if info % self.unit:                  # good sectors of the unit that failed
+                    self._evidence(self.granularity.partial(info))
             first = info
         else:
             lo, hi = lba, lba + count
-            while hi - lo > self.unit:
-                mid = lo + max(self.unit, align_down((hi - lo) // 2, self.unit))
+            floor = 1 if self.granularity.wants_probe() else self.unit     # undecided: down to the sector
+            while hi - lo > floor:
+                mid = lo + max(floor, align_down((hi - lo) // 2, floor))
                 half = self._read(lo, mid - lo, phase, pass_no,
                                   f"{reason}: bisecting {lo}-{hi - 1} (the drive named no failed LBA)")
                 if half.ok:
@@ -115,8 +163,38 @@ class AdaptiveEngine:
             else:                                # a unit failed whole and we do not know where
                 self._mark_failed(lo, hi - lo)
                 return hi
-        self._mark_failed(first, 1)
+        self._mark_failed(first, 1, alone=count == 1 and first == lba)
+        if count > 1:      # the drive tried the sectors after the failed one too: a first attempt each
+            self._touched.update(range(first + 1, lba + count))
+        if self.unit > 1:
+            self._probe_granularity(first, min(align_down(first, self.unit) + self.unit, self.smap.sectors),
+                                    phase, pass_no)
         return min(align_up(first + 1, self.unit), self.smap.sectors)
+
+    # -- granularity: does this drive return the good sectors of a failed ECC unit? ---------------
+    def _probe_granularity(self, failed: int, unit_end: int, phase: str, pass_no: int) -> None:
+        """While undecided: the last sector of a failed unit read alone (a sector the failure did
+        not name): a good read shows partial blocks, a failure counts for whole ones."""
+        lba = unit_end - 1
+        if not self.granularity.wants_probe() or lba <= failed or self.smap.state_at(lba) != State.UNTRIED:
+            return
+        why = f"granularity: inside the ECC unit that failed at LBA {failed}, alone"
+        r = self._read(lba, 1, phase, pass_no, f"{why} (does this drive return the good sectors of a failed unit?)")
+        if not r.ok:
+            self._mark_failed(lba, 1, alone=True)
+            self._evidence(self.granularity.whole(lba))
+            return
+        # a good sector: partial blocks, or a flaky unit that reads by now; the failed one tells
+        again = self._read(failed, 1, phase, pass_no, f"{why}: LBA {lba} read, so is LBA {failed} still bad?")
+        if not again.ok:
+            self._mark_failed(failed, 1, alone=True)
+            self._evidence(self.granularity.partial(lba, probed=True))
+
+    def _evidence(self, decided: bool) -> None:
+        """Once partial blocks are shown, the failure unit is the sector."""
+        if decided and self.granularity.unit == 1 and self.unit != 1:
+            self.unit = 1
+            self.model.set_unit(1)
 
     # -- 1. harvest -------------------------------------------------------------------------------
     def _harvest(self) -> None:
@@ -253,68 +331,3 @@ class AdaptiveEngine:
         if p.source is None and p.fraction == 1.0:        # its ECC unit failed
             return 1.0
         return max(p.fraction, p.share)
-
-    # -- 4. probe what is left, once --------------------------------------------------------------
-    def _probe(self) -> None:
-        if not self.smap.count(State.UNTRIED):
-            return
-        self.sink.pass_started(PROBE, 1, FORWARD)
-        pos = 0
-        while (run := self.smap.next_run_of(State.UNTRIED, at=pos)) is not None:
-            start = run.start
-            limit = self.cluster if self.unit == 1 else self.unit
-            end = min(run.end, align_down(start, limit) + limit)
-            result = self._read(start, end - start, PROBE, 1, "probe: predicted bad, read once as a whole "
-                                f"before scraping ({end - start} sectors)")
-            if result.ok:
-                pos = end
-                continue
-            if self.unit == 1:      # a CD fails sector by sector: the ones after the failure may be good
-                pos = self._locate(result, PROBE, 1, "probe")
-                continue
-            info = getattr(result.sense, "information", None)
-            if info is not None and start < info < end:
-                good = self._read(start, info - start, PROBE, 1, f"probe: the sectors before LBA {info}, "
-                                  f"which the drive reported bad")
-                if not good.ok:
-                    self._mark_failed(start, info - start)
-                self._mark_failed(info, end - info)
-            else:
-                self._mark_failed(start, end - start)
-            pos = end
-        self.sink.pass_ended(PROBE, 1)
-
-    # -- 5. scrape and 6. retry ---------------------------------------------------------------------
-    def _scrape_pass(self, pass_no: int, states, *, partial_only: bool) -> None:
-        if not self.smap.count(*states):
-            return
-        self.sink.pass_started(SCRAPE, pass_no, FORWARD)
-        pos = 0
-        why = "a failure the damage model does not explain" if partial_only else "failed before"
-        while (run := self.smap.next_run_of(*states, at=pos)) is not None:
-            pos = run.end
-            for lba in range(run.start, run.end):
-                if partial_only and not self._unexplained(lba):
-                    continue
-                # an unexplained failure is likely flaky: it gets its retries now, not at the end
-                for attempt in range(1, (self.settings.retries + 2 if partial_only else 2)):
-                    if self._read(lba, 1, SCRAPE, pass_no, f"scrape pass {pass_no}: {why}, now read alone"
-                                  f" (attempt {attempt})", fua=attempt > 1).ok:
-                        break
-                    self.smap.set(lba, 1, State.BAD)
-        self.sink.pass_ended(SCRAPE, pass_no)
-
-    def _unexplained(self, lba: int) -> bool:
-        u = align_down(lba, self.unit)
-        if self.unit > 1:
-            return any(r.state == State.FINISHED for r in self.smap.runs(u, min(u + self.unit, self.smap.sectors)))
-        return self.model.bad_samples(lba, 1, BOTH_SIDES)[0] == 0
-
-    def _retry(self, pass_no: int, direction: str) -> None:
-        if not self.smap.count(State.BAD):
-            return
-        self.sink.pass_started(RETRY, pass_no, direction)
-        for lba in sectors_in_order(self.smap, (State.BAD,), reverse=direction == REVERSE):
-            self._read(lba, 1, RETRY, pass_no, f"retry pass {pass_no}", fua=True)
-        self.sink.pass_ended(RETRY, pass_no)
-

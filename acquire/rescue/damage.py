@@ -17,6 +17,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from .coherence import coherence, fit_coherent
 from .geometry import Geometry, chains, fit
 from .sectormap import SectorMap, State
 
@@ -48,13 +49,19 @@ NO_PREDICTION = Prediction(0.0, 0.0, None, 0)
 
 
 class DamageModel:
-    def __init__(self, smap: SectorMap, family: str, unit: int, *, turns: int = 12, depth: int = 2) -> None:
-        self.smap, self.family, self.unit, self.turns, self.depth = smap, family, max(1, unit), turns, depth
-        self.geom = Geometry.nominal(family)
+    def __init__(self, smap: SectorMap, family: str, unit: int, *, turns: int = 12, depth: int = 2,
+                 prior: Geometry | None = None) -> None:
+        self.smap, self.family, self.turns, self.depth = smap, family, turns, depth
+        self.geom = prior or Geometry.nominal(family)
         self._runs_at_fit = -1
+        self.fits = 0
+        self.set_unit(unit)
+
+    def set_unit(self, unit: int) -> None:
+        """The failure unit: the ECC unit, or 1 once the drive is seen to return partial units."""
+        self.unit = max(1, unit)
         self.samples = max(8, self.unit)       # at least one a sector: an intersection is narrow
         self.tolerance = 0.05 if self.unit == 1 else 0.5
-        self.fits = 0
 
     # -- learning ------------------------------------------------------------------------------
     def failure_points(self) -> list[float]:
@@ -66,6 +73,18 @@ class DamageModel:
             points = [x for i in range(blocks) for x in points[int(i * step):int(i * step) + FIT_BLOCK]]
         return points
 
+    def failed_units(self) -> list[tuple[int, int]]:
+        """Each ECC unit holding a failed sector, as (start, end), when it is alone (two units side
+        by side are a turn or more at a DVD's inner edge: no angle to tell)."""
+        units: list[int] = []
+        for r in self.smap.runs_of(*FAILED):
+            for u in range(_down(r.start, self.unit), r.end, self.unit):
+                if not units or units[-1] != u:
+                    units.append(u)
+        alone = [u for i, u in enumerate(units) if (i == 0 or units[i - 1] != u - self.unit)
+                 and (i + 1 == len(units) or units[i + 1] != u + self.unit)]
+        return [(u, u + self.unit) for u in alone]
+
     def learn(self, *, force: bool = False) -> None:
         """Refit the spiral when enough new failures have come in (every one at first)."""
         runs = sum(1 for _ in self.smap.runs_of(*FAILED)) if force or self._runs_at_fit < 64 else None
@@ -75,6 +94,15 @@ class DamageModel:
         if not due:
             return
         self._runs_at_fit = runs
+        if self.unit > 1:            # failures as ECC units: fit their intervals, not their centres
+            intervals = self.failed_units()
+            candidates = [self.geom, fit_coherent(intervals, self.geom)]
+            points = [(u + v) / 2 for u, v in intervals]
+            if len(points) >= 3:           # the chains of unit centres, when units are narrow enough
+                candidates.append(fit(points, self.geom, max_turns=self.turns * 2))
+            self.geom = max(candidates, key=lambda g: coherence(intervals, g))     # ties: the earlier
+            self.fits += 1
+            return
         points = self.failure_points()
         if len(points) >= 3:
             new = fit(points, self.geom, max_turns=self.turns * 2)

@@ -58,6 +58,9 @@ class Settings:
     # (start, count, who): sectors another drive failed that this drive has not yet tried; `who`
     # names that drive for the damage log. Read first, in the phase OTHER_DRIVE (docs/rescue.md)
     prior_failures: tuple[tuple[int, int, str], ...] = ()
+    # (start radius m, track pitch m, 1x linear velocity m/s) from the disc's own structure (DVD PFI,
+    # BD disc information), any of them None: the adaptive engine's spiral prior (geometry.py)
+    spiral_hint: tuple[float | None, float | None, float | None] = (None, None, None)
 
     @classmethod
     def for_medium(cls, capacity: int, ecc_sectors: int, family: str = "cd", **overrides) -> "Settings":

@@ -58,6 +58,15 @@ class Geometry:
         _, p, _, s = NOMINAL[family]
         return cls(r0_m / p, pv_m2_s / (math.pi * s * p * p), family)
 
+    @classmethod
+    def from_structure(cls, family: str, *, r0_m: float | None = None, pitch_m: float | None = None,
+                       velocity_m_s: float | None = None) -> Geometry:
+        """From what a disc says of itself (DVD PFI: track density and linear density; BD disc
+        information), each value nominal when not given. The angles see only r0/p and v/p."""
+        n_r0, n_p, n_v, s = NOMINAL[family]
+        p = pitch_m or n_p
+        return cls((r0_m or n_r0) / p, (velocity_m_s or n_v) / (math.pi * s * p), family)
+
     # -- the physical view ------------------------------------------------------------------
     @property
     def pitch_m(self) -> float:

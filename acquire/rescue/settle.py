@@ -1,0 +1,181 @@
+"""The adaptive engine's last phases: probe what is still untried, re-read failed ECC units whole,
+scrape, retry (adaptive.py's docstring numbers them 5 to 7). A mixin of AdaptiveEngine, which
+gives it _read, _locate, _mark_failed, the model and the map."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .engine import FORWARD, REVERSE, Result, align_down, sectors_in_order
+from .sectormap import State
+
+PROBE, REPROBE, SCRAPE, RETRY = "probe", "reprobe", "scrape", "retry"
+FAILED_STATES = (State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
+BOTH_SIDES = (-1, 1)
+SECTOR_BYTES = 2048
+
+
+class SettleMixin:
+    # -- 4. probe what is left, once --------------------------------------------------------------
+    def _probe(self) -> None:
+        if not self.smap.count(State.UNTRIED):
+            return
+        self.sink.pass_started(PROBE, 1, FORWARD)
+        pos, failed_end = 0, -1
+        while (run := self.smap.next_run_of(State.UNTRIED, at=pos)) is not None:
+            start = run.start
+            limit = self.cluster if self.unit == 1 else self.unit
+            end = min(run.end, align_down(start, limit) + limit)
+            if self.unit == 1 and start == failed_end and start in self._touched:
+                end = start + 1     # right after a failure: alone, as ddrescue trims (a failure is then final)
+            elif self.unit == 1 and start not in self._touched and (through := self._through_end(start)):
+                pos = failed_end = self._probe_through(start, through)
+                continue
+            why = ("probe: right after a failure, alone" if end - start == 1 and start == failed_end else
+                   f"probe: predicted bad, read once as a whole before scraping ({end - start} sectors)")
+            result = self._read(start, end - start, PROBE, 1, why)
+            if result.ok:
+                pos = end
+                continue
+            if self.unit == 1:      # a CD fails sector by sector: the ones after the failure may be good
+                pos = failed_end = self._locate(result, PROBE, 1, "probe")
+                continue
+            info = getattr(result.sense, "information", None)
+            if info is not None and start < info < end:
+                good = self._read(start, info - start, PROBE, 1, f"probe: the sectors before LBA {info}, "
+                                  f"which the drive reported bad")
+                if not good.ok:
+                    self._mark_failed(start, info - start)
+                self._mark_failed(info, end - info)
+            else:
+                self._mark_failed(start, end - start)
+            pos = end
+        self.sink.pass_ended(PROBE, 1)
+
+    def _reprobe(self, pass_no: int) -> None:
+        """Each failed ECC unit with no good sector read whole once more: a unit that failed on a
+        flaky sector (an edge of the damage, often) reads now, for one failed read a unit rather
+        than one a sector; what still fails is scraped after."""
+        if self.unit == 1:
+            return
+        units = []
+        for run in self.smap.runs_of(*FAILED_STATES):
+            for u in range(align_down(run.start, self.unit), run.end, self.unit):
+                end = min(u + self.unit, self.smap.sectors)
+                if (not units or units[-1] != u) and not any(r.state in (State.FINISHED, State.UNTRIED)
+                                                             for r in self.smap.runs(u, end)):
+                    units.append(u)
+        if not units:
+            return
+        self.sink.pass_started(REPROBE, pass_no, FORWARD)
+        for u in units:
+            end = min(u + self.unit, self.smap.sectors)
+            self._read(u, end - u, REPROBE, pass_no, f"reprobe pass {pass_no}: the ECC unit failed whole, "
+                       f"read whole again before its sectors alone", fua=True)
+        self.sink.pass_ended(REPROBE, pass_no)
+
+    def _through_end(self, start: int) -> int | None:
+        """Where a probe read from the untried `start` may end to take in the untried sectors after
+        it within `cluster` (the end of the last of them), when there are any beyond its own stretch."""
+        run = self.smap.next_run_of(State.UNTRIED, at=start)
+        limit = min(self.smap.sectors, start + self.cluster)
+        end = None
+        while run is not None and run.end < limit and (run := self.smap.next_run_of(State.UNTRIED, at=run.end)):
+            if run.start >= limit:
+                break
+            end = min(run.end, limit)
+        return end
+
+    def _probe_through(self, start: int, end: int) -> int:
+        """One read through the finished sectors between untried ones (the harvest read around
+        predicted-bad sectors, one or two a turn on a CD): a failure gives every sector it touched
+        its first attempt, as a linear copy read does, so that each is then read alone once and is
+        final. Finished sectors are never delivered again. Returns where the probe goes on."""
+        if self.protected and all(x in self.protected for x in range(start, end)):
+            return start + 1
+        why = f"probe: predicted bad, read with the untried sectors up to LBA {end - 1} (first attempts)"
+        result = self.reader.read(start, end - start)
+        if result.ok:
+            self._deliver_untried(result, why)
+            return end
+        self.sink.failed(result, PROBE, 1, why)
+        self.sink.progress(self.smap, PROBE)
+        info = getattr(result.sense, "information", None)
+        if info is None or not start <= info < end:    # unlocated: each untried one alone next
+            self._touched.update(x for x in range(start, end) if self.smap.state_at(x) == State.UNTRIED)
+            return start
+        for run in list(self.smap.runs(start, info)):     # the drive passed these: read them now
+            if run.state == State.UNTRIED:
+                r = self._read(run.start, run.count, PROBE, 1, f"probe: before LBA {info}, which the drive reported bad")
+                if not r.ok:
+                    return self._locate(r, PROBE, 1, "probe")
+        self._mark_failed(info, 1)
+        self._touched.update(x for x in range(info + 1, end) if self.smap.state_at(x) == State.UNTRIED)
+        return info + 1
+
+    def _deliver_untried(self, result: Result, why: str) -> None:
+        """A good read through finished sectors: only its untried stretches go to the sink (the
+        first carries the read's drive time), the finished ones keep their first reading."""
+        first = True
+        for run in list(self.smap.runs(result.lba, result.lba + result.count)):
+            if run.state == State.FINISHED:
+                continue
+            at = (run.start - result.lba) * SECTOR_BYTES
+            part = replace(result, lba=run.start, count=run.count, data=result.data[at:at + run.count * SECTOR_BYTES],
+                           duration_s=result.duration_s if first else 0.0)
+            self.sink.good(part, PROBE, 1)
+            self.smap.set(run.start, run.count, State.FINISHED)
+            if result.marginal:
+                self.sink.marginal(part, PROBE, 1, why)
+            first = False
+        self.sink.progress(self.smap, PROBE)
+
+    # -- 5. scrape and 6. retry ---------------------------------------------------------------------
+    def _scrape_pass(self, pass_no: int, states, *, partial_only: bool) -> None:
+        if not self.smap.count(*states):
+            return
+        self.sink.pass_started(SCRAPE, pass_no, FORWARD)
+        pos = 0
+        why = "a failure the damage model does not explain" if partial_only else "failed before"
+        while (run := self.smap.next_run_of(*states, at=pos)) is not None:
+            pos = run.end
+            for lba in range(run.start, run.end):
+                if partial_only and not self._unexplained(lba):
+                    continue
+                # an unexplained failure is likely flaky: it gets its retries now, not at the end
+                for attempt in range(1, 2):
+                    if self._read(lba, 1, SCRAPE, pass_no, f"scrape pass {pass_no}: {why}, now read alone"
+                                  f" (attempt {attempt})", fua=attempt > 1).ok:
+                        break
+                    self.smap.set(lba, 1, State.BAD)
+        self.sink.pass_ended(SCRAPE, pass_no)
+
+    def _unexplained(self, lba: int) -> bool:
+        u = align_down(lba, self.unit)
+        if self.unit > 1:
+            return any(r.state == State.FINISHED for r in self.smap.runs(u, min(u + self.unit, self.smap.sectors)))
+        return self.model.bad_samples(lba, 1, BOTH_SIDES)[0] == 0
+
+    def _edges(self) -> set[int]:
+        """The bad sectors with a finished neighbour: the edges of the damage, likeliest flaky."""
+        edges: set[int] = set()
+        n = self.smap.sectors
+        for run in self.smap.runs_of(State.BAD):
+            if run.start > 0 and self.smap.state_at(run.start - 1) == State.FINISHED:
+                edges.add(run.start)
+            if run.end < n and self.smap.state_at(run.end) == State.FINISHED:
+                edges.add(run.end - 1)
+        return edges
+
+    def _retry(self, pass_no: int, direction: str, *, only: set[int] | None = None,
+               skip: set[int] = frozenset()) -> None:
+        """A retry pass over the bad sectors, FUA: `only` the edges (tier 1), or all but them."""
+        if not self.smap.count(State.BAD) or only is not None and not only:
+            return
+        tier = "the edges of the damage" if only is not None else "the rest"
+        self.sink.pass_started(RETRY, pass_no, direction)
+        for lba in sectors_in_order(self.smap, (State.BAD,), reverse=direction == REVERSE):
+            if (only is not None and lba not in only) or lba in skip:
+                continue
+            self._read(lba, 1, RETRY, pass_no, f"retry pass {pass_no}, {tier}", fua=True)
+        self.sink.pass_ended(RETRY, pass_no)
+
