@@ -120,8 +120,12 @@ def test_fua_is_set_on_every_re_read_and_a_cache_flush_comes_before_the_retries(
         actions = db.execute("SELECT phase, pass_no, reason, fua FROM actions").fetchall()
         pause = db.execute("SELECT action, duration_s FROM actions WHERE reason LIKE 'pause%'").fetchall()
         refua = db.execute("SELECT count(*), sum(fua) FROM damage WHERE phase = 'retry' AND outcome = 'failed'").fetchone()
+        retry_passes = db.execute("SELECT count(*) FROM events WHERE kind = 'pass-start' "
+                                  "AND json_extract(details_json, '$.phase') = 'retry'").fetchone()[0]
     reasons = [r for _, _, r, _ in actions]
-    assert pause == [("pause", 2.0), ("pause", 2.0)]                 # one before each retry pass
+    # the adaptive engine retries the damage's edges first, so 2 retries may take more passes than 2
+    assert retry_passes >= 2
+    assert pause == [("pause", 2.0)] * retry_passes                   # one before each retry pass
     assert any(r.startswith("pause 2 s before retry pass 1") for r in reasons)
     assert any(r.startswith("read speed 6x (SET CD SPEED) before retry pass 1, the pass before at 24x") for r in reasons)
     assert any(r.startswith("read speed 3x (SET CD SPEED) before retry pass 2, the pass before at 6x") for r in reasons)
