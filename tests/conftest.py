@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTOR = 2048
 
 # `acquire image` validates at its end (QEMU boots, a mount guest); tests of other things do not need
-# it, so every test's acquire runs without it unless the test asks (tests/e2e/test_validate.py does).
+# it, so every test's acquire runs without it unless the test asks (tests/e2e/test_validate_in_qemu.py does).
 os.environ.setdefault("ACQUIRE_NO_VALIDATE", "1")
 
 

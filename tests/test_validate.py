@@ -1,6 +1,6 @@
 """`acquire validate` without QEMU: independent readers against the analysis, the record and the seal.
 
-The boot and mount checks (QEMU) are in tests/e2e/test_validate.py; here they are switched off or
+The boot and mount checks (QEMU) are in tests/e2e/test_validate_in_qemu.py; here they are switched off or
 shown skipped with the way to install QEMU. Each disc is made by xorriso and imaged through the
 simulated drive, so the record is a real acquisition's.
 """
@@ -211,7 +211,7 @@ def test_paths_compare_in_one_normal_form(path, normal):
 
 
 # --- boot planning and classification (no QEMU: the texts are what SeaBIOS 1.16.2, OVMF 2022.11 and
-# GRUB 2.06 printed in the e2e runs, tests/e2e/test_validate.py) -----------------------------------------
+# GRUB 2.06 printed in the e2e runs, tests/e2e/test_validate_in_qemu.py) -----------------------------------------
 
 from acquire.validate import boot, qemu  # noqa: E402
 
