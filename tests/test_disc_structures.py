@@ -12,7 +12,7 @@ import sqlite3
 from conftest import run_acquire
 from acquire.drive import mmc
 from acquire.drive.device import open_drive
-from acquire.drive.structures import identity_hashes, read_structures
+from acquire.drive.structures import disc_geometry, identity_hashes, read_structures
 
 h = bytes.fromhex
 
@@ -102,6 +102,43 @@ def test_the_simulated_drive_answers_every_structure_of_its_family(tmp_path):
     bd = open_drive(_profile(tmp_path, "bd.toml", 'profile = "bd-re"\nsectors = 3000\n'))
     assert read_structures(bd, bd.medium())["bd_disc_information"].parsed["disc_type"] == "BDW"
     assert set(identity_hashes(found)) == {"dvd_bca", "dvd_copyright", "dvd_dmi", "dvd_physical"}
+
+
+def test_a_dvds_density_codes_reach_the_spiral_the_engine_starts_from(tmp_path, monkeypatch):
+    """The PFI of a dual-layer-density DVD (linear density 1) gives the engine 3.83 m/s, not the
+    nominal 3.49; a CD, whose structures name no geometry, leaves the hint empty."""
+    from acquire import api
+    from acquire.imaging import ImageOptions, hygiene_run, run
+    from acquire.rescue.geometry import Geometry
+
+    profile = _profile(tmp_path, "dl.toml", 'profile = "dvd-rom"\nsectors = 4096\nlinear_density = 1\n',
+                       '[[damage]]\nlbas = "1000-1015"\nkind = "unreadable"\n')
+    drive = open_drive(profile)
+    _, pitch, velocity = disc_geometry(read_structures(drive, drive.medium()))
+    assert pitch == 0.74e-6 and abs(velocity - 3.832) < 0.001
+    seen = {}
+    real = run.make_engine
+
+    def spy(strategy, reader, smap, sink, settings):
+        engine = real(strategy, reader, smap, sink, settings)
+        seen.update(hint=settings.spiral_hint, b=engine.model.geom.b / Geometry.nominal("dvd").b)
+        return engine
+    monkeypatch.setattr(run, "make_engine", spy)
+    monkeypatch.setattr(hygiene_run, "make_engine", spy)
+    outcome = api.acquire_image(profile, tmp_path / "dl.iso", ImageOptions())
+    assert seen["hint"] == (None, 0.74e-6, velocity) and abs(seen["b"] - 3.832 / 3.49) < 0.001   # v/p over nominal
+    assert outcome.unreadable_ranges == [(1000, 1015)]
+    cd = open_drive(_profile(tmp_path, "cd.toml", 'profile = "cd-rom"\nsectors = 300\n'))
+    assert disc_geometry(read_structures(cd, cd.medium())) == (None, None, None)
+
+
+def test_a_density_code_on_a_cd_or_out_of_range_is_refused(tmp_path):
+    import pytest
+    from acquire.errors import AcquireError
+    for disc in ('profile = "cd-r"\nsectors = 300\ntrack_density = 1\n',
+                 'profile = "dvd-rom"\nsectors = 300\nlinear_density = 16\n'):
+        with pytest.raises(AcquireError, match="physical format code"):
+            open_drive(_profile(tmp_path, "bad.toml", disc))
 
 
 def test_a_drive_that_answers_format_0_whatever_format_is_asked_gives_no_atip_pma_or_cd_text(tmp_path):

@@ -583,6 +583,18 @@ def test_parse_dvd_physical_format_reads_ecma_267_fields():
         linear_density=1, track_density=0, data_start=0x30000, data_end=0xFD0FFF, layer0_end=0x24B3FF)
 
 
+def test_the_pfi_density_codes_give_the_spiral_ecma_267_names():
+    """Byte 3 = 10h: linear density 1 (0.293 um a data bit: 26.16 Mbit/s x 0.1465 um = 3.83 m/s,
+    the dual-layer velocity), track density 0 (0.74 um); a code of another book names nothing."""
+    pfi = mmc.parse_dvd_physical_format(DVD_PHYSICAL)
+    assert pfi.track_pitch_m == 0.74e-6
+    assert abs(pfi.velocity_m_s - 3.832) < 0.001
+    single = mmc.parse_dvd_physical_format(DVD_PHYSICAL[:7] + b"\x00" + DVD_PHYSICAL[8:])
+    assert abs(single.velocity_m_s - 3.492) < 0.001
+    other = mmc.parse_dvd_physical_format(DVD_PHYSICAL[:7] + b"\x23" + DVD_PHYSICAL[8:])
+    assert (other.track_pitch_m, other.velocity_m_s) == (None, None)
+
+
 def test_parse_copyright_reads_protection_type_and_region_mask():
     assert mmc.parse_copyright(h("00 06 00 00 01 fe 00 00")) == mmc.Copyright(protection_type=1, region_mask=0xFE)
 

@@ -76,6 +76,18 @@ _LENGTHS = {"READ TOC format 4": 256, "READ TOC format 3": 4096, "READ TOC forma
             "READ DISC STRUCTURE 03h": 192, "READ DISC STRUCTURE BD 00h": 4100}
 
 
+def disc_geometry(structures: dict[str, Structure]) -> tuple[float | None, float | None, float | None]:
+    """(start radius m, track pitch m, 1x velocity m/s) as the disc says them, any of them None:
+    a DVD's physical format information names its track pitch and linear density (hence its
+    velocity: a dual-layer disc runs at 3.83 m/s, not 3.49); nothing here names the start radius.
+    The adaptive engine starts its spiral fit from this (Settings.spiral_hint)."""
+    pfi = structures.get("dvd_physical")
+    if pfi is None or pfi.parsed is None:
+        return (None, None, None)
+    parsed = mmc.parse_dvd_physical_format(pfi.raw)
+    return (None, parsed.track_pitch_m, parsed.velocity_m_s)
+
+
 def read_structures(drive: Drive, medium: Medium) -> dict[str, Structure]:
     """Every structure of the disc's family the drive gives, raw and parsed."""
     out: dict[str, Structure] = {}

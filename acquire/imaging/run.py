@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .. import __version__
 from ..drive.device import SECTOR_BYTES, Drive, Medium, open_drive
 from ..drive.layout import RecordedLayout, build_layout, read_facts
-from ..drive.structures import identity_hashes, read_structures
+from ..drive.structures import disc_geometry, identity_hashes, read_structures
 from ..errors import (AcquireError, DriveConfused, DriveGone, Interrupted, MediumChanged, NoDisc, OutOfSpace,
                       RecordError, UsageError)
 from ..hashing import Hashes, hash_file
@@ -350,7 +350,8 @@ class Run:
         o = self.options
         settings = Settings.for_medium(self.medium.capacity, self.medium.ecc_sectors, self.medium.family,
                                        retries=o.retries, trim=o.trim, scrape=o.scrape,
-                                       prior_failures=other_drive_failures(self.record, self.drive_id, self.smap))
+                                       prior_failures=other_drive_failures(self.record, self.drive_id, self.smap),
+                                       spiral_hint=disc_geometry(self.structures))
         self.sink.estimate = Estimate(self.medium.ecc_sectors, o.retries)
         reader = self.read_times or self.drive
         if not o.hygiene and not o.budget.limited:

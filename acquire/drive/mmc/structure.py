@@ -32,6 +32,13 @@ def read_disc_structure(format: int, *, media_type: int = 0, address: int = 0, l
                        0, 0)
 
 
+# ECMA-267 (DVD-ROM) physical format information, byte 3: track density code -> track pitch (m),
+# linear density code -> data bit length (m); other codes belong to other books (DVD-RAM, +RW)
+DVD_TRACK_PITCH_M = {0: 0.74e-6, 1: 0.80e-6}
+DVD_DATA_BIT_M = {0: 0.267e-6, 1: 0.293e-6}
+DVD_CHANNEL_RATE_1X = 26.16e6       # channel bits per second at 1x; EFMPlus: two channel bits a data bit
+
+
 @dataclass(frozen=True, slots=True)
 class DvdPhysicalFormat:
     book_type: int          # 0 DVD-ROM, 1 DVD-RAM, 2 DVD-R, 3 DVD-RW, 9 DVD+RW, Ah DVD+R
@@ -46,6 +53,19 @@ class DvdPhysicalFormat:
     data_start: int         # physical sector number, 30000h on a DVD-ROM
     data_end: int
     layer0_end: int
+
+    @property
+    def track_pitch_m(self) -> float | None:
+        """The track pitch the track density code names (ECMA-267); None for codes of other books."""
+        return DVD_TRACK_PITCH_M.get(self.track_density)
+
+    @property
+    def velocity_m_s(self) -> float | None:
+        """The 1x scanning velocity: the 1x channel bit rate times the channel bit length, half the
+        data bit length the linear density code names (ECMA-267: 0.267 um/bit -> 3.49 m/s, 0.293
+        um/bit -> 3.83 m/s on a dual-layer disc); None for codes of other books."""
+        bit = DVD_DATA_BIT_M.get(self.linear_density)
+        return None if bit is None else DVD_CHANNEL_RATE_1X * bit / 2
 
 
 def parse_dvd_physical_format(data: bytes) -> DvdPhysicalFormat:

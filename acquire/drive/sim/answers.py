@@ -299,8 +299,9 @@ def read_disc_structure(state: DriveState, cdb: bytes, out: bytes) -> bytes:
             raise Check(INVALID_FIELD_IN_CDB)
         # byte 0 book type 0 (DVD-ROM), part version 1; byte 1 disc size 0 (120 mm), maximum
         # rate Fh (not specified); byte 2 one layer, PTP, layer type 1 (embossed); byte 3
-        # densities; 4-7 data area start; 8-11 data area end; 12-15 end in layer 0; byte 16 BCA
-        body = (bytes([0x01, 0x0F, 0x01, 0x00]) + struct.pack(">III", DVD_DATA_AREA_START,
+        # linear density (7-4) and track density (3-0) from the profile; 4-7 data area start; 8-11 data area end; 12-15 end in layer 0; byte 16 BCA
+        densities = (state.profile.linear_density << 4) | state.profile.track_density
+        body = (bytes([0x01, 0x0F, 0x01, densities]) + struct.pack(">III", DVD_DATA_AREA_START,
                 DVD_DATA_AREA_START + state.capacity - 1, 0) + bytes(2048 - 16))
     elif fmt == 0x01:
         body = bytes(4)     # copyright protection type 0 (none), region mask 0 (all regions)

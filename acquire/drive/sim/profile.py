@@ -62,7 +62,7 @@ DEFAULT_NOT_READY_COUNT = 3
 _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS, *_AUDIO_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors", "capacity", "finalized", "runout_sense", "gap_sense",
-              "unrecorded_sense", "cd_text_title", "bca", "mcn"}
+              "unrecorded_sense", "cd_text_title", "bca", "mcn", "linear_density", "track_density"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by", "max_speed_x", "c2"}
 # a [[damage]] key of one kind only -> (that kind, its type, its least value, how that is said)
@@ -138,6 +138,8 @@ class Profile:
     cd_text_title: str | None = None     # READ TOC format 5 (CD-TEXT): the album title; None: no CD-TEXT
     bca: bytes | None = None             # READ DISC STRUCTURE 03h: the DVD's BCA; None: none
     mcn: str | None = None               # READ SUB-CHANNEL 02h: the media catalogue number (13 digits)
+    linear_density: int = 0              # a DVD's PFI byte 3 bits 7-4 (ECMA-267: 0 0.267, 1 0.293 um/bit)
+    track_density: int = 0               # a DVD's PFI byte 3 bits 3-0 (0 0.74, 1 0.80 um/track)
 
     @property
     def isrc(self) -> dict[int, str]:

@@ -163,7 +163,8 @@ def _not_recorded_sense(fail, disc: dict) -> tuple[tuple[str, tuple[int, int, in
 
 
 def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
-    """[disc] cd_text_title (a CD's CD-TEXT album title) and bca (a DVD's BCA, hex): sim/structures.py."""
+    """[disc] cd_text_title (a CD's CD-TEXT album title), bca (a DVD's BCA, hex), and a DVD's
+    linear_density and track_density codes (its physical format information): sim/structures.py."""
     out: dict[str, Any] = {}
     if "cd_text_title" in disc:
         title = _get(fail, disc, "cd_text_title", str, "[disc]")
@@ -184,4 +185,10 @@ def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
         if family == "cd" or not 12 <= len(bca) <= 188:
             raise fail("[disc] bca is a DVD's or BD's burst cutting area of 12 to 188 bytes, in hex")
         out["bca"] = bca
+    for key in ("linear_density", "track_density"):
+        if key in disc:
+            code = _get(fail, disc, key, int, "[disc]")
+            if family != "dvd" or not 0 <= code <= 15:
+                raise fail(f"[disc] {key} is a DVD's physical format code, 0 to 15 (ECMA-267), not {code}")
+            out[key] = code
     return out
