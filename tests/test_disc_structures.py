@@ -29,8 +29,9 @@ CD_TEXT = h("00 26 00 00") + b"".join(p + (binascii.crc_hqx(p, 0) ^ 0xFFFF).to_b
 # BCA (format 03h): header, then 12 bytes of BCA data
 BCA = h("00 0e 00 00") + h("01 02 03 04 05 06 07 08 09 0a 0b 0c")
 # BD disc information (media type 1, format 00h): header, one DI unit: "DI", unit format 1, 1 unit,
-# disc type "BDR", size/class/version 01h, 1 layer (bits 7-4 of byte 12)
-BD_DI = h("00 72 00 00") + (b"DI" + h("01 01 00 00 00 00") + b"BDR" + h("01 10")).ljust(112, b"\x00")
+# disc type "BDR", size/class/version 01h, 1 layer (bits 7-4 of byte 12); byte 13 channel length code
+# 2 (69.0 nm, a 27 GB layer: the field as Aaru's DI.cs and redumper decode it; the BD books are not public)
+BD_DI = h("00 72 00 00") + (b"DI" + h("01 01 00 00 00 00") + b"BDR" + h("01 10 02")).ljust(112, b"\x00")
 
 
 # READ SUB-CHANNEL (MMC-6 "Media Catalogue Number" and "ISRC" formats): header (reserved, audio
@@ -72,7 +73,10 @@ def test_bca_dmi_and_bd_disc_information():
     assert mmc.parse_bca(BCA) == bytes(range(1, 13))
     assert mmc.parse_dmi(h("08 02 00 00") + b"\x5a" * 2048) == b"\x5a" * 2048
     di = mmc.parse_bd_disc_information(BD_DI)
-    assert (di.unit_format, di.units, di.disc_type, di.layers) == (1, 1, "BDR", 1)
+    assert (di.unit_format, di.units, di.disc_type, di.layers, di.channel_length) == (1, 1, "BDR", 1, 2)
+    assert abs(di.velocity_m_s - 4.554) < 0.001                # 66 Mbit/s x 69.0 nm
+    assert abs(mmc.parse_bd_disc_information(BD_DI[:17] + b"\x01" + BD_DI[18:]).velocity_m_s - 4.917) < 0.001
+    assert mmc.parse_bd_disc_information(BD_DI[:17] + b"\x00" + BD_DI[18:]).velocity_m_s is None
 
 
 def _profile(tmp_path, name: str, disc: str, tracks: str = "") -> str:
@@ -130,14 +134,18 @@ def test_a_dvds_density_codes_reach_the_spiral_the_engine_starts_from(tmp_path, 
     assert outcome.unreadable_ranges == [(1000, 1015)]
     cd = open_drive(_profile(tmp_path, "cd.toml", 'profile = "cd-rom"\nsectors = 300\n'))
     assert disc_geometry(read_structures(cd, cd.medium())) == (None, None, None)
+    bd = open_drive(_profile(tmp_path, "bd.toml", 'profile = "bd-r"\nsectors = 3000\nchannel_length = 2\n'))
+    _, pitch, velocity = disc_geometry(read_structures(bd, bd.medium()))
+    assert pitch is None and abs(velocity - 4.554) < 0.001
 
 
 def test_a_density_code_on_a_cd_or_out_of_range_is_refused(tmp_path):
     import pytest
     from acquire.errors import AcquireError
     for disc in ('profile = "cd-r"\nsectors = 300\ntrack_density = 1\n',
-                 'profile = "dvd-rom"\nsectors = 300\nlinear_density = 16\n'):
-        with pytest.raises(AcquireError, match="physical format code"):
+                 'profile = "dvd-rom"\nsectors = 300\nlinear_density = 16\n',
+                 'profile = "dvd-rom"\nsectors = 300\nchannel_length = 2\n'):
+        with pytest.raises(AcquireError, match="physical format code|disc information code"):
             open_drive(_profile(tmp_path, "bad.toml", disc))
 
 

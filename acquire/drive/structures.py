@@ -79,13 +79,16 @@ _LENGTHS = {"READ TOC format 4": 256, "READ TOC format 3": 4096, "READ TOC forma
 def disc_geometry(structures: dict[str, Structure]) -> tuple[float | None, float | None, float | None]:
     """(start radius m, track pitch m, 1x velocity m/s) as the disc says them, any of them None:
     a DVD's physical format information names its track pitch and linear density (hence its
-    velocity: a dual-layer disc runs at 3.83 m/s, not 3.49); nothing here names the start radius.
+    velocity: a dual-layer disc runs at 3.83 m/s, not 3.49), a BD's disc information its channel
+    bit length (a 27 GB layer runs at 4.55 m/s, not 4.92); nothing here names the start radius.
     The adaptive engine starts its spiral fit from this (Settings.spiral_hint)."""
-    pfi = structures.get("dvd_physical")
-    if pfi is None or pfi.parsed is None:
-        return (None, None, None)
-    parsed = mmc.parse_dvd_physical_format(pfi.raw)
-    return (None, parsed.track_pitch_m, parsed.velocity_m_s)
+    pfi, di = structures.get("dvd_physical"), structures.get("bd_disc_information")
+    if pfi is not None and pfi.parsed is not None:
+        parsed = mmc.parse_dvd_physical_format(pfi.raw)
+        return (None, parsed.track_pitch_m, parsed.velocity_m_s)
+    if di is not None and di.parsed is not None:
+        return (None, None, mmc.parse_bd_disc_information(di.raw).velocity_m_s)
+    return (None, None, None)
 
 
 def read_structures(drive: Drive, medium: Medium) -> dict[str, Structure]:

@@ -135,6 +135,13 @@ def parse_dmi(data: bytes) -> bytes:
     return _body(data, "DMI")
 
 
+# a DI unit's channel length code -> channel bit length (m): 74.5 nm holds 25 GB a layer, 69.0 nm
+# 27 GB; the BD books are not public: the field's place and codes are as two independent public
+# decoders read them (Aaru's Decoders/Bluray/DI.cs, redumper's BLURAY_CHANNEL_LENGTH)
+BD_CHANNEL_BIT_M = {1: 74.5e-9, 2: 69.0e-9}
+BD_CHANNEL_RATE_1X = 66.0e6     # channel bits per second at 1x (4.917 m/s at 74.5 nm)
+
+
 @dataclass(frozen=True, slots=True)
 class BdDiscInformation:
     unit_format: int
@@ -142,17 +149,28 @@ class BdDiscInformation:
     disc_type: str              # "BDO" (ROM), "BDR", "BDW" (RE)
     size_class_version: int
     layers: int
+    channel_length: int = 0     # 0 not given, 1 74.5 nm (25 GB a layer), 2 69.0 nm (27 GB)
+
+    @property
+    def velocity_m_s(self) -> float | None:
+        """The 1x scanning velocity: 66 Mbit/s of channel bits times the channel bit length (a
+        27 GB layer runs at 4.55 m/s, a 25 GB one at 4.92); None for another code."""
+        bit = BD_CHANNEL_BIT_M.get(self.channel_length)
+        return None if bit is None else BD_CHANNEL_RATE_1X * bit
 
 
 def parse_bd_disc_information(data: bytes) -> BdDiscInformation:
     """READ DISC STRUCTURE media type 1, format 00h: the first DI unit ("DI", bytes 8-10 the type)."""
     # unit: bytes 0-1 "DI"; 2 unit format number; 3 number of DI units in the block; 8-10 disc type
-    # identifier; 11 disc size (7-6), class (5-4), version (3-0); 12 bits 7-4 layers
+    # identifier; 11 disc size (7-6), class (5-4), version (3-0); 12 bits 7-4 layers; 13 bits 7-6
+    # a hybrid DVD layer, 5-4 a hybrid CD layer, 3-0 the channel length code
     body = _body(data, "BD disc information")
     _need(body, 13, "BD disc information unit")
     if body[0:2] != b"DI":
         raise MalformedResponse(f"BD disc information: no DI unit ({body[:4].hex(' ')})")
-    return BdDiscInformation(body[2], body[3], body[8:11].decode("ascii", "replace"), body[11], body[12] >> 4)
+    channel = body[13] & 0x0F if len(body) > 13 else 0
+    return BdDiscInformation(body[2], body[3], body[8:11].decode("ascii", "replace"), body[11], body[12] >> 4,
+                             channel)
 
 
 # -- READ SUB-CHANNEL: the media catalogue number and the ISRCs --------------------------------------

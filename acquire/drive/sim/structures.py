@@ -82,9 +82,10 @@ def _dmi(state: DriveState, layer: int) -> bytes:
 def _bd_disc_information(state: DriveState, layer: int) -> bytes:
     # one DI unit: 0-1 "DI", 2 unit format 1, 3 units in the block 1, 8-10 disc type identifier
     # ("BDO" ROM, "BDR" recordable, "BDW" rewritable), 11 disc size (7-6) / class (5-4) / version
-    # (3-0), 12 layers in the unit (7-4), this layer (3-0)
+    # (3-0), 12 layers in the unit (7-4), this layer (3-0), 13 no hybrid layers (7-4), the channel
+    # length code (3-0: 1 74.5 nm, 2 69.0 nm) from the profile
     kind = {0x0040: b"BDO", 0x0041: b"BDR", 0x0042: b"BDR", 0x0043: b"BDW"}.get(state.profile.profile_number, b"BDO")
-    unit = b"DI" + bytes([1, 1, 0, 0, 0, 0]) + kind + bytes([0x01, 0x10])
+    unit = b"DI" + bytes([1, 1, 0, 0, 0, 0]) + kind + bytes([0x01, 0x10, state.profile.channel_length & 0x0F])
     return unit.ljust(BD_DI_UNIT, b"\x00")
 
 

@@ -164,7 +164,8 @@ def _not_recorded_sense(fail, disc: dict) -> tuple[tuple[str, tuple[int, int, in
 
 def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
     """[disc] cd_text_title (a CD's CD-TEXT album title), bca (a DVD's BCA, hex), and a DVD's
-    linear_density and track_density codes (its physical format information): sim/structures.py."""
+    linear_density and track_density codes (its physical format information), a BD's
+    channel_length code (its disc information): sim/structures.py."""
     out: dict[str, Any] = {}
     if "cd_text_title" in disc:
         title = _get(fail, disc, "cd_text_title", str, "[disc]")
@@ -191,4 +192,9 @@ def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
             if family != "dvd" or not 0 <= code <= 15:
                 raise fail(f"[disc] {key} is a DVD's physical format code, 0 to 15 (ECMA-267), not {code}")
             out[key] = code
+    if "channel_length" in disc:
+        code = _get(fail, disc, "channel_length", int, "[disc]")
+        if family != "bd" or not 0 <= code <= 15:
+            raise fail(f"[disc] channel_length is a BD's disc information code, 0 to 15 (1: 25 GB, 2: 27 GB a layer), not {code}")
+        out["channel_length"] = code
     return out
