@@ -56,3 +56,24 @@ def test_a_schema_1_record_resumes_upgraded_and_verifies(tmp_path):
     checker = subprocess.run([sys.executable, str(ROOT / "docs" / "check_record.py"), str(record_path)],
                              capture_output=True, text=True)
     assert checker.returncode == 0, checker.stdout
+
+
+def test_a_kill_9_right_after_the_upgrade_leaves_a_record_that_is_interrupted_not_tampered(tmp_path):
+    """The upgrade changes the tables' headers; the run seals them at once, so a kill before its end
+    finds the record consistent up to that seal (resumable), never 'tampered'."""
+    for name in ("old.iso.custody.sqlite", "old.iso.seal.json"):
+        shutil.copy2(OLD / name, tmp_path / name)
+    record_path = tmp_path / "old.iso.custody.sqlite"
+    killer = ("import os, signal, sys\n"
+              "from acquire.record import Record\n"
+              "record = Record.open(sys.argv[1])\n"
+              "record.begin_run(command='acquire image', device='sim:old.toml')\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", killer, str(record_path)], capture_output=True, text=True)
+    assert done.returncode == -9, done.stderr
+    with Record.open_readonly(record_path) as record:
+        kinds = [k for (k,) in record.db.execute("SELECT kind FROM events ORDER BY id")]
+    assert kinds[-2:] == ["seal", "resume"]
+    checked = run_acquire("verify", record_path, "--no-record")
+    assert "tampered" not in checked.stdout.lower(), checked.stdout
+    assert "interrupted" in checked.stdout, checked.stdout

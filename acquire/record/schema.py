@@ -147,7 +147,7 @@ def create_tables(db: sqlite_utils.Database) -> None:
 def upgrade_tables(conn) -> list[str]:
     """Add to an older record the tables and columns this schema has and it lacks; what was added.
 
-    Only a run calls it (inside its first transaction), so the run's seal covers the change; meta
+    Only a run calls it (inside its first transaction, which seals the change at once); meta
     keeps the schema_version the record was created with (meta is fixed at creation)."""
     added = []
     db = sqlite_utils.Database(conn)

@@ -198,7 +198,12 @@ class Record:
             "host": host(), "user": user(), "tool_version": tool_version or connection.tool_version(),
         }
         with self._write() as conn:
-            upgraded = upgrade_tables(conn)      # a record made by an older acquire: its run seals them
+            upgraded = upgrade_tables(conn)      # a record made by an older acquire
+            if upgraded:
+                # the upgrade changed the tables' headers: sealed at once (same transaction), so that
+                # a kill before this run's end leaves a record consistent up to here, the run
+                # interrupted and resumable, never one whose last seal no longer matches the tables
+                self._append_event(None, chain.SEAL, chain.seal_details(conn))
             earlier = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
             # a run still 'running' when another begins was killed: it never reached end_run (nor a seal)
             lost = [r for (r,) in conn.execute("SELECT id FROM runs WHERE status = 'running' ORDER BY id")]
