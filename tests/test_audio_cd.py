@@ -86,6 +86,20 @@ def test_accuraterip_equals_arver_and_the_disc_id_libdiscid_on_an_htoa_disc(ripp
     assert (out["audio"]["musicbrainz_id"], out["audio"]["freedb_id"]) == (reference.id, reference.freedb_id)
 
 
+def test_ctdb_crcs_are_those_of_the_source_audio_by_cuetools_definition(ripped):
+    import zlib
+    tmp, disc, out = ripped
+    # the audio from track 1's INDEX 01 (the HTOA left out, as CTDB does) to the lead-out: N samples;
+    # the guard bands: the first 5,880 samples and the last 5,880 + N mod 5,880 (acquire/audio/checksums.py)
+    stream = b"".join(disc["tracks"][n][2] for n in (1, 2, 3))
+    n = len(stream) // 4
+    lo, hi = 5880, n - 5880 - n % 5880
+    ends = [0, 300 * 588, 610 * 588, n]
+    tracks = {str(k): f"{zlib.crc32(stream[4 * max(ends[k - 1], lo):4 * min(ends[k], hi)]):08x}" for k in (1, 2, 3)}
+    assert disc_values(tmp)["ctdb"] == {"crc": f"{zlib.crc32(stream[4 * lo:4 * hi]):08x}", "track_crcs": tracks}
+    assert [t["ctdb_crc"] for t in out["audio"]["tracks"] if t["track"]] == list(tracks.values())
+
+
 def test_a_drive_without_subchannel_still_rips_the_htoa_but_writes_no_index_00_it_cannot_know(tmp_path):
     disc = audio_cd(tmp_path, drive="read_offset = 6\noverread = true\nsubchannel = false")
     out = json.loads(run_acquire("image", f"sim:{disc['profile']}", tmp_path / "out.iso", "--json",

@@ -57,6 +57,7 @@ def run_audio(run) -> dict[str, Any]:
     catalog, isrc, title = _disc_codes(run.structures)
     previous = None
     found_pregaps: dict[int, int] = {}         # track -> its INDEX 00 sectors, from Q
+    ctdb = checksums.CtdbSums(sum(t.end - t.start for t in audio_tracks) * 588)
     # samples before track 1's INDEX 01 are its pre-gap by definition (no other track is there): a
     # hidden track one audio, ripped whole; Q, where the drive gives it, confirms INDEX 00 there
     htoa = tracks[0].audio and tracks[0].start > 0
@@ -86,6 +87,7 @@ def run_audio(run) -> dict[str, Any]:
                                                                         following.number, t.end, t.start)
             _audio_out(run, reader, rip, t.number, t.start, t.end, bin_file, sub_file, rows, damage, files,
                        first=t.number == tracks[0].number, last=t.number == last_number)
+            rows[-1]["ctdb_crc"] = f"{ctdb.add(t.number, rip.pcm, t is audio_tracks[0], t is audio_tracks[-1]):08x}"
             cue_tracks.append(output.CueTrack(t.number, True, t.end - t.start, pregap=gap, session=t.session,
                                               isrc=isrc.get(str(t.number))))
     cue_tracks = _with_index0(cue_tracks, found_pregaps, tracks[0].start if htoa else 0)
@@ -112,6 +114,7 @@ def run_audio(run) -> dict[str, Any]:
             "catalog": catalog, "isrc": isrc, "title": title,
             "pregaps": {str(k): v for k, v in sorted(found_pregaps.items()) if v},
             "pregap_source": "Q subchannel (INDEX 00)" if reader.subchannel else "none: the drive gives no subchannel",
+            "ctdb": ctdb.as_dict(),
             "htoa": dict(_htoa_figures(rows), q_index0=htoa_q) if htoa else None}
     save_audio(run.record, disc, rows, damage, run_id=run.run_id)
     return {"bin": str(bin_path), "cue": str(cue_path), "read_offset": chosen.samples,
