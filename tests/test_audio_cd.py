@@ -112,3 +112,49 @@ def test_a_drive_without_subchannel_still_rips_the_htoa_but_writes_no_index_00_i
         "INDEX 00 00:00:00", "INDEX 01 00:04:00", "INDEX 01 00:08:00", "INDEX 01 00:12:10"]
     values = disc_values(tmp_path)
     assert values["pregap_source"] == "none: the drive gives no subchannel" and values["htoa"]["q_index0"] is False
+
+
+def audio_figures(tmp):
+    record = tmp / "out.iso.custody.sqlite"
+    tracks = rows(record, "SELECT * FROM audio_tracks ORDER BY track")
+    columns = [c[1] for c in rows(record, "PRAGMA table_info(audio_tracks)")]
+    drive_time = columns.index("elapsed_s")          # drive time: where the head was before differs
+    return ([t[:drive_time] + t[drive_time + 1:] for t in tracks],
+            rows(record, "SELECT track, first_sample, last_sample, time, reason FROM audio_damage ORDER BY id"),
+            disc_values(tmp))
+
+
+def test_kill_9_inside_the_audio_step_resumes_with_the_tracks_read_and_ends_as_an_uninterrupted_rip(tmp_path):
+    import signal
+    import sys
+    import time
+    from conftest import ROOT
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    reference.mkdir(), killed.mkdir()
+    damage = '[[damage]]\nlbas = "700"\nkind = "unstable"\nc2 = false\n'      # an unresolved run, kept too
+    for where in (reference, killed):
+        disc = audio_cd(where)
+        disc["profile"].write_text(disc["profile"].read_text() + damage
+                                   + ("[timing]\nsleep_scale = 1.0\n" if where == killed else ""))
+    run_acquire("image", f"sim:{reference / 'audio.toml'}", reference / "out.iso", "--json", check_code=3)
+    proc = subprocess.Popen([sys.executable, "-m", "acquire", "image", f"sim:{killed / 'audio.toml'}",
+                             str(killed / "out.iso"), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)))
+    part = killed / "out.audio-parts" / "01.json"          # the HTOA and track 1 done, track 2 being read
+    deadline = time.monotonic() + 120
+    while not part.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL and not (killed / "out.cue").exists()
+    text = (killed / "audio.toml").read_text().replace("sleep_scale = 1.0", "sleep_scale = 0.0")
+    (killed / "audio.toml").write_text(text)
+    done = run_acquire("image", f"sim:{killed / 'audio.toml'}", killed / "out.iso", "--json", check_code=3)
+    out = json.loads(done.stdout)
+    assert out["resumed"] and out["audio"]["kept_tracks"] == [0, 1]     # read once, by the killed run
+    for name in ("out.bin", "out.cue", "out.sub", "out.dat", "out.toc.txt", *(f"out.{n:02d}.wav" for n in range(4))):
+        assert (killed / name).read_bytes() == (reference / name).read_bytes(), name
+    assert audio_figures(killed) == audio_figures(reference)
+    assert not (killed / "out.audio-parts").exists()
+    run_acquire("verify", killed / "out.iso.custody.sqlite", "--no-record", check_code=0)

@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from ..audio import checksums, discid, ecma130, offset as offsets, output, pregap as pregaps, subq
+from ..audio import checksums, discid, ecma130, offset as offsets, output, parts, pregap as pregaps, subq
 from ..audio.rip import CDDA, TrackRipper
 from ..drive.cdda import MAX_SECTORS, RAW_BYTES, CddaReader
 from ..errors import UsageError
@@ -26,9 +26,10 @@ SECTOR = 2048
 
 
 def stopped(exc: BaseException) -> str:
-    """The one line of a run stopped while reading audio: the image is whole, the audio tracks are read again."""
+    """The one line of a run stopped while reading audio: the image is whole, the tracks read are kept."""
     why = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", str(exc))
-    return f"{why} while reading the audio tracks; run the same command to resume (the audio tracks are read again)"
+    return (f"{why} while reading the audio tracks; run the same command to resume "
+            "(the tracks already read are kept, the others read)")
 
 
 def has_audio(layout) -> bool:
@@ -57,6 +58,12 @@ def run_audio(run) -> dict[str, Any]:
     catalog, isrc, title = _disc_codes(run.structures)
     previous = None
     found_pregaps: dict[int, int] = {}         # track -> its INDEX 00 sectors, from Q
+    kept = _Kept(parts.folder(base), {"offset": chosen.samples, "agree": options.audio_agree,
+                                      "budget_s": options.audio_budget_s, "c2": reader.c2,
+                                      "subchannel": reader.subchannel,
+                                      "drive": [identity.vendor, identity.product, identity.revision]},
+                 {0: 0, 1: 96, 2: 16}[reader.subchannel], base)
+    kept_tracks: list[int] = []
     ctdb = checksums.CtdbSums(sum(t.end - t.start for t in audio_tracks) * 588)
     # samples before track 1's INDEX 01 are its pre-gap by definition (no other track is there): a
     # hidden track one audio, ripped whole; Q, where the drive gives it, confirms INDEX 00 there
@@ -64,11 +71,14 @@ def run_audio(run) -> dict[str, Any]:
     htoa_q = htoa and pregaps.htoa_at(reader, tracks[0].start, CDDA)
     with open(bin_path, "wb") as bin_file, open(sub_path, "wb") as sub_file:
         if htoa:
-            rip = ripper.rip(0, tracks[0].start, chosen.samples)
+            rip, reused = _track_rip(ripper, kept, 0, 0, tracks[0].start, chosen.samples)
+            kept_tracks += [0] if reused else []
             found_pregaps[tracks[0].number] = pregaps.pregap_from_q(rip.subchannel, reader.subchannel,
                                                                     tracks[0].number, tracks[0].start, 0)
             _audio_out(run, reader, rip, 0, 0, tracks[0].start, bin_file, sub_file, rows, damage, files,
                        first=False, last=False)
+            if not reused:
+                parts.save(kept.folder, 0, kept.key(0, tracks[0].start), rip, 0, tracks[0].start, kept.unit)
         for t in tracks:
             # a pre-gap that is not recorded (the link before a mixed-mode disc's first audio track)
             # is a PREGAP; the gap between sessions (lead-out, lead-in) is none: REM SESSION says it
@@ -79,7 +89,8 @@ def run_audio(run) -> dict[str, Any]:
                 cue_tracks.append(output.CueTrack(t.number, False, frames, pregap=gap, session=t.session,
                                                   data_mode=2 if t.data_mode == 2 else 1))
                 continue
-            rip = ripper.rip(t.start, t.end, chosen.samples)
+            rip, reused = _track_rip(ripper, kept, t.number, t.start, t.end, chosen.samples)
+            kept_tracks += [t.number] if reused else []
             following = next((n for n in tracks if n.start == t.end), None)
             if following is not None and following.audio and following.session == t.session:
                 # the next track's INDEX 00 lies in this one's sectors: its Q says where it begins
@@ -88,6 +99,8 @@ def run_audio(run) -> dict[str, Any]:
             _audio_out(run, reader, rip, t.number, t.start, t.end, bin_file, sub_file, rows, damage, files,
                        first=t.number == tracks[0].number, last=t.number == last_number)
             rows[-1]["ctdb_crc"] = f"{ctdb.add(t.number, rip.pcm, t is audio_tracks[0], t is audio_tracks[-1]):08x}"
+            if not reused:
+                parts.save(kept.folder, t.number, kept.key(t.start, t.end), rip, t.start, t.end, kept.unit)
             cue_tracks.append(output.CueTrack(t.number, True, t.end - t.start, pregap=gap, session=t.session,
                                               isrc=isrc.get(str(t.number))))
     cue_tracks = _with_index0(cue_tracks, found_pregaps, tracks[0].start if htoa else 0)
@@ -117,9 +130,34 @@ def run_audio(run) -> dict[str, Any]:
             "ctdb": ctdb.as_dict(),
             "htoa": dict(_htoa_figures(rows), q_index0=htoa_q) if htoa else None}
     save_audio(run.record, disc, rows, damage, run_id=run.run_id)
+    parts.remove(kept.folder)                  # the record holds it all now
     return {"bin": str(bin_path), "cue": str(cue_path), "read_offset": chosen.samples,
             "offset_source": chosen.source, "musicbrainz_id": disc["musicbrainz_id"], "freedb_id": disc["freedb_id"],
-            "tracks": rows, "unresolved": damage, "unresolved_samples": sum(r["unresolved_samples"] for r in rows)}
+            "tracks": rows, "kept_tracks": kept_tracks, "unresolved": damage, "unresolved_samples": sum(r["unresolved_samples"] for r in rows)}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kept:
+    """Where this run's finished tracks are kept (acquire/audio/parts.py) and the key they are read under."""
+    folder: Path
+    settings: dict
+    unit: int                         # subchannel bytes a sector
+    base: Path
+
+    def key(self, start: int, end: int) -> dict:
+        return {**self.settings, "start": start, "end": end}
+
+    def wav(self, number: int) -> Path:
+        return self.base.with_name(f"{self.base.stem}.{number:02d}.wav")
+
+
+def _track_rip(ripper: TrackRipper, kept: _Kept, number: int, start: int, end: int, offset: int):
+    """(the track's rip, whether it was kept by an earlier run that stopped): a resume reads only
+    the tracks that run had not finished."""
+    earlier = parts.load(kept.folder, number, kept.key(start, end), kept.wav(number), start, end)
+    if earlier is not None:
+        return earlier, True
+    return ripper.rip(start, end, offset), False
 
 
 def _audio_out(run, reader: CddaReader, rip, number: int, start: int, end: int, bin_file, sub_file,
