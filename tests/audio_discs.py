@@ -74,3 +74,27 @@ def cd_extra(tmp: Path, *, drive: str = "") -> dict:
     profile = tmp / "extra.toml"
     profile.write_text("\n".join(lines) + "\n")
     return {"profile": profile, "tracks": tracks, "lead_out": data_start + 200, "audio_end": start}
+
+
+def audio_cd(tmp: Path, *, drive: str = "read_offset = 6\noverread = true", disc: str = "") -> dict:
+    """An audio CD with a hidden track one audio (LBA 0 to track 1's start: track 1's INDEX 00 with
+    its own samples), track 2's pre-gap of 75 sectors and track 3's of 150 inside the track before
+    (their samples are that track's: gaps appended, as on the disc), ISRCs, an MCN and CD-Text."""
+    htoa_sectors, sizes, pregaps = 300, {1: 300, 2: 310, 3: 305}, {2: 75, 3: 150}
+    htoa = make_wav(tmp / "htoa.wav", htoa_sectors, 11)
+    lines = ['[drive]', 'vendor = "LITE-ON"', 'product = "LTR-52246S"', drive, '[disc]', 'profile = "cd-rom"',
+             'mcn = "0724384260927"', 'cd_text_title = "Hidden Things"', disc]
+    tracks, start = {0: (0, htoa_sectors, htoa)}, htoa_sectors
+    for number, sectors in sizes.items():
+        pcm = make_wav(tmp / f"t{number}.wav", sectors, number)
+        lines += ['[[track]]', f'number = {number}', 'mode = "audio"', f'start = {start}', f'image = "t{number}.wav"',
+                  f'isrc = "USRC1760783{number}"']
+        if number == 1:
+            lines += [f'pregap = {htoa_sectors}', 'pregap_image = "htoa.wav"']
+        else:
+            lines.append(f'pregap = {pregaps[number]}')
+        tracks[number] = (start, sectors, pcm)
+        start += sectors
+    profile = tmp / "audio.toml"
+    profile.write_text("\n".join(lines) + "\n")
+    return {"profile": profile, "tracks": tracks, "lead_out": start, "pregaps": {1: htoa_sectors, **pregaps}}

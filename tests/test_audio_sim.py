@@ -130,3 +130,44 @@ def test_profile_refuses_bad_audio_keys(tmp_path):
     path.write_text('[disc]\nprofile = "cd-rom"\nsectors = 10\n[[damage]]\nlbas = "1"\nkind = "slow"\ndelay_s = 1\nc2 = false\n')
     with pytest.raises(ProfileError, match="c2 applies"):
         SimulatedDrive.from_profile(path)
+
+
+def htoa_profile(tmp_path, pregap_keys: str = 'pregap = 30\npregap_image = "h.wav"') -> tuple:
+    """Track 1 at LBA 30 with a hidden track one audio (LBA 0-29) before it, track 2 at 70 with a
+    10-sector pre-gap inside track 1."""
+    htoa = make_wav(tmp_path / "h.wav", 30, 9)
+    one, two = make_wav(tmp_path / "one.wav", 40, 4), make_wav(tmp_path / "two.wav", 20, 5)
+    path = tmp_path / "htoa.toml"
+    path.write_text('[drive]\n[disc]\nprofile = "cd-rom"\n'
+                    f'[[track]]\nnumber = 1\nmode = "audio"\nstart = 30\nimage = "one.wav"\n{pregap_keys}\n'
+                    '[[track]]\nnumber = 2\nmode = "audio"\nstart = 70\nimage = "two.wav"\npregap = 10\n')
+    return path, htoa, one, two
+
+
+def test_q_in_a_pre_gap_is_the_next_tracks_index_00_counting_down_and_an_htoa_has_its_samples(tmp_path):
+    path, htoa, one, _ = htoa_profile(tmp_path)
+    d = SimulatedDrive.from_profile(path)
+    try:
+        def frame(lba):
+            return subq.parse_q(d.execute(read_cd(lba, 1, sub=2), data_in_length=2352 + 16).data[2352:])
+        # Q byte 1 track, byte 2 index, bytes 3-5 relative MSF: counting down to 0 at the last pre-gap sector
+        assert [(f.track, f.index, f.relative, f.lba, f.crc_ok) for f in map(frame, (0, 29, 30, 59, 60, 69, 70))] == [
+            (1, 0, 29, 0, True), (1, 0, 0, 29, True), (1, 1, 0, 30, True), (1, 1, 29, 59, True),
+            (2, 0, 9, 60, True), (2, 0, 0, 69, True), (2, 1, 0, 70, True)]
+        # the HTOA's samples (LBA 0-29) are the pre-gap image's; track 2's pre-gap samples are track 1's
+        assert d.execute(read_cd(0, 30), data_in_length=30 * 2352).data == htoa
+        assert d.execute(read_cd(60, 10), data_in_length=10 * 2352).data == one[30 * 2352:]
+        assert d.execute(bytes([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0]), data_in_length=2048).sense[12:14] == bytes([0x64, 0])
+    finally:
+        d.close()
+
+
+@pytest.mark.parametrize("keys, message", [
+    ('pregap = 30', "pregap 30 is not inside the audio track before it"),
+    ('pregap = 31\npregap_image = "h.wav"', "pregap 31: an audio track's INDEX 00, 1 to 30 sectors"),
+    ('pregap = 20\npregap_image = "h.wav"', "pregap_image holds 30 sectors, not the pregap's 20"),
+    ('pregap_image = "h.wav"', "pregap_image needs pregap")])
+def test_a_pre_gap_the_disc_cannot_have_is_refused(tmp_path, keys, message):
+    path, *_ = htoa_profile(tmp_path, keys)
+    with pytest.raises(ProfileError, match=message):
+        SimulatedDrive.from_profile(path)

@@ -4,6 +4,7 @@ MusicBrainz disc ID of MusicBrainz's own worked example, FreeDB's; and the parse
 from __future__ import annotations
 
 import struct
+import zlib
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -173,3 +174,47 @@ def test_l_ec_parity_of_two_derivations_agrees_and_annex_a_s_check_holds():
             bad = bytearray(sector)
             bad[at] ^= 0x40
             assert not ecma130.lec_ok(bytes(bad)), at
+
+
+def q_bytes(track: int, index: int, lba: int, relative: int, crc_ok: bool = True) -> bytes:
+    """A formatted Q (16 bytes) of a mode 1 position, by the layout of IEC 60908's Q: CONTROL/ADR,
+    TNO, INDEX, relative MSF, zero, absolute MSF (all BCD), CRC, 4 reserved."""
+    def msf(frames: int) -> list[int]:
+        return [ecma130.bcd(frames // 4500), ecma130.bcd(frames // 75 % 60), ecma130.bcd(frames % 75)]
+    body = bytes([0x01, ecma130.bcd(track), index, *msf(relative), 0, *msf(lba + 150)])
+    crc = subq.q_crc(body) ^ (0 if crc_ok else 1)
+    return body + crc.to_bytes(2, "big") + bytes(4)
+
+
+def test_a_pre_gap_is_the_run_of_sound_index_00_frames_before_the_start_bad_crcs_skipped():
+    from acquire.audio.pregap import pregap_from_q
+    start = 200
+    subs = {lba: q_bytes(1, 1, lba, lba - 100) for lba in range(100, 180)}
+    subs |= {lba: q_bytes(2, 0, lba, start - 1 - lba) for lba in range(180, 200)}
+    assert pregap_from_q(subs, 2, 2, start, 100) == 20
+    subs[190] = q_bytes(2, 0, 190, 9, crc_ok=False)        # a frame whose CRC fails tells nothing: skipped
+    subs.pop(191)                                           # nor does a missing one
+    assert pregap_from_q(subs, 2, 2, start, 100) == 20
+    subs[180] = q_bytes(2, 0, 180, 19, crc_ok=False)
+    subs[179] = q_bytes(2, 1, 179, 0)                      # a sound frame of anything else ends the run:
+    assert pregap_from_q(subs, 2, 2, start, 100) == 19     # INDEX 00 no earlier than a sound frame shows it
+    assert pregap_from_q(subs, 2, 3, start, 100) == 0      # no frame says track 3 index 0
+    assert pregap_from_q({}, 0, 2, start, 100) == 0        # no subchannel: nothing known
+
+
+def test_ctdb_crcs_are_zlib_crc32_over_the_ranges_cuetools_defines():
+    # a disc of three audio tracks, 20,000 + 7,000 + 13,000 = 40,000 samples (N). By CUETools'
+    # definition (AccurateRip.cs CTDBCRC(i, 0, stride/2, laststride/2), CDRepair.cs): stride =
+    # 11,760 words, laststride = 11,760 + (2N mod 11,760) = 11,760 + 9,440 = 21,200 words, so the
+    # CRCs leave out samples 0-5,879 and the last 10,600 (samples 29,400-39,999), worked out by hand:
+    stream = bytes((i * 7 + i // 251) % 256 for i in range(40_000 * 4))
+    cut = [0, 20_000, 27_000, 40_000]
+    sums = checksums.CtdbSums(40_000)
+    got = [sums.add(n, stream[4 * cut[n - 1]:4 * cut[n]], n == 1, n == 3) for n in (1, 2, 3)]
+    assert got == [zlib.crc32(stream[23_520:80_000]), zlib.crc32(stream[80_000:108_000]),
+                   zlib.crc32(stream[108_000:117_600])]
+    assert sums.as_dict() == {"crc": f"{zlib.crc32(stream[23_520:117_600]):08x}",
+                              "track_crcs": {str(n): f"{c:08x}" for n, c in zip((1, 2, 3), got)}}
+    # a track inside the guard band has nothing to cover: the CRC of no bytes
+    assert checksums.ctdb_span(5_000, True, False, 40_000) == (5_000, 5_000)
+    assert checksums.CtdbSums(40_000).add(1, bytes(4 * 5_000), True, False) == 0

@@ -6,6 +6,14 @@ AccurateRip (as the Hydrogenaudio/dBpoweramp descriptions give it): each stereo 
 the low and the high 32 bits of each 64-bit product, mod 2^32. The disc's first track leaves out
 i < 5*588, its last track i > n - 5*588 (the drives' offsets disagree there).
 CRC32 is zlib's over the track's bytes (what EAC and whipper call "Copy CRC").
+
+CTDB (the CUETools database, cue.tools/wiki/CUETools_Database; CUETools' AccurateRip.cs CTDBCRC
+and CDRepair.cs, gchudov/cuetools.net): zlib's CRC32 over the disc's audio, track 1's INDEX 01 to
+the last audio track's end (an HTOA and a data track left out), less a guard band at each end for
+the drives' offsets: stride = 10 * 588 * 2 16-bit words, so the first 5,880 samples (10 sectors)
+and the last 5,880 + (N mod 5,880) samples of the N (laststride/2: stride + 2N mod stride words).
+Each track's CRC (CTDB's "trackcrcs") is the same CRC over its own part of that range, INDEX 01
+to the next INDEX 01; the disc's (its CTDBID) over the whole range.
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ from dataclasses import dataclass
 
 SKIP = 5 * 588
 MASK = 0xFFFF_FFFF
+CTDB_GUARD = 10 * 588            # stride / 2 (CUETools.CTDB: stride = 10 * 588 * 2 words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +64,31 @@ def accuraterip(pcm: bytes, first: bool, last: bool) -> tuple[int, int]:
 def track_sums(pcm: bytes, first: bool, last: bool) -> TrackSums:
     v1, v2 = accuraterip(pcm, first, last)
     return TrackSums(v1, v2, zlib.crc32(pcm) & MASK)
+
+
+def ctdb_span(samples: int, first: bool, last: bool, disc_samples: int) -> tuple[int, int]:
+    """[lo, hi) samples of a track (`samples` long) that CTDB's CRCs cover, on a disc of
+    `disc_samples` audio samples (CUETools' prefix stride/2 and suffix laststride/2)."""
+    lo = CTDB_GUARD if first else 0
+    hi = samples - (CTDB_GUARD + disc_samples % CTDB_GUARD if last else 0)
+    return min(lo, samples), max(hi, min(lo, samples))
+
+
+@dataclass
+class CtdbSums:
+    """The CTDB CRCs of a disc, fed one audio track at a time in disc order (no track kept)."""
+    disc_samples: int
+    disc_crc: int = 0
+    tracks: dict[int, int] | None = None
+
+    def add(self, number: int, pcm: bytes, first: bool, last: bool) -> int:
+        lo, hi = ctdb_span(len(pcm) // 4, first, last, self.disc_samples)
+        part = memoryview(pcm)[4 * lo:4 * hi]
+        self.disc_crc = zlib.crc32(part, self.disc_crc)
+        crc = zlib.crc32(part) & MASK
+        self.tracks = {**(self.tracks or {}), number: crc}
+        return crc
+
+    def as_dict(self) -> dict:
+        return {"crc": f"{self.disc_crc & MASK:08x}",
+                "track_crcs": {str(n): f"{c:08x}" for n, c in sorted((self.tracks or {}).items())}}

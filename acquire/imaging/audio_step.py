@@ -9,13 +9,14 @@ recorded there, layout kind "audio").
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import zlib
 from pathlib import Path
 from typing import Any
 
-from ..audio import checksums, discid, ecma130, offset as offsets, output, subq
-from ..audio.rip import TrackRipper
+from ..audio import checksums, discid, ecma130, offset as offsets, output, parts, pregap as pregaps, subq
+from ..audio.rip import CDDA, TrackRipper
 from ..drive.cdda import MAX_SECTORS, RAW_BYTES, CddaReader
 from ..errors import UsageError
 from ..record import Record
@@ -25,9 +26,10 @@ SECTOR = 2048
 
 
 def stopped(exc: BaseException) -> str:
-    """The one line of a run stopped while reading audio: the image is whole, the audio tracks are read again."""
+    """The one line of a run stopped while reading audio: the image is whole, the tracks read are kept."""
     why = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", str(exc))
-    return f"{why} while reading the audio tracks; run the same command to resume (the audio tracks are read again)"
+    return (f"{why} while reading the audio tracks; run the same command to resume "
+            "(the tracks already read are kept, the others read)")
 
 
 def has_audio(layout) -> bool:
@@ -55,7 +57,28 @@ def run_audio(run) -> dict[str, Any]:
     last_number = tracks[-1].number
     catalog, isrc, title = _disc_codes(run.structures)
     previous = None
+    found_pregaps: dict[int, int] = {}         # track -> its INDEX 00 sectors, from Q
+    kept = _Kept(parts.folder(base), {"offset": chosen.samples, "agree": options.audio_agree,
+                                      "budget_s": options.audio_budget_s, "c2": reader.c2,
+                                      "subchannel": reader.subchannel,
+                                      "drive": [identity.vendor, identity.product, identity.revision]},
+                 {0: 0, 1: 96, 2: 16}[reader.subchannel], base)
+    kept_tracks: list[int] = []
+    ctdb = checksums.CtdbSums(sum(t.end - t.start for t in audio_tracks) * 588)
+    # samples before track 1's INDEX 01 are its pre-gap by definition (no other track is there): a
+    # hidden track one audio, ripped whole; Q, where the drive gives it, confirms INDEX 00 there
+    htoa = tracks[0].audio and tracks[0].start > 0
+    htoa_q = htoa and pregaps.htoa_at(reader, tracks[0].start, CDDA)
     with open(bin_path, "wb") as bin_file, open(sub_path, "wb") as sub_file:
+        if htoa:
+            rip, reused = _track_rip(ripper, kept, 0, 0, tracks[0].start, chosen.samples)
+            kept_tracks += [0] if reused else []
+            found_pregaps[tracks[0].number] = pregaps.pregap_from_q(rip.subchannel, reader.subchannel,
+                                                                    tracks[0].number, tracks[0].start, 0)
+            _audio_out(run, reader, rip, 0, 0, tracks[0].start, bin_file, sub_file, rows, damage, files,
+                       first=False, last=False)
+            if not reused:
+                parts.save(kept.folder, 0, kept.key(0, tracks[0].start), rip, 0, tracks[0].start, kept.unit)
         for t in tracks:
             # a pre-gap that is not recorded (the link before a mixed-mode disc's first audio track)
             # is a PREGAP; the gap between sessions (lead-out, lead-in) is none: REM SESSION says it
@@ -66,26 +89,21 @@ def run_audio(run) -> dict[str, Any]:
                 cue_tracks.append(output.CueTrack(t.number, False, frames, pregap=gap, session=t.session,
                                                   data_mode=2 if t.data_mode == 2 else 1))
                 continue
-            rip = ripper.rip(t.start, t.end, chosen.samples)
-            bin_file.write(rip.pcm)
-            sub_file.write(b"".join(subq.clonecd_sub(rip.subchannel.get(lba), reader.subchannel)
-                                    for lba in range(t.start, t.end)))
-            wav = output.write_wav(base.with_name(f"{base.stem}.{t.number:02d}.wav"), rip.pcm)
-            files.append(wav.name)
-            if options.flac:
-                files.append(output.write_flac(wav).name)
-            sums = checksums.track_sums(rip.pcm, first=t.number == tracks[0].number, last=t.number == last_number)
-            unresolved = sum(u.last - u.first + 1 for u in rip.unresolved)
-            rows.append({"track": t.number, "start": t.start, "end": t.end, "file": wav.name, "bytes": len(rip.pcm),
-                         "sha1": hashlib.sha1(rip.pcm).hexdigest(), "crc32": f"{sums.crc32:08x}",
-                         "accuraterip_v1": f"{sums.ar_v1:08x}", "accuraterip_v2": f"{sums.ar_v2:08x}",
-                         "reads": rip.reads, "rereads": rip.rereads, "c2_samples": rip.c2_samples,
-                         "q_errors": rip.q_errors, "unresolved_samples": unresolved,
-                         "budget_spent": int(rip.budget_spent), "elapsed_s": round(rip.elapsed_s, 3)})
-            damage += [{"track": t.number, "first_sample": u.first, "last_sample": u.last, "time": u.time(),
-                        "reason": u.reason} for u in rip.unresolved]
+            rip, reused = _track_rip(ripper, kept, t.number, t.start, t.end, chosen.samples)
+            kept_tracks += [t.number] if reused else []
+            following = next((n for n in tracks if n.start == t.end), None)
+            if following is not None and following.audio and following.session == t.session:
+                # the next track's INDEX 00 lies in this one's sectors: its Q says where it begins
+                found_pregaps[following.number] = pregaps.pregap_from_q(rip.subchannel, reader.subchannel,
+                                                                        following.number, t.end, t.start)
+            _audio_out(run, reader, rip, t.number, t.start, t.end, bin_file, sub_file, rows, damage, files,
+                       first=t.number == tracks[0].number, last=t.number == last_number)
+            rows[-1]["ctdb_crc"] = f"{ctdb.add(t.number, rip.pcm, t is audio_tracks[0], t is audio_tracks[-1]):08x}"
+            if not reused:
+                parts.save(kept.folder, t.number, kept.key(t.start, t.end), rip, t.start, t.end, kept.unit)
             cue_tracks.append(output.CueTrack(t.number, True, t.end - t.start, pregap=gap, session=t.session,
                                               isrc=isrc.get(str(t.number))))
+    cue_tracks = _with_index0(cue_tracks, found_pregaps, tracks[0].start if htoa else 0)
     cue_path.write_text(output.cue_text(bin_path.name, cue_tracks, catalog=catalog, title=title),
                         encoding="utf-8", newline="")
     dat_path = base.with_name(base.stem + ".dat")
@@ -106,11 +124,86 @@ def run_audio(run) -> dict[str, Any]:
                 reader.subchannel], "cue": cue_path.name, "cue_sha1": _sha1(cue_path),
             "toc_file": toc_path.name, "files": files, "dat": dat_path.name,
             "dat_roms": [[r.name, r.size, r.crc32, r.md5, r.sha1] for r in roms], "data_track": data_figures,
-            "catalog": catalog, "isrc": isrc, "title": title}
+            "catalog": catalog, "isrc": isrc, "title": title,
+            "pregaps": {str(k): v for k, v in sorted(found_pregaps.items()) if v},
+            "pregap_source": "Q subchannel (INDEX 00)" if reader.subchannel else "none: the drive gives no subchannel",
+            "ctdb": ctdb.as_dict(),
+            "htoa": dict(_htoa_figures(rows), q_index0=htoa_q) if htoa else None}
     save_audio(run.record, disc, rows, damage, run_id=run.run_id)
+    parts.remove(kept.folder)                  # the record holds it all now
     return {"bin": str(bin_path), "cue": str(cue_path), "read_offset": chosen.samples,
             "offset_source": chosen.source, "musicbrainz_id": disc["musicbrainz_id"], "freedb_id": disc["freedb_id"],
-            "tracks": rows, "unresolved": damage, "unresolved_samples": sum(r["unresolved_samples"] for r in rows)}
+            "tracks": rows, "kept_tracks": kept_tracks, "unresolved": damage, "unresolved_samples": sum(r["unresolved_samples"] for r in rows)}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kept:
+    """Where this run's finished tracks are kept (acquire/audio/parts.py) and the key they are read under."""
+    folder: Path
+    settings: dict
+    unit: int                         # subchannel bytes a sector
+    base: Path
+
+    def key(self, start: int, end: int) -> dict:
+        return {**self.settings, "start": start, "end": end}
+
+    def wav(self, number: int) -> Path:
+        return self.base.with_name(f"{self.base.stem}.{number:02d}.wav")
+
+
+def _track_rip(ripper: TrackRipper, kept: _Kept, number: int, start: int, end: int, offset: int):
+    """(the track's rip, whether it was kept by an earlier run that stopped): a resume reads only
+    the tracks that run had not finished."""
+    earlier = parts.load(kept.folder, number, kept.key(start, end), kept.wav(number), start, end)
+    if earlier is not None:
+        return earlier, True
+    return ripper.rip(start, end, offset), False
+
+
+def _audio_out(run, reader: CddaReader, rip, number: int, start: int, end: int, bin_file, sub_file,
+               rows: list, damage: list, files: list, *, first: bool, last: bool) -> None:
+    """One ripped track (number 0: the hidden track one audio) into the BIN, the .sub, its WAV (and
+    FLAC), its record row and its unresolved samples."""
+    base = run.image_path
+    bin_file.write(rip.pcm)
+    sub_file.write(b"".join(subq.clonecd_sub(rip.subchannel.get(lba), reader.subchannel)
+                            for lba in range(start, end)))
+    wav = output.write_wav(base.with_name(f"{base.stem}.{number:02d}.wav"), rip.pcm)
+    files.append(wav.name)
+    if run.options.flac:
+        files.append(output.write_flac(wav).name)
+    sums = checksums.track_sums(rip.pcm, first=first, last=last)
+    unresolved = sum(u.last - u.first + 1 for u in rip.unresolved)
+    rows.append({"track": number, "start": start, "end": end, "file": wav.name, "bytes": len(rip.pcm),
+                 "sha1": hashlib.sha1(rip.pcm).hexdigest(), "crc32": f"{sums.crc32:08x}",
+                 "accuraterip_v1": f"{sums.ar_v1:08x}", "accuraterip_v2": f"{sums.ar_v2:08x}",
+                 "reads": rip.reads, "rereads": rip.rereads, "c2_samples": rip.c2_samples,
+                 "q_errors": rip.q_errors, "unresolved_samples": unresolved,
+                 "budget_spent": int(rip.budget_spent), "elapsed_s": round(rip.elapsed_s, 3)})
+    damage += [{"track": number, "first_sample": u.first, "last_sample": u.last, "time": u.time(),
+                "reason": u.reason} for u in rip.unresolved]
+    if number == 0:
+        rows[-1]["silent"] = pregaps.is_silent(rip.pcm)
+
+
+def _htoa_figures(rows: list[dict]) -> dict:
+    row = next(r for r in rows if r["track"] == 0)
+    return {"sectors": row["end"] - row["start"], "file": row["file"], "sha1": row["sha1"],
+            "silent": row.pop("silent")}
+
+
+def _with_index0(cue: list[output.CueTrack], pregaps_found: dict[int, int], htoa: int) -> list[output.CueTrack]:
+    """The CUE's tracks with the INDEX 00 that Q gave: a pre-gap moves from the end of the track
+    before into its own track (INDEX 00 .. INDEX 01); an HTOA is track 1's INDEX 00 from 00:00:00."""
+    out = list(cue)
+    for i, t in enumerate(out):
+        gap = htoa if i == 0 and htoa else pregaps_found.get(t.number, 0)
+        if not gap or not t.audio:
+            continue
+        if i > 0:
+            out[i - 1] = dataclasses.replace(out[i - 1], frames=out[i - 1].frames - gap)
+        out[i] = dataclasses.replace(out[i], frames=t.frames + gap, index0_frames=gap)
+    return out
 
 
 def _data_track(reader: CddaReader, run, track, bin_file, sub_file, figures: dict[str, int]) -> int:

@@ -15,8 +15,15 @@ lead-out). Decisions (docs/simulated-drive.md "Audio", keep it in step):
   block error byte (01h when any bit is set) and a pad byte.
 - Subchannel: formatted Q (16 bytes: Q 0-9, CRC 10-11, zero 12-15) or raw P-W (96 bytes, Q in
   bit 6 of each, P zero), for the LBA asked (subchannel is not shifted by the read offset).
+- Pre-gaps ([[track]] pregap): the sectors before a track's start are its INDEX 00 in Q (track
+  number the next track's, relative time counting down to 0 at the last pre-gap sector); the TOC
+  still gives the start (INDEX 01). Their samples are the track before's (gaps appended, as on the
+  disc), or the pregap_image's where no track holds them: track 1 starting past LBA 0 with audio
+  before it is a hidden track one audio (HTOA).
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 from .codes import ILLEGAL_MODE_FOR_THIS_TRACK, LBA_OUT_OF_RANGE, SECTOR_BYTES, Check, bcd, msf
 from .ecma130 import q_crc_bitwise
@@ -35,7 +42,29 @@ def serves(state: DriveState, lba: int, count: int) -> bool:
     this drive overreads)."""
     if state.profile.audio.overread and _has_audio(state) and (lba + count > state.end or _lead_out(state, lba)):
         return True
+    if any(t.pregap_image is not None and t.start - t.pregap < lba + count and t.start > lba
+           for t in state.profile.tracks):
+        return True
     return any(s.mode == "audio" and s.start < lba + count and s.end > lba for s in state.layout.spans)
+
+
+def pregap_at(state: DriveState, lba: int):
+    """The track whose INDEX 00 holds `lba` ([[track]] pregap), or None."""
+    return next((t for t in state.profile.tracks if t.pregap and t.start - t.pregap <= lba < t.start), None)
+
+
+def pregap_sector(state: DriveState, lba: int) -> bytes:
+    """One sector of a hidden track one audio (silence outside any pre-gap image)."""
+    held = pregap_at(state, lba)
+    return _pregap_samples(held, lba) if held is not None and held.pregap_image else bytes(AUDIO_BYTES)
+
+
+def _pregap_samples(track, lba: int) -> bytes:
+    """One sector of a pre-gap's own image (a WAV's 44-byte header skipped)."""
+    skip = 44 if track.pregap_image.suffix.lower() == ".wav" else 0
+    with open(Path(track.pregap_image), "rb") as f:
+        f.seek(skip + (lba - track.start + track.pregap) * AUDIO_BYTES)
+        return f.read(AUDIO_BYTES)
 
 
 def _lead_out(state: DriveState, lba: int) -> bool:
@@ -64,8 +93,9 @@ def answer(state: DriveState, lba: int, count: int, fields: int, subchannel: int
         raise Check(LBA_OUT_OF_RANGE)
     for i in range(count):
         span = state.layout.span_at(lba + i)
+        held = pregap_at(state, lba + i)
         if lba + i < state.end and (span is None or span.mode != "audio") and not (
-                p.audio.overread and _lead_out(state, lba + i)):
+                p.audio.overread and _lead_out(state, lba + i)) and not (held and held.pregap_image):
             raise Check(ILLEGAL_MODE_FOR_THIS_TRACK)      # a data sector or a gap inside an audio read
     rate = state.speed_x * p.rate_1x
     cost = p.overhead_s + seek_s + count * SECTOR_BYTES / rate
@@ -117,8 +147,13 @@ def samples_at(state: DriveState, first: int, count: int) -> bytes:
         lba = pos // SAMPLES
         end = min(first + count, (lba + 1) * SAMPLES)
         span = state.layout.span_at(lba) if lba >= 0 else None
+        held = pregap_at(state, lba) if lba >= 0 else None
+        sector = None
         if span is not None and span.mode == "audio" and lba < span.data_end and state.raw_audio is not None:
             sector = state.raw_audio(lba, 1)
+        elif held is not None and held.pregap_image is not None:
+            sector = _pregap_samples(held, lba)
+        if sector is not None:
             at = (pos - lba * SAMPLES) * 4
             out[(pos - first) * 4:(end - first) * 4] = sector[at:at + (end - pos) * 4]
         pos = end
@@ -128,13 +163,17 @@ def samples_at(state: DriveState, first: int, count: int) -> bytes:
 def q_frame(state: DriveState, lba: int) -> bytes:
     """The 12 Q bytes (10 data + CRC) of `lba`: mode 1 position (ADR 1)."""
     span = state.layout.span_at(lba) if lba < state.end else None
-    if span is None:
+    held = pregap_at(state, lba) if lba < state.end else None
+    index = 0x01
+    if held is not None:                     # INDEX 00: counting down to the track's start
+        track, control, relative, index = held.number, 0x0, held.start - 1 - lba, 0x00
+    elif span is None:
         track, control, relative = LEAD_OUT_TRACK, 0x0, max(lba - state.end, 0)
     else:
         track, control, relative = span.number, (0x0 if span.mode == "audio" else 0x4), lba - span.start
     rm, rs, rf = msf(relative - 150) if relative >= 0 else (0, 0, 0)
     am, as_, af = msf(lba)
-    body = bytes([(control << 4) | 0x01, bcd(track) if track != LEAD_OUT_TRACK else track, 0x01,
+    body = bytes([(control << 4) | 0x01, bcd(track) if track != LEAD_OUT_TRACK else track, index,
                   bcd(rm), bcd(rs), bcd(rf), 0, bcd(am), bcd(as_), bcd(af)])
     return body + q_crc_bitwise(body).to_bytes(2, "big")
 

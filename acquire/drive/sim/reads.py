@@ -115,8 +115,11 @@ def decode_read(state: DriveState, cdb: bytes) -> ReadRequest:
 
 
 def mode_at(state: DriveState, lba: int) -> str:
-    """The mode of the track holding `lba`."""
-    return state.layout.span_at(lba).mode
+    """The mode of the track holding `lba` (a hidden track one audio before track 1: audio)."""
+    span = state.layout.span_at(lba)
+    if span is None and audio.pregap_at(state, lba) is not None:
+        return AUDIO
+    return span.mode
 
 
 def _check_modes(state: DriveState, request: ReadRequest) -> None:
@@ -125,6 +128,9 @@ def _check_modes(state: DriveState, request: ReadRequest) -> None:
         return
     last = request.lba + request.count
     if any(mode != request.wants and first < last and end > request.lba for _n, first, end, mode in state.tracks()):
+        raise Check(ILLEGAL_MODE_FOR_THIS_TRACK)
+    if request.wants != AUDIO and any(t.pregap_image is not None and t.start - t.pregap < last and t.start > request.lba
+                                      for t in state.profile.tracks):     # a hidden track one audio
         raise Check(ILLEGAL_MODE_FOR_THIS_TRACK)
 
 

@@ -25,7 +25,7 @@ import time
 
 from ...errors import DriveGone, ProfileError
 from ..transport import CHECK_CONDITION, DEFAULT_TIMEOUT_S, GOOD, Completion
-from . import reads
+from . import audio, reads
 from .answers import ANSWERS
 from .codes import (CDB_LENGTH, GET_CONFIGURATION, GET_EVENT_STATUS_NOTIFICATION, INQUIRY, INVALID_FIELD_IN_CDB,
                     INVALID_OPCODE, MEDIUM_MAY_HAVE_CHANGED, NOT_READY_BECOMING_READY, READS, REQUEST_SENSE,
@@ -265,6 +265,8 @@ class SimulatedDrive:
     def _audio_bytes(self, lba: int, count: int) -> bytes:
         """2352-byte CD-DA sectors of an audio track (a WAV file's 44-byte header skipped)."""
         span = self.state.layout.span_at(lba)
+        if span is None:                  # a hidden track one audio: its pre-gap's own image (sim/audio.py)
+            return b"".join(audio.pregap_sector(self.state, n) for n in range(lba, lba + count))
         skip = 44 if span.image is not None and span.image.suffix.lower() == ".wav" else 0
         return self._span_bytes(span, lba, count, 2352, skip)
 

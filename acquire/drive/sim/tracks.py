@@ -18,7 +18,8 @@ AUDIO = "audio"
 TRACK_MODES = (MODE1, MODE2_FORM1, AUDIO)
 WRITE_TYPES = ("tao", "sao", "dao")
 AUDIO_SECTOR_BYTES = 2352                # CD-DA: 588 stereo samples of 16 bits
-_TRACK_KEYS = {"number", "session", "mode", "start", "image", "sectors", "write", "open", "isrc"}
+_TRACK_KEYS = {"number", "session", "mode", "start", "image", "sectors", "write", "open", "isrc", "pregap",
+               "pregap_image"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class Track:
     write: str = "sao"                   # tao: a data track ends in 2 run-out blocks that fail
     open: bool = False                   # its session is not closed
     isrc: str | None = None              # READ SUB-CHANNEL 03h: 12 characters (ISO 3901)
+    pregap: int = 0                      # audio: the sectors before `start` whose Q is this track's INDEX 00
+    pregap_image: Path | None = None     # audio: their samples when no track holds them (track 1: HTOA)
 
     @property
     def runout(self) -> int:
@@ -45,7 +48,7 @@ def _tracks(fail, entries: Any, capacity: int, family: str) -> tuple[Track, ...]
         number, start = _get(fail, entry, "number", int, label), _get(fail, entry, "start", int, label)
         if number != position:
             raise fail(f"{label} number is {number}, not {position}", hint="number the tracks 1, 2, ... in LBA order")
-        for key in ("image", "sectors", "write", "open"):
+        for key in ("image", "sectors", "write", "open", "pregap", "pregap_image"):
             if key in entry:
                 raise fail(f"{label} {key}: tracks that partition a [disc] image bring no {key}",
                            hint="leave out the [disc] image and give each track its own image")
@@ -101,7 +104,8 @@ def _own_tracks(fail, entries: Any, family: str, base: Path) -> tuple[Track, ...
         isrc = _get(fail, entry, "isrc", str, label) if "isrc" in entry else None
         if isrc is not None and (len(isrc) != 12 or not isrc.isalnum() or not isrc.isascii()):
             raise fail(f"{label} isrc {isrc!r} is not 12 letters and digits (ISO 3901)")
-        out.append(Track(number, start, mode, session, sectors, image, write, is_open, isrc))
+        pregap, pregap_image = _pregap(fail, entry, base, label, mode, start, previous)
+        out.append(Track(number, start, mode, session, sectors, image, write, is_open, isrc, pregap, pregap_image))
     sessions: dict[int, set[bool]] = {}
     for t in out:
         sessions.setdefault(t.session, set()).add(t.open)
@@ -129,6 +133,33 @@ def _track_content(fail, entry: dict, base: Path, label: str, mode: str) -> tupl
     if size == 0 or size % unit:
         raise fail(f"{label} image {image} is {size} bytes, not a positive multiple of {unit}")
     return image, size // unit
+
+
+def _pregap(fail, entry: dict, base: Path, label: str, mode: str, start: int,
+            previous: Track | None) -> tuple[int, Path | None]:
+    """An audio track's INDEX 00 (sim/audio.py): inside the audio track before it (whose image holds
+    its samples, gaps appended as on the disc), or before any track with its own pregap_image (a
+    hidden track one audio: track 1 starting past LBA 0)."""
+    if "pregap" not in entry:
+        if "pregap_image" in entry:
+            raise fail(f"{label} pregap_image needs pregap (its sectors)")
+        return 0, None
+    pregap = _get(fail, entry, "pregap", int, label)
+    if mode != AUDIO or not 1 <= pregap <= start:
+        raise fail(f"{label} pregap {pregap}: an audio track's INDEX 00, 1 to {start} sectors before its start")
+    first = start - pregap
+    if "pregap_image" not in entry:
+        if previous is None or previous.mode != AUDIO or previous.start + previous.sectors != start \
+                or first < previous.start:
+            raise fail(f"{label} pregap {pregap} is not inside the audio track before it",
+                       hint="give pregap_image: the pre-gap's own samples (track 1: hidden track one audio)")
+        return pregap, None
+    if previous is not None and previous.start + previous.sectors + previous.runout > first:
+        raise fail(f"{label} pregap_image: the pre-gap overlaps track {previous.number}")
+    image, sectors = _track_content(fail, {"image": entry["pregap_image"]}, base, f"{label} pregap_image", AUDIO)
+    if sectors != pregap:
+        raise fail(f"{label} pregap_image holds {sectors} sectors, not the pregap's {pregap}")
+    return pregap, image
 
 
 def _tracks_end(tracks: tuple[Track, ...]) -> int:
