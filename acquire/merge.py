@@ -18,6 +18,7 @@ Sources are opened read-only (their files' bytes never change).
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -32,6 +33,7 @@ from .errors import MergeRefused, UsageError
 from .hashing import WINDOW_BYTES, StreamHasher
 from .isowriter import SECTOR_BYTES, IsoReader, IsoWriter
 from .record import Record
+from .record.layout_tables import load_layout, save_layout
 from .rescue.sectormap import SectorMap, State
 from .seal import Sealed, resolve as resolve_signer, write_seal
 from .sumfiles import write_sfv, write_sum_files
@@ -68,6 +70,8 @@ class _Source:
     smap: SectorMap
     drive: dict                       # the drive that read most of this copy
     case: dict                        # its case_info row
+    layout: dict | None = None        # its recorded layout (tracks, sessions, not-recorded extents)
+    responses: list = field(default_factory=list)   # (command, name, hex, parsed_json) the layout came from
     reader: IsoReader | None = None
     given: int = 0                    # output sectors taken from this copy
     only: int = 0                     # sectors no other copy had
@@ -186,7 +190,10 @@ def _open_source(copy: int, path: Path) -> _Source:
                                f"{'missing' if size is None else f'{size} bytes'}, the record says {expected}")
         smap = SectorMap.from_runs(medium["capacity"], record.load_map())
         source = _Source(copy, path, image_path, record, record.head_hash(), hashes, medium, smap,
-                         _main_drive(record), record.case())
+                         _main_drive(record), record.case(), load_layout(record))
+        if source.layout is not None:     # read now: the sources are closed before the new record is written
+            source.responses = record.db.conn.execute("SELECT command, name, hex, parsed_json FROM disc_responses"
+                                                      ).fetchall()
         source.reader = IsoReader(image_path, medium["capacity"])
         return source
     except BaseException:
@@ -215,10 +222,42 @@ def _compare_media(sources: list[_Source]) -> None:
                 continue
             if a != b:
                 details.append(f"{name}: copy {first.copy} {a}, copy {other.copy} {b}")
+        # a layout only one record holds (made before layouts were recorded) cannot be compared
+        if first.layout is not None and other.layout is not None and _layout_key(first.layout) != _layout_key(other.layout):
+            details.append(f"layout: copy {first.copy} {_layout_line(first.layout)}, "
+                           f"copy {other.copy} {_layout_line(other.layout)}")
         if details:
             raise MergeRefused(f"copy {other.copy} ({other.record_path}) is not of the same pressing as copy "
                                f"{first.copy}: it differs in {', '.join(d.split(':')[0] for d in details)}; "
                                "nothing written", details=details)
+
+
+def _layout_key(layout: dict) -> tuple:
+    """What two reads of one disc share in its layout: the tracks and the not-recorded extents (not
+    how each was found, nor the sizes the file systems gave after the copy)."""
+    tracks = tuple((t["track"], t["session"], t["start"], t["end"], t["audio"], t["data_mode"])
+                   for t in layout["tracks"])
+    extents = tuple((n["start"], n["count"], n["kind"]) for n in layout["not_recorded"])
+    return layout["sectors"], tracks, extents
+
+
+def _layout_line(layout: dict) -> str:
+    tracks = ", ".join(f"s{t['session']}t{t['track']} {t['start']}-{t['end']}" for t in layout["tracks"])
+    gaps = ", ".join(f"{n['kind']} {n['start']}+{n['count']}" for n in layout["not_recorded"]) or "no gaps"
+    return f"[{tracks}; {gaps}]"
+
+
+def _copy_layout(sources: list[_Source], record: Record, run_id: int) -> None:
+    """Carry the layout (and the raw answers it came from) of the first copy that holds one."""
+    source = next((s for s in sources if s.layout is not None), None)
+    if source is None:
+        return
+    rows = source.responses
+    raw = {c: h for c, n, h, _ in rows if n == "layout"}
+    structures = {n: (c, h, json.loads(p) if p else None) for c, n, h, p in rows if n != "layout"}
+    layout = dict(source.layout)
+    layout["figures"] = dict(layout["figures"])
+    save_layout(record, layout, raw, run_id=run_id, structures=structures)
 
 
 # -- comparing --------------------------------------------------------------------------------
@@ -411,6 +450,7 @@ def _write_record(sources, image, record_path, options, merged: SectorMap, prove
         record.log_event(run_id, "merge", sources=[s.as_json() for s in sources], sample=sample,
                          agreed=counts["agreed"], single=counts["single"], unread=capacity - settled,
                          drive_ids={str(k): v for k, v in drive_ids.items()})
+        _copy_layout(sources, record, run_id)
         pass_id = record.begin_pass(run_id, PHASE, 1, "forward")
         record.save_map((r.start, r.count, int(r.state)) for r in merged.runs())
         for start, count, copy in provenance:

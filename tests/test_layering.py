@@ -7,7 +7,7 @@ import is resolved to a module name. Layers by module-name prefix, the longest p
     1  acquire.drive
     2  acquire.rescue
     3  acquire.imaging  acquire.isowriter  acquire.hashing  acquire.record  acquire.seal
-       acquire.storage  acquire.sumfiles  acquire.progress  acquire.mapexport
+       acquire.storage  acquire.sumfiles  acquire.progress  acquire.mapexport  acquire.volume_space
     4  acquire.fs
     5  acquire.report  acquire.verify  acquire.validate  acquire.catalogue (the consumers: they only read what the layers
        below made; validate also runs other readers and QEMU on the image)
@@ -36,7 +36,7 @@ LAYERS: dict[str, int] = {
     "acquire.audio.output": 3,     # the BIN/CUE, WAV and FLAC files
     **dict.fromkeys(["acquire.imaging", "acquire.isowriter", "acquire.hashing", "acquire.record",
                      "acquire.seal", "acquire.storage", "acquire.sumfiles", "acquire.progress",
-                     "acquire.mapexport"], 3),
+                     "acquire.mapexport", "acquire.volume_space"], 3),
     "acquire.fs": 4,
     "acquire.report": 5,
     "acquire.verify": 5,

@@ -207,6 +207,12 @@ def test_two_copies_of_a_multisession_disc_merge_complete_with_the_gaps_still_no
     assert (out["status"], out["unread"], out["unread_ranges"]) == ("complete", 0, [])
     end = s2 + i2.stat().st_size // SECTOR + 2
     assert (tmp_path / "merged.iso").read_bytes() == expected_image(sessions, end)
+    # the merged record carries the disc's layout, as each copy recorded it
+    assert not_recorded_rows(tmp_path / "merged.iso.custody.sqlite") == not_recorded_rows(tmp_path / "a.iso.custody.sqlite")
+    tracks = "SELECT track, session, start, end, audio, data_mode FROM layout_tracks ORDER BY start"
+    with sqlite3.connect(tmp_path / "merged.iso.custody.sqlite") as m, sqlite3.connect(tmp_path / "a.iso.custody.sqlite") as a:
+        assert m.execute(tracks).fetchall() == a.execute(tracks).fetchall() and len(a.execute(tracks).fetchall()) == 2
+    run_acquire("verify", tmp_path / "merged.iso.custody.sqlite", check_code=0)
 
 
 def test_the_summary_line_names_the_not_recorded_sectors_apart_from_the_unreadable(two_sessions, tmp_path):
@@ -219,3 +225,20 @@ def test_the_summary_line_names_the_not_recorded_sectors_apart_from_the_unreadab
     n1, n2 = i1.stat().st_size // SECTOR, i2.stat().st_size // SECTOR
     assert done.stdout.splitlines()[0] == (f"complete: {n1 + n2} of {s2 + n2 + 2} sectors read, 0 unreadable, "
                                            f"{s2 + n2 + 2 - n1 - n2} not recorded (no data there by design)")
+
+
+def test_copies_whose_layouts_disagree_are_refused_naming_the_layout_and_nothing_is_written(two_sessions, tmp_path):
+    """One disc burned track-at-once, the other session-at-once from the same images: the TAO copy's
+    run-out blocks make its layout another one, and merge refuses with exit 1 (DESIGN.md)."""
+    _, sessions = two_sessions
+    for _, image in sessions:
+        (tmp_path / image.name).write_bytes(image.read_bytes())
+    for copy, write in (("a", "tao"), ("b", "sao")):
+        (tmp_path / f"{copy}.toml").write_text(profile_text(sessions, write=write, drive=f'serial = "SIM-{copy}"'))
+        run_acquire("image", f"sim:{tmp_path / f'{copy}.toml'}", tmp_path / f"{copy}.iso", check_code=0)
+    done = run_acquire("merge", tmp_path / "a.iso.custody.sqlite", tmp_path / "b.iso.custody.sqlite",
+                       "-o", tmp_path / "merged.iso", check_code=1)
+    first = done.stderr.strip().splitlines()[0]
+    assert "not of the same pressing" in first and "layout" in first, done.stderr
+    assert "run-out" in done.stderr                 # the detail names the extents that differ
+    assert not (tmp_path / "merged.iso").exists() and not (tmp_path / "merged.iso.custody.sqlite").exists()

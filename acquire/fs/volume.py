@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from ..volume_space import volume_space_size
 from .reader import SECTOR, SectorReader
 
 PVD_LBA = 16                          # the descriptor set starts after the 16-sector system area (6.2.1)
@@ -137,7 +138,7 @@ def parse_supplementary_volume(sector: bytes) -> SupplementaryVolume | None:
 def _volume_fields(sector: bytes, text: Callable[[bytes], str]) -> dict:
     le32 = lambda offset: struct.unpack_from("<I", sector, offset)[0]  # noqa: E731
     return {
-        "system_id": text(sector[8:40]), "volume_id": text(sector[40:72]), "volume_space_size": le32(80),
+        "system_id": text(sector[8:40]), "volume_id": text(sector[40:72]), "volume_space_size": volume_space_size(sector),
         "volume_set_id": text(sector[190:318]), "publisher_id": text(sector[318:446]),
         "data_preparer_id": text(sector[446:574]), "application_id": text(sector[574:702]),
         "creation": iso_date(sector[813:830]), "modification": iso_date(sector[830:847]),

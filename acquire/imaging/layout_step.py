@@ -10,7 +10,6 @@ a medium error (03/xx) stays untried, and is damage if the engine fails it too.
 """
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 from ..drive.device import SECTOR_BYTES, Drive
@@ -18,6 +17,7 @@ from ..drive.layout import RUN_OUT, NotRecorded, RecordedLayout
 from ..record import Record
 from ..record.layout_tables import add_figures, save_layout
 from ..rescue.sectormap import SectorMap, State
+from ..volume_space import primary_volume_space_size
 
 # sense keys that say "nothing is recorded here" when a run-out candidate is read alone
 NOT_RECORDED_KEYS = (0x05, 0x08)       # ILLEGAL REQUEST (05/64/00 illegal mode, 05/21/00), BLANK CHECK
@@ -99,11 +99,9 @@ def check_volume_sizes(image: Path, smap: SectorMap, layout: RecordedLayout, rec
             if lba >= smap.sectors or smap.state_at(lba) != State.FINISHED:
                 continue
             f.seek(lba * SECTOR_BYTES)
-            pvd = f.read(SECTOR_BYTES)
-            if len(pvd) < 88 or pvd[0:6] != b"\x01CD001":
+            size = primary_volume_space_size(f.read(SECTOR_BYTES))
+            if size is None:
                 continue
-            # ECMA-119 8.4.8: volume space size, both-endian 32-bit at bytes 80-87 (little-endian first)
-            size = struct.unpack_from("<I", pvd, 80)[0]
             figures[f"iso9660_session_{session.number}_volume_space"] = size
             data_end = max((t.end for t in layout.tracks if t.session == session.number), default=first.start + size)
             run_out = sum(n.count for n in layout.not_recorded if n.kind == RUN_OUT and session.start <= n.start < data_end)
