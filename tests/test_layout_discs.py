@@ -229,7 +229,7 @@ def test_the_summary_line_names_the_not_recorded_sectors_apart_from_the_unreadab
 
 def test_copies_whose_layouts_disagree_are_refused_naming_the_layout_and_nothing_is_written(two_sessions, tmp_path):
     """One disc burned track-at-once, the other session-at-once from the same images: the TAO copy's
-    run-out blocks make its layout another one, and merge refuses with exit 1 (DESIGN.md)."""
+    run-out blocks make its layout another one, and merge refuses with exit 1 (docs/reference/contracts.md "Exit codes")."""
     _, sessions = two_sessions
     for _, image in sessions:
         (tmp_path / image.name).write_bytes(image.read_bytes())
