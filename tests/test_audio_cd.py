@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -114,6 +115,12 @@ def test_a_drive_without_subchannel_still_rips_the_htoa_but_writes_no_index_00_i
     assert values["pregap_source"] == "none: the drive gives no subchannel" and values["htoa"]["q_index0"] is False
 
 
+def sectors_read(trace: Path) -> int:
+    """Sectors the simulated drive was asked for, from its trace ("LBA COUNT ok|err ...")."""
+    lines = [line.split() for line in trace.read_text().splitlines()]
+    return sum(int(f[1]) for f in lines if len(f) >= 3 and f[2] in ("ok", "err"))
+
+
 def audio_figures(tmp):
     record = tmp / "out.iso.custody.sqlite"
     tracks = rows(record, "SELECT * FROM audio_tracks ORDER BY track")
@@ -133,7 +140,7 @@ def test_kill_9_inside_the_audio_step_resumes_with_the_tracks_read_and_ends_as_a
     reference.mkdir(), killed.mkdir()
     damage = '[[damage]]\nlbas = "700"\nkind = "unstable"\nc2 = false\n'      # an unresolved run, kept too
     for where in (reference, killed):
-        disc = audio_cd(where)
+        disc = audio_cd(where, drive='read_offset = 6\noverread = true\ntrace = "fresh.log"')
         disc["profile"].write_text(disc["profile"].read_text() + damage
                                    + ("[timing]\nsleep_scale = 1.0\n" if where == killed else ""))
     run_acquire("image", f"sim:{reference / 'audio.toml'}", reference / "out.iso", "--json", check_code=3)
@@ -149,6 +156,7 @@ def test_kill_9_inside_the_audio_step_resumes_with_the_tracks_read_and_ends_as_a
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL and not (killed / "out.cue").exists()
     text = (killed / "audio.toml").read_text().replace("sleep_scale = 1.0", "sleep_scale = 0.0")
+    text = text.replace('trace = "fresh.log"', 'trace = "resume.log"')    # the resume's reads alone
     (killed / "audio.toml").write_text(text)
     done = run_acquire("image", f"sim:{killed / 'audio.toml'}", killed / "out.iso", "--json", check_code=3)
     out = json.loads(done.stdout)
@@ -157,4 +165,6 @@ def test_kill_9_inside_the_audio_step_resumes_with_the_tracks_read_and_ends_as_a
         assert (killed / name).read_bytes() == (reference / name).read_bytes(), name
     assert audio_figures(killed) == audio_figures(reference)
     assert not (killed / "out.audio-parts").exists()
+    # the drive's own trace: the resume reads fewer sectors than a fresh rip of the same disc
+    assert 0 < sectors_read(killed / "resume.log") < sectors_read(reference / "fresh.log")
     run_acquire("verify", killed / "out.iso.custody.sqlite", "--no-record", check_code=0)
