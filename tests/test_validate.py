@@ -310,3 +310,30 @@ def test_a_multisession_disc_whose_later_session_replaced_a_file_validates_healt
     listing = tree.Listing("probe", "", "", {p: s for p, s in tree.views(analysis)[first].items()})
     view, differences = tree.compare(listing, views, {}, sessions=tree.view_sessions(analysis))
     assert view == first and [(d.path, d.what) for d in differences] == [("/keep.txt", "size")]
+
+
+def test_a_cd_extra_data_session_after_audio_is_read_by_isoinfo_at_its_lba_and_the_others_say_why_not(tmp_path):
+    """A CD-Extra: audio in session 1, the file system in session 2 at LBA 11,700, made by xorriso
+    with -C 0,11700 (absolute extents, as on the disc). Previously every reader looked at LBA 16 of
+    the image, found zeros and failed. isoinfo -T reads the session; xorriso, TSK and 7-Zip cannot be
+    pointed there and are skipped with why."""
+    start = 300 + 11_400
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "track.txt").write_bytes(b"liner notes\n" * 3000)
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-R", "-C", f"0,{start}", "-o", str(tmp_path / "d.iso"),
+                    str(tree)], check=True, capture_output=True)
+    (tmp_path / "a.raw").write_bytes(bytes(2352) * 300)
+    (tmp_path / "extra.toml").write_text(
+        '[drive]\nserial = "SIM-X"\n[disc]\nprofile = "cd-rom"\n'
+        '[[track]]\nnumber = 1\nsession = 1\nstart = 0\nmode = "audio"\nimage = "a.raw"\n'
+        f'[[track]]\nnumber = 2\nsession = 2\nstart = {start}\nimage = "d.iso"\n')
+    run_acquire("image", f"sim:{tmp_path / 'extra.toml'}", tmp_path / "out.iso", "--no-validate", check_code=0)
+    code, out = validate(tmp_path / "out.iso.custody.sqlite", "--no-boot", "--no-mount")
+    readers = by_name(out)["readers"]
+    assert code == 0 and readers["outcome"] == "pass", readers
+    iso = readers["figures"]["isoinfo"]
+    assert iso["outcome"] == "pass" and f"-T {start}" in iso["command"] and iso["entries"] >= 1, iso
+    for name in ("xorriso", "sleuthkit", "7z"):
+        fig = readers["figures"][name]
+        assert fig["outcome"] == "skipped" and f"LBA {start}" in fig["why"], (name, fig)

@@ -18,8 +18,9 @@ from ..fs.analyze import analyze_image
 from ..record import Record
 from ..record.fs_tables import load_analysis
 from ..rescue.sectormap import SectorMap
+from ..record.layout_tables import load_layout
 from . import guest
-from .agree import check_readers
+from .agree import check_readers, data_session_start
 from .boot import DEFAULT_TIME_LIMIT_S, check_boot
 from .mount import check_mount
 from .result import EVENT, Check
@@ -75,17 +76,19 @@ def validate(record_path: Path, *, boot: bool = True, mount: bool = True, reader
         head = record.head_hash()
         intact = not record.verify()           # decided read-only: a record that gets nothing keeps its bytes
         analysis = load_analysis(record)
+        layout = load_layout(record)
         note = None
         if analysis is None:
             medium, runs = record.medium() or {}, record.load_map()
             smap = SectorMap.from_runs(medium["capacity"], runs) if runs and medium.get("capacity") else None
-            analysis = analyze_image(image, smap)
+            starts = sorted({t["start"] for t in (layout or {}).get("tracks", []) if not t["audio"]}) or None
+            analysis = analyze_image(image, smap, session_starts=starts)
             note = "the record holds no analysis: the image was analysed now (acquire analyze stores it)"
     finally:
         record.close()
     result = Validation(record_path, image)
     if readers:
-        result.checks.append(check_readers(image, analysis))
+        result.checks.append(check_readers(image, analysis, data_session_start(image, layout)))
     if mount:
         result.checks.append(check_mount(image, analysis, cache=guest_cache or guest.DEFAULT_CACHE))
     if boot:

@@ -10,19 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..record.fs_tables import Analysis
+from ..volume_space import primary_volume_space_size
 from . import readers
 from .result import Check
 from .tree import MAX_LISTED, Listing, compare, expected_reasons, norm, view_sessions, views
 
 
-def _listings(image: Path, analysis: Analysis) -> tuple[list[Listing], list[str]]:
+def _listings(image: Path, analysis: Analysis, session: int = 0) -> tuple[list[Listing], list[str]]:
     kinds = {fs.kind for fs in analysis.filesystems}
     out: list[Listing] = []
     notes: list[str] = []
     if "iso9660" in kinds or "joliet" in kinds:
         namespace = "-R" if "rockridge" in kinds else "-J" if "joliet" in kinds else ""
-        out += [readers.xorriso(image), readers.sleuthkit(image), readers.seven_zip(image),
-                readers.isoinfo(image, namespace)]
+        if session:
+            out += [readers.not_at_session(name, session) for name in ("xorriso", "sleuthkit", "7z")]
+        else:
+            out += [readers.xorriso(image), readers.sleuthkit(image), readers.seven_zip(image)]
+        out.append(readers.isoinfo(image, namespace, session))
     if "udf" in kinds:
         out.append(readers.seven_zip(image, "udf"))
         out[-1].reader, out[-1].prefer = "7z (udf)", "udf"
@@ -41,9 +45,23 @@ def _listings(image: Path, analysis: Analysis) -> tuple[list[Listing], list[str]
     return out, notes
 
 
-def check_readers(image: Path, analysis: Analysis) -> Check:
-    """One check over all readers: pass when every reader that ran agrees, apart from expected differences."""
-    listings, notes = _listings(image, analysis)
+def data_session_start(image: Path, layout: dict | None) -> int:
+    """The LBA the readers must be pointed at: 0 when the image holds a primary volume descriptor at
+    LBA 16 (the readers find it themselves), else the last data session whose descriptor is there
+    (a CD-Extra's data session after its audio, a disc whose file system is in a later session)."""
+    starts = sorted({t["start"] for t in (layout or {}).get("tracks", []) if not t["audio"]})
+    with open(image, "rb") as f:
+        for start in [0, *reversed([s for s in starts if s])]:
+            f.seek((start + 16) * 2048)
+            if primary_volume_space_size(f.read(2048)) is not None:
+                return start
+    return 0
+
+
+def check_readers(image: Path, analysis: Analysis, session: int = 0) -> Check:
+    """`session`: the LBA of the data session the analysis shows when it does not start at 0
+    (data_session_start), where the readers are pointed. One check over all readers: pass when every reader that ran agrees, apart from expected differences."""
+    listings, notes = _listings(image, analysis, session)
     if not listings:
         return Check("readers", "skipped", True, "no file system that an independent reader reads "
                      "(ISO 9660, Joliet, UDF) was found by the analysis", {}, notes)

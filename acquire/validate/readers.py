@@ -51,6 +51,23 @@ def _add(listing: Listing, seen: Seen) -> None:
             old.size if old.size is not None else seen.size, old.lba if old.lba is not None else seen.lba)
 
 
+# why a reader cannot be pointed at a data session that does not start at LBA 0 (tried on
+# xorriso 1.5.4, TSK 4.12, 7-Zip 16.02 with an image whose only volume is at LBA 11700, extents absolute)
+NOT_AT_SESSION = {
+    "xorriso": "xorriso takes an image file with no volume at LBA 16 for blank media and refuses "
+               "-load sbsector (\"Non-zero load offset given with blank input media\")",
+    "sleuthkit": "fls -o moves the whole file system, but the session's extents are absolute LBAs "
+                 "(it reads past the image's end)",
+    "7z": "7-Zip reads the volume at LBA 16 only and has no session or offset option",
+}
+
+
+def not_at_session(reader: str, session: int) -> Listing:
+    """A reader skipped, with why, on a data session at `session` (not LBA 0)."""
+    return Listing(reader, PACKAGES[reader], "", skipped=f"the data session starts at LBA {session}: "
+                   f"{NOT_AT_SESSION[reader]}")
+
+
 # --- xorriso ----------------------------------------------------------------------------------------
 
 _LSDL = re.compile(r"^([-dlbcps])\S*\s+\d+\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\d+\s+\S+\s+'(.*)'$")
@@ -153,9 +170,12 @@ def seven_zip(image: Path, archive_type: str = "iso") -> Listing:
 _ISOINFO = re.compile(r"^([-d])\S*\s+\d+\s+\d+\s+\d+\s+(\d+)\s+\S+\s+\d+\s+\d+\s+\[\s*(\d+)\s+\w+\]\s\s(.*?) ?$")
 
 
-def isoinfo(image: Path, namespace: str) -> Listing:
-    """namespace: '-R' (Rock Ridge), '-J' (Joliet) or '' (plain ISO 9660 names)."""
-    cmd = ["isoinfo", "-i", str(image), "-l", *([namespace] if namespace else [])]
+def isoinfo(image: Path, namespace: str, session: int = 0) -> Listing:
+    """namespace: '-R' (Rock Ridge), '-J' (Joliet) or '' (plain ISO 9660 names); session: the LBA
+    of a data session that does not start at 0 (-T: its descriptors at session + 16, its extents
+    absolute, as a disc's are)."""
+    cmd = ["isoinfo", "-i", str(image), *(["-T", str(session)] if session else []), "-l",
+           *([namespace] if namespace else [])]
     name = "isoinfo"
     listing = _missing(name, "isoinfo", " ".join(cmd)) or Listing(name, "genisoimage", " ".join(cmd))
     if listing.skipped:
