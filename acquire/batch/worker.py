@@ -84,7 +84,7 @@ def run_disc(spec: dict, folder: Path, *, budget_s: float, stall_s: float,
             proc.send_signal(signal.SIGTERM)
         elif termed is not None and now - termed > GRACE_S:
             proc.kill()
-        elif seen["drive"] and ((last is None and now - started > STARTUP_S + stall_s)
+        elif termed is None and seen["drive"] and ((last is None and now - started > STARTUP_S + stall_s)
                                 or (last is not None and now - last > stall_s)):
             stopped = f"hung: the drive made no progress for {stall_s:g} s; the acquisition was ended"
             proc.kill()
