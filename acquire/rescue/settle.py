@@ -168,9 +168,9 @@ class SettleMixin:
 
     def _lone(self) -> set[int]:
         """The bad sectors alone between finished ones (or the disc's ends) that the damage model
-        does not explain (nothing failed at their angle on the turns around): a failure with no
-        damage near it, the likeliest of all to be flaky. A sector of a narrow scratch is alone
-        on its turn too, but the turns around explain it."""
+        does not explain (the first sector at their angle on the turns around read good): a
+        failure with no damage beside it, the likeliest of all to be flaky. (A sector of a narrow
+        scratch can pass too, when the fitted angle is a sector off.)"""
         n = self.smap.sectors
         self.model.learn(force=True)
         return {run.start for run in self.smap.runs_of(State.BAD) if run.count == 1
