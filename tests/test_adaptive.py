@@ -212,3 +212,15 @@ def test_kill_9_in_a_damaged_region_then_resume_gives_the_same_final_map(tmp_pat
     assert json.loads(done.stdout)["resumed"] is True
     assert final_map(image) == expected
     assert {lba for s, c, st in expected if st == State.BAD for lba in range(s, s + c)} == set(bad)
+
+
+def test_a_lone_failure_far_from_the_damage_is_retried_before_the_damage_edges(tmp_path):
+    # a smudge-like band of 40 bad sectors (its two ends are edges), and a lone bad sector far from it
+    damage = [{"lbas": "6000-6039", "kind": "unreadable"}, {"lbas": "15000", "kind": "unreadable"}]
+    smap, reads, _ = run_engine(tmp_path, 20_000, damage, retries=2)
+    assert bad_set(smap) == set(range(6000, 6040)) | {15000}
+    retries = [r for r in reads if r[0] == "retry"]
+    lone = [i for i, r in enumerate(retries) if r[1] == 15000]
+    assert len(lone) == 2 and all("lone failed sectors" in retries[i][4] for i in lone)
+    assert lone == [0, 1]                                  # both its retries before any other
+    assert {r[1] for r in retries[2:]} == set(range(6000, 6040))

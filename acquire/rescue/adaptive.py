@@ -30,8 +30,8 @@ order of work is by expected sectors recovered per second of drive time:
              rather than one a sector.
 6. scrape 2  every failed sector not yet read alone is read alone.
 7. retry     `retries` passes over the bad sectors, alternating direction, FUA: first over the
-             edges of the damage (bad sectors beside good ones: marginal, likeliest to read),
-             then over the rest.
+             lone ones (a bad sector between good ones: flaky as often as not), then over the
+             other edges of the damage (bad sectors beside good ones: marginal), then the rest.
 
 A sector gets at least as many attempts as with the linear engine: a first failure (in a read of
 several), one read alone, and the retries; a sector whose first attempt was a read alone is read
@@ -104,11 +104,19 @@ class AdaptiveEngine(SettleMixin):
         if self.settings.scrape:
             self._scrape_pass(2, states, partial_only=False)
             # damage is marginal at its edges: the sectors beside good ones get their retries first
-            edges = self._edges()
-            for n in range(1, self.settings.retries + 1):
-                self._retry(n, REVERSE if n % 2 else FORWARD, only=edges)
-            for n in range(1, self.settings.retries + 1):     # numbered on: one row a pass in the record
-                self._retry(self.settings.retries + n, REVERSE if n % 2 else FORWARD, skip=edges)
+            # likeliest to read first: a lone failed sector between good ones (flaky, as often as
+            # not), then the other edges of the damage, then its cores; tiers are fixed before the
+            # first retry, so a resumed run makes the same ones from its map
+            alone, edges = self._lone(), self._edges()
+            edges -= alone
+            pass_no = 0      # numbered on over the tiers that have sectors: one row a pass in the record
+            for only, skip, tier in ((alone, frozenset(), "lone failed sectors"),
+                                     (edges, frozenset(), None), (None, edges | alone, None)):
+                if only is not None and not only:
+                    continue
+                for n in range(1, self.settings.retries + 1):
+                    pass_no += 1
+                    self._retry(pass_no, REVERSE if n % 2 else FORWARD, only=only, skip=skip, tier=tier)
 
     # -- reads ------------------------------------------------------------------------------------
     def _read(self, lba: int, count: int, phase: str, pass_no: int, reason: str, *, fua: bool = False) -> Result:

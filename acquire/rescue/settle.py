@@ -166,12 +166,25 @@ class SettleMixin:
                 edges.add(run.end - 1)
         return edges
 
+    def _lone(self) -> set[int]:
+        """The bad sectors alone between finished ones (or the disc's ends) that the damage model
+        does not explain (the first sector at their angle on the turns around read good): a
+        failure with no damage beside it, the likeliest of all to be flaky. (A sector of a narrow
+        scratch can pass too, when the fitted angle is a sector off.)"""
+        n = self.smap.sectors
+        self.model.learn(force=True)
+        return {run.start for run in self.smap.runs_of(State.BAD) if run.count == 1
+                and (run.start == 0 or self.smap.state_at(run.start - 1) == State.FINISHED)
+                and (run.end == n or self.smap.state_at(run.end) == State.FINISHED)
+                and self._unexplained(run.start)}
+
     def _retry(self, pass_no: int, direction: str, *, only: set[int] | None = None,
-               skip: set[int] = frozenset()) -> None:
-        """A retry pass over the bad sectors, FUA: `only` the edges (tier 1), or all but them."""
+               skip: set[int] = frozenset(), tier: str | None = None) -> None:
+        """A retry pass over the bad sectors, FUA: `only` a tier (the lone ones, the edges), or
+        all but `skip`."""
         if not self.smap.count(State.BAD) or only is not None and not only:
             return
-        tier = "the edges of the damage" if only is not None else "the rest"
+        tier = tier or ("the edges of the damage" if only is not None else "the rest")
         self.sink.pass_started(RETRY, pass_no, direction)
         for lba in sectors_in_order(self.smap, (State.BAD,), reverse=direction == REVERSE):
             if (only is not None and lba not in only) or lba in skip:
