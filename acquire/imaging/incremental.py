@@ -67,11 +67,8 @@ def load(record_path: Path) -> Earlier:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 21), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def check(earlier: Earlier, layout: RecordedLayout, structures: dict[str, str], drive: Drive) -> list[dict]:
