@@ -164,8 +164,7 @@ def sleuthkit_hfsplus(image: Path, offset_bytes: int, block_size: int) -> Listin
             block = _istat_first_block(image, offset, m[4])
             at = None if block is None else offset_bytes + block * block_size
             lba = at // 2048 if at is not None and at % 2048 == 0 else None
-        _add(listing, Seen("/" + cols[0], is_dir,
-                           None if is_dir else size, lba))
+        _add(listing, Seen("/" + cols[0], is_dir, None if is_dir else size, lba))
     return listing
 
 
