@@ -174,3 +174,17 @@ def test_without_hfsutils_the_hfs_reader_is_skipped_with_its_package(tmp_path, h
     fig = readers["figures"]["hfsutils"]
     assert code == 0 and readers["outcome"] == "skipped" and "hfsutils (hfsutils)" in readers["summary"]
     assert fig["outcome"] == "skipped" and "apt-get install hfsutils" in fig["why"]
+
+
+def test_a_reader_failing_on_an_unreadable_catalog_node_is_expected_not_a_failure(tmp_path, hfs_volume):
+    image = tmp_path / "src.hfs"
+    shutil.copyfile(hfs_volume, image)
+    node = _files(image, "hfs")["/Docs/a.bin"].entry_lba       # the catalog leaf (and, here, the header node)
+    profile = write_profile(tmp_path / "damaged.toml", image.name, damage=[{"lbas": str(node), "kind": "unreadable"}])
+    run_acquire("image", f"sim:{profile}", tmp_path / "disc.hfs", "--no-validate", check_code=3)
+    code, out = validate(tmp_path / "disc.hfs.custody.sqlite", "--no-boot", "--no-mount")
+    readers = by_name(out)["readers"]
+    fig = readers["figures"]["hfsutils"]
+    assert code == 0 and readers["outcome"] == "pass", readers["details"]
+    assert fig["outcome"] == "expected" and f"catalog node at LBA {node}" in fig["expected_to_differ"], fig
+    assert "hmount" in fig["why"]                              # hfsutils' own words, kept

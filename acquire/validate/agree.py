@@ -18,11 +18,15 @@ from .result import Check
 from .tree import MAX_LISTED, Listing, compare, expected_reasons, norm, view_sessions, views, volume_views
 
 Views = dict[str, dict]
+VolumeViews = tuple[str, Views, str | None]     # (its view's name, views, why it may differ throughout)
+STRUCTURES = ("catalog node", "extents node", "master directory block", "volume header")
 
 
-def _hfs_listings(image: Path, analysis: Analysis) -> list[tuple[Listing, tuple[str, Views]]]:
-    """Each HFS or HFS+ volume whose tree the analysis read, with its reader and its views
-    (tree.volume_views: its own, and on a hybrid the ISO 9660 tree's)."""
+def _hfs_listings(image: Path, analysis: Analysis) -> list[tuple[Listing, VolumeViews]]:
+    """Each HFS or HFS+ volume whose tree the analysis read, with its reader, its views
+    (tree.volume_views: its own, and on a hybrid the ISO 9660 tree's), and, when a B-tree node or
+    a header of the volume is unreadable, why the whole listing may differ (the image holds zeros
+    there: a reader may fail, or miss files whose paths the lost records held)."""
     out = []
     volumes = [fs for fs in analysis.filesystems if fs.kind in ("hfs", "hfsplus") and analysis.files_of(fs.id)]
     for fs in volumes:
@@ -35,7 +39,11 @@ def _hfs_listings(image: Path, analysis: Analysis) -> list[tuple[Listing, tuple[
             view = volume_views(analysis, fs)
         if sum(v.kind == fs.kind for v in volumes) > 1:
             listing.reader += f" #{fs.id}"
-        out.append((listing, view))
+        lost = dict.fromkeys((u.what, u.lba, u.count) for u in analysis.unreadable
+                             if u.filesystem_id == fs.id and u.what in STRUCTURES)
+        why = "; ".join(f"its {what} at LBA {lba} ({count} sectors) is unreadable"
+                        for what, lba, count in list(lost)[:3]) or None
+        out.append((listing, (*view, why)))
     return out
 
 
@@ -93,7 +101,7 @@ def check_readers(image: Path, analysis: Analysis, session: int = 0) -> Check:
     """`session`: the LBA of the data session the analysis shows when it does not start at 0
     (data_session_start), where the readers are pointed. One check over all readers: pass when every reader that ran agrees, apart from expected differences."""
     listings, notes = _listings(image, analysis, session)
-    paired: list[tuple[Listing, tuple[str, Views] | None]] = [(listing, None) for listing in listings]
+    paired: list[tuple[Listing, VolumeViews | None]] = [(listing, None) for listing in listings]
     paired += _hfs_listings(image, analysis)
     if not paired:
         return Check("readers", "skipped", True, "no file system that an independent reader reads "
@@ -105,12 +113,18 @@ def check_readers(image: Path, analysis: Analysis, session: int = 0) -> Check:
             reasons.setdefault(norm(f.path), "the El Torito boot catalog, which some readers do not list")
     figures: dict = {}
     details: list[str] = list(notes)
-    failed, ran, skipped, paths = [], [], [], []
+    failed, ran, skipped, paths, damaged = [], [], [], [], []
     for listing, own_views in paired:
         if listing.skipped:
             skipped.append(f"{listing.reader} ({listing.package})")
             figures[listing.reader] = {"outcome": "skipped", "why": listing.skipped, "package": listing.package}
             details.append(f"{listing.reader}: skipped: {listing.skipped}")
+            continue
+        if listing.error and own_views is not None and own_views[2]:
+            figures[listing.reader] = {"outcome": "expected", "why": listing.error, "command": listing.command,
+                                       "expected_to_differ": own_views[2]}
+            details.append(f"{listing.reader}: failed, expected ({own_views[2]}): {listing.error}")
+            damaged.append(listing.reader)
             continue
         if listing.error:
             failed.append(listing.reader)
@@ -121,7 +135,8 @@ def check_readers(image: Path, analysis: Analysis, session: int = 0) -> Check:
         if own_views is None:
             view, differences = compare(listing, all_views, reasons, sessions=view_sessions(analysis))
         else:                                       # an HFS volume's reader: that volume's paths
-            view, differences = compare(listing, own_views[1], reasons, view=own_views[0])
+            view, differences = compare(listing, own_views[1], {**reasons, **({"/": own_views[2]} if own_views[2] else {})},
+                                        view=own_views[0])
         real = [d for d in differences if d.expected is None]
         expected = [d for d in differences if d.expected is not None]
         if real:
@@ -142,12 +157,15 @@ def check_readers(image: Path, analysis: Analysis, session: int = 0) -> Check:
         figures["expected_to_differ"] = {p: reasons[p] for p in hit[:MAX_LISTED]}
         details.append(f"{len(hit)} path(s) in unreadable sectors, expected to differ (the image holds zeros "
                        f"there): {', '.join(hit[:10])}")
-    tail = f"; skipped: {', '.join(skipped)}" if skipped else ""
+    tail = (f"; failed as expected on a volume whose structures are unreadable: {', '.join(damaged)}" if damaged else "") \
+        + (f"; skipped: {', '.join(skipped)}" if skipped else "")
     if failed:
         named = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         return Check("readers", "fail", False, f"{', '.join(failed)} disagree(s) with acquire's analysis"
                      f"{f' on {named}' if named else ''} ({len(ran)} reader(s) ran){tail}", figures, details)
-    if not ran:
+    if not ran and not damaged:
         return Check("readers", "skipped", True, f"no independent reader installed{tail}", figures, details)
+    if not ran:
+        return Check("readers", "pass", True, f"no reader listed the volume{tail}", figures, details)
     return Check("readers", "pass", True, f"{', '.join(ran)} agree with acquire's analysis on paths, sizes and "
                  f"extents{tail}", figures, details)
