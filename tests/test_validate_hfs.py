@@ -4,6 +4,7 @@ tools (hformat/hmkdir/hcopy; genisoimage -hfs; xorriso -hfsplus) and imaged thro
 drive, so each record is a real acquisition's. A catalog record whose size the test changes (the
 ISO 9660 side of the hybrid left as it was) makes the volume's reader disagree, and the path is named.
 """
+import os
 import shutil
 import struct
 import subprocess
@@ -188,3 +189,25 @@ def test_a_reader_failing_on_an_unreadable_catalog_node_is_expected_not_a_failur
     assert code == 0 and readers["outcome"] == "pass", readers["details"]
     assert fig["outcome"] == "expected" and f"catalog node at LBA {node}" in fig["expected_to_differ"], fig
     assert "hmount" in fig["why"]                              # hfsutils' own words, kept
+
+
+def test_an_hfs_volume_in_an_apple_partition_map_is_mounted_by_its_partition_number(tmp_path):
+    """xorriso -hfsplus writes an Apple partition map with one Apple_HFS partition (entry 3, after the
+    map and the ISO 9660 data); hformat formats that partition (hfsutils' partition 1) as classic HFS."""
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "big.bin").write_bytes(bytes(range(256)) * 4800)    # an HFS partition > 800 KiB
+    iso = mac.hfsplus_hybrid(tmp_path / "tree", tmp_path / "src.iso")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "note.txt").write_bytes(b"in the partition\n" * 50)
+    for cmd in (["hformat", "-l", "IN APM", str(iso), "1"], ["hmount", str(iso), "1"], ["hmkdir", ":Folder"],
+                ["hcopy", "-r", str(home / "note.txt"), ":Folder:note.txt"], ["humount"]):
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "HOME": str(home)})
+    fs = next(f for f in analyze_image(iso, None).filesystems if f.kind == "hfs")
+    assert fs.details["apm_partition"] == 3 and fs.label == "IN APM"
+    code, out = validate(acquire(tmp_path, iso), "--no-boot", "--no-mount")
+    readers = by_name(out)["readers"]
+    fig = readers["figures"]["hfsutils"]
+    assert code == 0 and readers["outcome"] == "pass", readers["details"]
+    assert fig["command"].startswith("hmount ") and fig["command"].split(";")[0].endswith(" 1"), fig
+    assert fig["entries"] == 2 and fig["disagreement_count"] == 0, fig
