@@ -1,30 +1,34 @@
-"""Independent readers of an image's file tree: xorriso, The Sleuth Kit, 7-Zip, isoinfo, udfinfo.
+"""Independent readers of an image's file tree: xorriso, The Sleuth Kit, 7-Zip, isoinfo, udfinfo;
+for HFS+ The Sleuth Kit (-f hfs), for classic HFS hfsutils.
 
 Each runs as a subprocess on the image (never the disc) and its output is parsed into a Listing
 (paths, sizes, first-extent LBAs where it gives them). A reader that is not installed is a Listing
 with `skipped` naming its Debian package; a reader that fails says how, in one line.
 Output formats were read from the tools themselves (xorriso 1.5.4, TSK 4.12, 7-Zip 16.02 and 26,
-genisoimage isoinfo 1.1.11, udftools 2.3); see docs/validate.md.
+genisoimage isoinfo 1.1.11, udftools 2.3, hfsutils 3.2.6); see docs/validate.md.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
-from .tree import Listing, Seen, norm
+from .tree import RESOURCE_FORK, Listing, Seen, norm
 
 TIMEOUT_S = 300
 MAX_ISTAT = 2000                       # istat runs once per file: at most this many files get an LBA
 PACKAGES = {"xorriso": "xorriso", "sleuthkit": "sleuthkit", "7z": "p7zip-full", "isoinfo": "genisoimage",
-            "udfinfo": "udftools"}
+            "udfinfo": "udftools", "hfsutils": "hfsutils"}
+HFS_RESERVED_CNIDS = 16                # TN1150: CNIDs below 16 are Apple's (fls lists $ExtentsFile ... as files)
 
 
-def _run(cmd: list[str], timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], timeout: float = TIMEOUT_S, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The reader's output; one that hangs is stopped and reported as failed, never waited on."""
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+        return subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(cmd, -9, "", f"{cmd[0]} did not finish within {timeout:g} s")
 
@@ -131,6 +135,50 @@ def sleuthkit(image: Path, fstype: str = "iso9660", offset: int = 0) -> Listing:
     return listing
 
 
+def sleuthkit_hfsplus(image: Path, offset_bytes: int, block_size: int) -> Listing:
+    """An HFS+ volume `offset_bytes` into the image (an APM partition, a hybrid's): fls -f hfs -o in
+    512-byte sectors, data forks only (fls lists no resource forks), Apple's reserved files left out;
+    istat's first data fork block, as an image LBA when the volume's blocks fall on 2048-byte sectors."""
+    offset = offset_bytes // 512
+    cmd = ["fls", "-r", "-p", "-l", "-f", "hfs", *(["-o", str(offset)] if offset else []), str(image)]
+    reader = "sleuthkit (hfs+)"
+    listing = _missing("sleuthkit", "fls", " ".join(cmd))
+    if listing is not None:
+        listing.reader = reader
+        return listing
+    listing = Listing(reader, "sleuthkit", " ".join(cmd) + "; istat")
+    done = _run(cmd)
+    if done.returncode != 0:
+        return _failed(listing, done)
+    count = 0
+    for line in done.stdout.splitlines():
+        m = _FLS.match(line)
+        if not m or m[1] == "V" or m[3] or not m[4].isdigit() or int(m[4]) < HFS_RESERVED_CNIDS:
+            continue
+        cols = m[5].split("\t")
+        is_dir = m[2] == "d"
+        size = int(cols[5]) if len(cols) > 5 and cols[5].isdigit() else None
+        lba = None
+        if not is_dir and size and count < MAX_ISTAT:
+            count += 1
+            block = _istat_first_block(image, offset, m[4])
+            at = None if block is None else offset_bytes + block * block_size
+            lba = at // 2048 if at is not None and at % 2048 == 0 else None
+        _add(listing, Seen("/" + cols[0], is_dir, None if is_dir else size, lba))
+    return listing
+
+
+def _istat_first_block(image: Path, offset: int, inode: str) -> int | None:
+    """istat -f hfs: 'Data Fork Blocks:' then runs of allocation blocks ('8-10')."""
+    done = _run(["istat", "-f", "hfs", *(["-o", str(offset)] if offset else []), str(image), inode], timeout=60)
+    at = done.stdout.find("Data Fork Blocks:")
+    if done.returncode != 0 or at < 0:
+        return None
+    first = done.stdout[at + len("Data Fork Blocks:"):].split()
+    head = first[0].split("-")[0] if first else ""
+    return int(head) if head.isdigit() else None
+
+
 def _istat_first_sector(image: Path, fstype: str, offset: int, inode: str) -> int | None:
     done = _run(["istat", "-f", fstype, *(["-o", str(offset)] if offset else []), str(image), inode], timeout=60)
     text = done.stdout
@@ -209,3 +257,56 @@ def udfinfo(image: Path) -> tuple[Listing, dict[str, str]]:
     if done.returncode != 0:
         return _failed(listing, done), {}
     return listing, dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+
+# --- hfsutils ---------------------------------------------------------------------------------------------
+
+# hls -laR: "f  TEXT/ttxt         0      5000 Jan 24  1999 Read Me" (flags, type/creator, resource and data
+# bytes, date, name); "d          2 items               Dec  3 08:53 Docs"; ":Docs:Deep:" heads a folder
+_HLS_DATE = r"\w{3} [ \d]\d (?: \d{4}|\d\d:\d\d)"
+_HLS_FILE = re.compile(rf"^f\S*\s+.{{4}}/.{{4}}\s+(\d+)\s+(\d+) {_HLS_DATE} (.*)$")
+_HLS_DIR = re.compile(rf"^d\S*\s+\d+ items?\s+{_HLS_DATE} (.*)$")
+
+
+def hfsutils(image: Path, partition: int = 0) -> Listing:
+    """A classic HFS volume: hmount IMAGE [PARTITION] (the ordinal of the Apple_HFS partition, 0:
+    an unpartitioned volume), hls -laR, humount. hfsutils keeps its mounted volume in $HOME/.hcwd:
+    each run gets its own HOME, so runs never share or overwrite that state."""
+    mount = ["hmount", str(image), *([str(partition)] if partition else [])]
+    listing = _missing("hfsutils", "hmount", " ".join(mount)) or Listing(
+        "hfsutils", "hfsutils", " ".join(mount) + "; hls -laR; humount")
+    if listing.skipped:
+        return listing
+    with tempfile.TemporaryDirectory(prefix="acquire-hfsutils-") as home:
+        env = {**os.environ, "HOME": home}
+        done = _run(mount, env=env)
+        if done.returncode != 0:
+            return _failed(listing, done)
+        try:
+            done = _run(["hls", "-laR"], env=env)
+        finally:
+            _run(["humount"], env=env)
+    if done.returncode != 0:
+        return _failed(listing, done)
+    for seen in parse_hls(done.stdout):
+        _add(listing, seen)
+    return listing
+
+
+def parse_hls(text: str) -> list[Seen]:
+    """`hls -laR` output as entries; a resource fork that holds bytes as PATH/..namedfork/rsrc, as
+    the analysis lists it."""
+    out: list[Seen] = []
+    folder = "/"
+    for line in text.splitlines():
+        if line.startswith(":") and line.endswith(":"):
+            folder = "/" + line.strip(":").replace(":", "/") + "/"
+        elif m := _HLS_DIR.match(line):
+            out.append(Seen(folder + m[1].replace("/", ":"), True))
+        elif m := _HLS_FILE.match(line):
+            path = folder + m[3].replace("/", ":")
+            out.append(Seen(path, False, int(m[2])))
+            if int(m[1]):
+                out.append(Seen(path + RESOURCE_FORK, False, int(m[1])))
+    return out
+

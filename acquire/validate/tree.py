@@ -15,6 +15,8 @@ from datetime import datetime
 from ..record.fs_tables import Analysis, FileEntry, Filesystem
 
 TREE_KINDS = ("iso9660", "joliet", "udf")
+HFS_KINDS = ("hfs", "hfsplus")           # compared only by their own readers (hfsutils, The Sleuth Kit -f hfs)
+RESOURCE_FORK = "/..namedfork/rsrc"     # how the analysis lists an HFS file's resource fork (fs/hfs_tree.py)
 MAX_LISTED = 50
 _VERSION = re.compile(r";\d*$")
 
@@ -84,20 +86,33 @@ def _seen(f: FileEntry) -> Seen:
                 f.extents[0][0] if f.extents and f.size else None, epoch(f.mtime_utc))
 
 
-def _trees(analysis: Analysis) -> list[tuple[str, Filesystem]]:
+def _trees(analysis: Analysis, kinds: tuple[str, ...] = TREE_KINDS) -> list[tuple[str, Filesystem]]:
     """(view name, filesystem) of each tree, in the analysis's order: the one home of the names."""
     out: list[tuple[str, Filesystem]] = []
     for fs in analysis.filesystems:
-        if fs.kind in TREE_KINDS:
+        if fs.kind in kinds:
             name = f"acquire {fs.kind}"
             out.append((name + (f" #{fs.id}" if any(n == name for n, _ in out) else ""), fs))
     return out
 
 
-def views(analysis: Analysis) -> dict[str, dict[str, Seen]]:
-    """Each tree of the analysis (ISO 9660 with its Rock Ridge names, Joliet, UDF) by normal path."""
+def views(analysis: Analysis, kinds: tuple[str, ...] = TREE_KINDS) -> dict[str, dict[str, Seen]]:
+    """Each tree of the analysis (ISO 9660 with its Rock Ridge names, Joliet, UDF; or of `kinds`,
+    HFS_KINDS) by normal path."""
     return {name: {norm(f.path): _seen(f) for f in analysis.files_of(fs.id) if norm(f.path) != "/"}
-            for name, fs in _trees(analysis)}
+            for name, fs in _trees(analysis, kinds)}
+
+
+def volume_views(analysis: Analysis, fs: Filesystem, resource_forks: bool = True) -> tuple[str, dict[str, dict[str, Seen]]]:
+    """(the name of one HFS or HFS+ volume's view, that view and the ISO 9660 tree's it is
+    `alternate_of` on a hybrid disc): the volume's paths are compared with its own tree, each
+    size with every tree that holds the path. Without resource forks for a reader that lists
+    data forks only (fls)."""
+    name = next(n for n, f in _trees(analysis, HFS_KINDS) if f.id == fs.id)
+    own = {p: s for p, s in views(analysis, HFS_KINDS)[name].items() if resource_forks or not p.endswith(RESOURCE_FORK)}
+    trees = views(analysis)
+    hybrid = {n: trees[n] for n, f in _trees(analysis) if f.id == fs.alternate_of}
+    return name, {name: own, **hybrid}
 
 
 def view_sessions(analysis: Analysis) -> dict[str, int | None]:
@@ -149,11 +164,13 @@ def best_view(entries: dict[str, Seen], all_views: dict[str, dict[str, Seen]], p
 
 def compare(listing: Listing, all_views: dict[str, dict[str, Seen]], reasons: dict[str, str],
             fields: tuple[str, ...] = ("size", "lba"),
-            sessions: dict[str, int | None] | None = None) -> tuple[str | None, list[Difference]]:
+            sessions: dict[str, int | None] | None = None,
+            view: str | None = None) -> tuple[str | None, list[Difference]]:
     """(the view compared against, every difference), each field only where both sides give it.
     `sessions` (view_sessions): a field is checked against the views of the matched view's session
-    only; an earlier session's version of a file a later one replaced is no disagreement."""
-    view = best_view(listing.entries, all_views, listing.prefer)
+    only; an earlier session's version of a file a later one replaced is no disagreement.
+    `view`: the view the paths are compared with (an HFS volume's own), else the best_view."""
+    view = view or best_view(listing.entries, all_views, listing.prefer)
     if view is None:
         return None, []
     if sessions is not None:
