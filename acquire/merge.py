@@ -33,7 +33,7 @@ from .errors import MergeRefused, UsageError
 from .hashing import WINDOW_BYTES, StreamHasher
 from .isowriter import SECTOR_BYTES, IsoReader, IsoWriter
 from .record import Record
-from .record.layout_tables import load_layout, save_layout
+from .record.layout_tables import load_layout, raw_responses, save_layout
 from .rescue.sectormap import SectorMap, State
 from .seal import Sealed, resolve as resolve_signer, write_seal
 from .sumfiles import write_sfv, write_sum_files
@@ -192,8 +192,7 @@ def _open_source(copy: int, path: Path) -> _Source:
         source = _Source(copy, path, image_path, record, record.head_hash(), hashes, medium, smap,
                          _main_drive(record), record.case(), load_layout(record))
         if source.layout is not None:     # read now: the sources are closed before the new record is written
-            source.responses = record.db.conn.execute("SELECT command, name, hex, parsed_json FROM disc_responses"
-                                                      ).fetchall()
+            source.responses = raw_responses(record)
         source.reader = IsoReader(image_path, medium["capacity"])
         return source
     except BaseException:
@@ -255,9 +254,7 @@ def _copy_layout(sources: list[_Source], record: Record, run_id: int) -> None:
     rows = source.responses
     raw = {c: h for c, n, h, _ in rows if n == "layout"}
     structures = {n: (c, h, json.loads(p) if p else None) for c, n, h, p in rows if n != "layout"}
-    layout = dict(source.layout)
-    layout["figures"] = dict(layout["figures"])
-    save_layout(record, layout, raw, run_id=run_id, structures=structures)
+    save_layout(record, source.layout, raw, run_id=run_id, structures=structures)
 
 
 # -- comparing --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import array
 import sys
 import zlib
 from operator import mul
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SKIP = 5 * 588
 MASK = 0xFFFF_FFFF
@@ -76,19 +76,20 @@ def ctdb_span(samples: int, first: bool, last: bool, disc_samples: int) -> tuple
 
 @dataclass
 class CtdbSums:
-    """The CTDB CRCs of a disc, fed one audio track at a time in disc order (no track kept)."""
+    """The CTDB CRCs of a disc, fed one audio track at a time in disc order (no track kept): a
+    running CRC, so not frozen."""
     disc_samples: int
     disc_crc: int = 0
-    tracks: dict[int, int] | None = None
+    tracks: dict[int, int] = field(default_factory=dict)
 
     def add(self, number: int, pcm: bytes, first: bool, last: bool) -> int:
         lo, hi = ctdb_span(len(pcm) // 4, first, last, self.disc_samples)
         part = memoryview(pcm)[4 * lo:4 * hi]
         self.disc_crc = zlib.crc32(part, self.disc_crc)
         crc = zlib.crc32(part) & MASK
-        self.tracks = {**(self.tracks or {}), number: crc}
+        self.tracks[number] = crc
         return crc
 
     def as_dict(self) -> dict:
         return {"crc": f"{self.disc_crc & MASK:08x}",
-                "track_crcs": {str(n): f"{c:08x}" for n, c in sorted((self.tracks or {}).items())}}
+                "track_crcs": {str(n): f"{c:08x}" for n, c in sorted(self.tracks.items())}}

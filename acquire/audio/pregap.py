@@ -35,6 +35,8 @@ def q_of(sub: bytes | None, selection: int) -> QFrame | None:
 def pregap_from_q(subs: dict[int, bytes], selection: int, track: int, start: int, floor: int) -> int:
     """Sectors of `track`'s INDEX 00 before its `start`, from the Q frames `subs` (LBA -> the
     sector's subchannel) of [floor, start); 0 when none says so."""
+    if selection not in (SUB_RAW, SUB_Q):
+        return 0
     first = start
     for lba in range(start - 1, floor - 1, -1):
         frame = q_of(subs.get(lba), selection)

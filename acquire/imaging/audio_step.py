@@ -77,6 +77,7 @@ def run_audio(run) -> dict[str, Any]:
                                                                     tracks[0].number, tracks[0].start, 0)
             _audio_out(run, reader, rip, 0, 0, tracks[0].start, bin_file, sub_file, rows, damage, files,
                        first=False, last=False)
+            htoa_silent = pregaps.is_silent(rip.pcm)
             if not reused:
                 parts.save(kept.folder, 0, kept.key(0, tracks[0].start), rip, 0, tracks[0].start, kept.unit)
         for t in tracks:
@@ -128,12 +129,13 @@ def run_audio(run) -> dict[str, Any]:
             "pregaps": {str(k): v for k, v in sorted(found_pregaps.items()) if v},
             "pregap_source": "Q subchannel (INDEX 00)" if reader.subchannel else "none: the drive gives no subchannel",
             "ctdb": ctdb.as_dict(),
-            "htoa": dict(_htoa_figures(rows), q_index0=htoa_q) if htoa else None}
+            "htoa": dict(_htoa_figures(rows), silent=htoa_silent, q_index0=htoa_q) if htoa else None}
     save_audio(run.record, disc, rows, damage, run_id=run.run_id)
     parts.remove(kept.folder)                  # the record holds it all now
     return {"bin": str(bin_path), "cue": str(cue_path), "read_offset": chosen.samples,
             "offset_source": chosen.source, "musicbrainz_id": disc["musicbrainz_id"], "freedb_id": disc["freedb_id"],
-            "tracks": rows, "kept_tracks": kept_tracks, "unresolved": damage, "unresolved_samples": sum(r["unresolved_samples"] for r in rows)}
+            "tracks": rows, "kept_tracks": kept_tracks, "unresolved": damage,
+            "unresolved_samples": sum(r["unresolved_samples"] for r in rows)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,14 +184,11 @@ def _audio_out(run, reader: CddaReader, rip, number: int, start: int, end: int, 
                  "budget_spent": int(rip.budget_spent), "elapsed_s": round(rip.elapsed_s, 3)})
     damage += [{"track": number, "first_sample": u.first, "last_sample": u.last, "time": u.time(),
                 "reason": u.reason} for u in rip.unresolved]
-    if number == 0:
-        rows[-1]["silent"] = pregaps.is_silent(rip.pcm)
 
 
 def _htoa_figures(rows: list[dict]) -> dict:
     row = next(r for r in rows if r["track"] == 0)
-    return {"sectors": row["end"] - row["start"], "file": row["file"], "sha1": row["sha1"],
-            "silent": row.pop("silent")}
+    return {"sectors": row["end"] - row["start"], "file": row["file"], "sha1": row["sha1"]}
 
 
 def _with_index0(cue: list[output.CueTrack], pregaps_found: dict[int, int], htoa: int) -> list[output.CueTrack]:

@@ -76,6 +76,12 @@ def add_figures(record: "Record", figures: dict[str, Any], disagreements: list[s
         record._append_event(run_id, "layout-figures", {"figures": figures, "disagreements": disagreements})
 
 
+def raw_responses(record: "Record") -> list[tuple[str, str, str, str | None]]:
+    """(command, name, answer hex, parsed JSON) of every stored answer: what save_layout takes back
+    as `raw` (name "layout") and `structures` when a layout is carried into another record (merge)."""
+    return record.db.conn.execute("SELECT command, name, hex, parsed_json FROM disc_responses ORDER BY command").fetchall()
+
+
 def load_layout(record: "Record") -> dict[str, Any] | None:
     """The stored layout (the shape of RecordedLayout.as_dict(), sessions rebuilt), or None."""
     conn = record.db.conn

@@ -20,7 +20,7 @@ from ..record.fs_tables import load_analysis
 from ..rescue.sectormap import SectorMap
 from ..record.layout_tables import load_layout
 from . import guest
-from .agree import check_readers, data_session_start
+from .agree import check_readers, data_session_start, data_track_starts
 from .boot import DEFAULT_TIME_LIMIT_S, check_boot
 from .mount import check_mount
 from .result import EVENT, Check
@@ -81,8 +81,7 @@ def validate(record_path: Path, *, boot: bool = True, mount: bool = True, reader
         if analysis is None:
             medium, runs = record.medium() or {}, record.load_map()
             smap = SectorMap.from_runs(medium["capacity"], runs) if runs and medium.get("capacity") else None
-            starts = sorted({t["start"] for t in (layout or {}).get("tracks", []) if not t["audio"]}) or None
-            analysis = analyze_image(image, smap, session_starts=starts)
+            analysis = analyze_image(image, smap, session_starts=data_track_starts(layout) or None)
             note = "the record holds no analysis: the image was analysed now (acquire analyze stores it)"
     finally:
         record.close()

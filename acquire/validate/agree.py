@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..fs.reader import SECTOR
+from ..fs.volume import PVD_LBA
 from ..record.fs_tables import Analysis, Filesystem
 from ..volume_space import primary_volume_space_size
 from . import readers
@@ -84,15 +86,19 @@ def _listings(image: Path, analysis: Analysis, session: int = 0) -> tuple[list[L
     return out, notes
 
 
+def data_track_starts(layout: dict | None) -> list[int]:
+    """The LBAs where the layout's data tracks start (none: no layout recorded)."""
+    return sorted({t["start"] for t in (layout or {}).get("tracks", []) if not t["audio"]})
+
+
 def data_session_start(image: Path, layout: dict | None) -> int:
     """The LBA the readers must be pointed at: 0 when the image holds a primary volume descriptor at
     LBA 16 (the readers find it themselves), else the last data session whose descriptor is there
     (a CD-Extra's data session after its audio, a disc whose file system is in a later session)."""
-    starts = sorted({t["start"] for t in (layout or {}).get("tracks", []) if not t["audio"]})
     with open(image, "rb") as f:
-        for start in [0, *reversed([s for s in starts if s])]:
-            f.seek((start + 16) * 2048)
-            if primary_volume_space_size(f.read(2048)) is not None:
+        for start in [0, *reversed([s for s in data_track_starts(layout) if s])]:
+            f.seek((start + PVD_LBA) * SECTOR)
+            if primary_volume_space_size(f.read(SECTOR)) is not None:
                 return start
     return 0
 
