@@ -42,10 +42,15 @@ def serves(state: DriveState, lba: int, count: int) -> bool:
     this drive overreads)."""
     if state.profile.audio.overread and _has_audio(state) and (lba + count > state.end or _lead_out(state, lba)):
         return True
-    if any(t.pregap_image is not None and t.start - t.pregap < lba + count and t.start > lba
-           for t in state.profile.tracks):
+    if in_pregap_image(state, lba, lba + count):
         return True
     return any(s.mode == "audio" and s.start < lba + count and s.end > lba for s in state.layout.spans)
+
+
+def in_pregap_image(state: DriveState, first: int, last: int) -> bool:
+    """Whether [first, last) touches a pre-gap with its own image (a hidden track one audio)."""
+    return any(t.pregap_image is not None and t.start - t.pregap < last and t.start > first
+               for t in state.profile.tracks)
 
 
 def pregap_at(state: DriveState, lba: int):

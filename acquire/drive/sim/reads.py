@@ -129,8 +129,7 @@ def _check_modes(state: DriveState, request: ReadRequest) -> None:
     last = request.lba + request.count
     if any(mode != request.wants and first < last and end > request.lba for _n, first, end, mode in state.tracks()):
         raise Check(ILLEGAL_MODE_FOR_THIS_TRACK)
-    if request.wants != AUDIO and any(t.pregap_image is not None and t.start - t.pregap < last and t.start > request.lba
-                                      for t in state.profile.tracks):     # a hidden track one audio
+    if request.wants != AUDIO and audio.in_pregap_image(state, request.lba, last):     # a hidden track one audio
         raise Check(ILLEGAL_MODE_FOR_THIS_TRACK)
 
 
