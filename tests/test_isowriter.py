@@ -3,6 +3,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from acquire.errors import AcquireError, OutOfSpace
 from acquire.isowriter import SECTOR_BYTES, IsoReader, IsoWriter
@@ -156,3 +157,58 @@ def test_check_space_counts_what_a_partial_image_already_holds(tiny_fs):
     IsoWriter.check_space(path, 1 << 20)            # 1 MiB in all: 256 KiB more fits
     with pytest.raises(OutOfSpace):
         IsoWriter.check_space(Path(tiny_fs / "other.iso"), 1 << 20)
+
+
+# -- the write-behind: in-order sectors gathered into 2 MiB blocks and written with O_DIRECT -----------------
+
+def _cached_pages(path: Path) -> int:
+    """Pages of `path` in the page cache, as util-linux's fincore counts them."""
+    out = subprocess.run(["fincore", "--noheadings", "--bytes", "--output", "PAGES", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0])
+
+
+def test_in_order_sectors_reach_the_file_without_passing_through_the_page_cache(tmp_path):
+    path = tmp_path / "disc.iso"
+    sectors = 4096 + 1                                      # 8 MiB and one sector: the tail goes buffered
+    data = os.urandom(sectors * SECTOR_BYTES)
+    with IsoWriter(path, sectors) as image:
+        if image._behind is None:
+            pytest.skip(f"{tmp_path} refuses O_DIRECT: every write is buffered there")
+        image.preallocate()
+        for lba in range(0, sectors, 32):                   # 64 KiB reads, as the copy makes them
+            n = min(32, sectors - lba)
+            image.write(lba, data[lba * SECTOR_BYTES:(lba + n) * SECTOR_BYTES])
+        image.sync()
+        cached = _cached_pages(path)
+    assert path.read_bytes() == data
+    assert cached <= 1, f"{cached} pages of the image went through the page cache"
+
+
+def test_read_sees_gathered_sectors_before_they_reach_the_file(tmp_path):
+    with IsoWriter(tmp_path / "disc.iso", 64) as image:
+        image.preallocate()
+        image.write(0, sector(7) * 3)                       # still gathered: less than a block
+        assert image.read(1, 2) == sector(7) * 2
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 2047), st.integers(1, 1200), st.integers(1, 255)), min_size=1, max_size=25))
+def test_any_sequence_of_writes_leaves_the_file_a_model_predicts(tmp_path, writes):
+    """In order, out of order, overlapping, unaligned, across block edges: the last write of each sector wins."""
+    sectors = 2048 + 1200
+    model = bytearray(sectors * SECTOR_BYTES)
+    path = tmp_path / f"disc-{len(writes)}-{writes[0][0]}.iso"
+    path.unlink(missing_ok=True)
+    with IsoWriter(path, sectors) as image:
+        image.preallocate()
+        for lba, count, fill in writes:
+            count = min(count, sectors - lba)
+            chunk = bytes([fill]) * (count * SECTOR_BYTES)
+            image.write(lba, chunk)
+            model[lba * SECTOR_BYTES:(lba + count) * SECTOR_BYTES] = chunk
+            follow = min(lba + count, sectors - 16)         # and the next sectors continue it in order
+            image.write(follow, bytes([fill ^ 0xFF]) * (16 * SECTOR_BYTES))
+            model[follow * SECTOR_BYTES:(follow + 16) * SECTOR_BYTES] = bytes([fill ^ 0xFF]) * (16 * SECTOR_BYTES)
+        assert image.read(0, sectors) == bytes(model)
+    assert path.read_bytes() == bytes(model)

@@ -17,7 +17,9 @@ CHECKPOINT_WALL_S = 2.0              # ... or every 2 s of wall time, whichever 
 
 
 class Syncable(Protocol):            # acquire.isowriter.IsoWriter
-    def sync(self) -> None: ...
+    def flush(self) -> None: ...        # every byte written is in the file (the copy's thread)
+    def datasync(self) -> None: ...     # what is in the file is on the disk (any thread)
+    def sync(self) -> None: ...         # both
 
 
 class Committable(Protocol):         # acquire.record.Record
@@ -55,9 +57,10 @@ class Checkpointer:
         """A checkpoint that does not stop the copy: snapshot now, fdatasync in the background."""
         if self.image is None:
             return
+        self.image.flush()                   # the bytes the snapshot calls finished are in the file
         self.before_snapshot()
         self.record.save_map(self.map_runs())
-        self.syncing = (self._thread.submit(self.image.sync), self.record.take_staged())
+        self.syncing = (self._thread.submit(self.image.datasync), self.record.take_staged())
         self._reset()
 
     def checkpoint(self) -> None:
