@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acquire.drive.sim import SimulatedDrive, generated_sector
+from acquire.drive.sim.reads import generated_sectors
 from acquire.drive.sim import Damage, DamageMap, load_profile
 from acquire.drive.transport import Transport
 from acquire.errors import DriveGone, ProfileError
@@ -619,6 +620,7 @@ def test_generated_sectors_are_distinct_deterministic_fast_and_not_descriptors()
     assert time.perf_counter() - start < 0.5
     assert len(set(sectors)) == 20000 and all(len(s) == 2048 for s in sectors[:10])
     assert generated_sector(16)[1:6] != b"CD001" and generated_sector(12219391) == generated_sector(12219391)
+    assert generated_sectors(19_990, 10) == b"".join(sectors[19_990:])     # a READ's worth, the same bytes
 
 
 def test_bd_generated_profile_reads_its_last_sector(make):

@@ -272,7 +272,7 @@ class SimulatedDrive:
 
     def _span_bytes(self, span, lba: int, count: int, unit: int, skip: int) -> bytes:
         if span.image is None:
-            data = b"".join(map(reads.generated_sector, range(lba, lba + count)))
+            data = reads.generated_sectors(lba, count)
             return data if unit == SECTOR_BYTES else b"".join(d + d[:unit - SECTOR_BYTES] for d in
                                                               (data[i:i + SECTOR_BYTES] for i in range(0, len(data), SECTOR_BYTES)))
         fd = self._track_fds.get(span.number)
@@ -299,7 +299,7 @@ class SimulatedDrive:
         if self._fd is None:
             if self.profile.image is not None:
                 raise ValueError(f"{self.name} is closed")
-            return b"".join(map(reads.generated_sector, range(lba, lba + count)))
+            return reads.generated_sectors(lba, count)
         want = count * SECTOR_BYTES
         data = os.pread(self._fd, want, lba * SECTOR_BYTES)
         if len(data) != want:
