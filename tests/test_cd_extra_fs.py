@@ -70,3 +70,20 @@ def test_a_damaged_sector_in_the_data_session_is_named_on_the_file_it_hit(tmp_pa
 def _isoinfo_files_for(tmp):
     run_acquire("image", f"sim:{_disc(tmp)}", tmp / "out.iso", "--no-validate", check_code=0)
     return _isoinfo_files(tmp / "out.iso")
+
+
+def test_a_mixed_mode_disc_has_its_data_track_one_analysed_with_the_files_isoinfo_lists(tmp_path):
+    from audio_discs import mixed_mode
+    disc = mixed_mode(tmp_path, audio_sectors=(300, 300), drive="read_offset = 6\noverread = true")
+    run_acquire("image", f"sim:{disc['profile']}", tmp_path / "out.iso", "--no-validate", check_code=0)
+    with sqlite3.connect(tmp_path / "out.iso.custody.sqlite") as db:
+        rows = db.execute("select path, size, extents_json from files where is_dir = 0").fetchall()
+    ours = {path: (size, int(extents.strip("[]").split(",")[0])) for path, size, extents in rows}
+    out = subprocess.run(["isoinfo", "-l", "-R", "-i", str(tmp_path / "out.iso")], check=True,
+                         capture_output=True, text=True).stdout
+    oracle = {}
+    for line in out.splitlines():
+        m = re.match(r"^-\S+\s+\d+\s+\d+\s+\d+\s+(\d+)\s+.*\[\s*(\d+)\s+\d+\]\s+(.+?)\s*$", line)
+        if m:
+            oracle["/" + m.group(3).split(";")[0]] = (int(m.group(1)), int(m.group(2)))   # ECMA-119 7.5: ";1" is the version
+    assert ours == oracle and "/README.TXT" in oracle, (ours, oracle)
