@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from audio_discs import mixed_mode
+from audio_discs import make_wav, mixed_mode
 from conftest import run_acquire
 
 
@@ -254,3 +254,23 @@ def test_a_drive_lost_while_reading_audio_exits_4_and_the_same_command_finishes(
     for number in (2, 3, 4):
         assert (tmp_path / f"out.{number:02d}.wav").read_bytes()[44:] == disc["tracks"][number][2]
     run_acquire("verify", tmp_path / "out.iso.custody.sqlite", "--no-record", check_code=0)
+
+
+def test_a_different_disc_in_the_same_output_path_does_not_take_the_kept_tracks(tmp_path):
+    disc = mixed_mode(tmp_path, audio_sectors=(300, 300, 300), drive="read_offset = 6\noverread = true")
+    text = disc["profile"].read_text()
+    disc["profile"].write_text(text + '[[event]]\nafter_commands = 70\nkind = "disconnect"\n')
+    image(tmp_path, disc["profile"], code=4)
+    assert list((tmp_path / "out.audio-parts").glob("*.json"))          # some tracks were kept
+    # the record refuses another disc at this path (test_resume); with the record and image taken
+    # away by hand the kept tracks stay, and only their key can tell that they are another disc's
+    for made in tmp_path.glob("out.iso*"):
+        made.unlink()
+    # another pressing: its tracks 2 and 3 have the same spans, other samples, a longer track 4
+    other = mixed_mode(tmp_path, audio_sectors=(300, 300, 310), drive="read_offset = 6\noverread = true")
+    pcm = make_wav(tmp_path / "t2.wav", 300, 20)
+    out = image(tmp_path, other["profile"])
+    assert out["status"] == "complete"
+    assert (tmp_path / "out.02.wav").read_bytes()[44:] == pcm != disc["tracks"][2][2]
+    for number in (3, 4):
+        assert (tmp_path / f"out.{number:02d}.wav").read_bytes()[44:] == other["tracks"][number][2]

@@ -5,7 +5,8 @@ IMAGE-stem.audio-parts/NN.json (what the rip found: reads, re-reads, C2 and Q fi
 unresolved runs, the PCM's SHA-1, and the key it was read under) and NN.subq (each sector's
 subchannel as read: a presence byte, then 16 or 96 bytes) beside the track's WAV, which holds the
 samples. The JSON is written last and durably, so a part is whole or absent; a part is taken only
-when its key (span, read offset, agreement, budget, drive, C2 and subchannel) is this run's and
+when its key (the disc's MusicBrainz ID and TOC, span, read offset, agreement, budget, drive, C2
+and subchannel) is this run's and
 the WAV's samples still hash to its SHA-1; else the track is read again. The folder is removed
 once the record holds the audio figures.
 """

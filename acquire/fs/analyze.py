@@ -122,7 +122,8 @@ def _iso9660_and_joliet(analysis: Analysis, reader: SectorReader, ids: Iterator[
     for lba, svd in descriptors.supplementary:
         if svd.joliet_level is None:
             continue
-        tree = iso9660.walk(reader, lba, svd, fs_id=next(ids), kind="joliet", alternate_of=primary_id)
+        start = descriptors.primary[0] - 16 if descriptors.primary is not None else None
+        tree = iso9660.walk(reader, lba, svd, fs_id=next(ids), kind="joliet", alternate_of=primary_id, start=start)
         _add_tree(analysis, tree)
         if not primary_files:
             primary_files = tree.files

@@ -32,10 +32,12 @@ class Tree:
 
 
 def walk(reader: SectorReader, vd_lba: int, vd: PrimaryVolume | SupplementaryVolume, *, fs_id: int, kind: str,
-         alternate_of: int | None = None) -> Tree:
-    """The tree of a primary or Joliet supplementary descriptor, as far as the map lets it be read."""
+         alternate_of: int | None = None, start: int | None = None) -> Tree:
+    """The tree of a primary or Joliet supplementary descriptor, as far as the map lets it be read.
+    `start`: the first LBA of the session the descriptor is in (its set at start + 16; by default
+    the descriptor's own LBA less 16, right for a primary)."""
     joliet = kind == "joliet"
-    details = _descriptor_details(vd, reader)
+    details = _descriptor_details(vd, reader, vd_lba - 16 if start is None else start)
     tree = _Walk(reader, fs_id, joliet)
     if (vd.logical_block_size or SECTOR) != SECTOR:
         tree.problems.append(f"logical block size {vd.logical_block_size} is not 2048; read as 2048")
@@ -214,17 +216,29 @@ def _path_table(reader: SectorReader, vd: PrimaryVolume | SupplementaryVolume, j
     return chosen, name
 
 
-def _descriptor_details(vd: PrimaryVolume | SupplementaryVolume, reader: SectorReader) -> dict:
+def volume_end(space: int, start: int, root_lba: int | None) -> int:
+    """The first LBA after a volume's space. A later session's volume (a CD-Extra's data session,
+    genisoimage/xorriso -C) counts its space from its own start while its extents are absolute, so
+    a root directory at or past `space` says the space is relative (as sessions.declared_end)."""
+    return start + space if start > 0 and root_lba is not None and root_lba >= space else space
+
+
+def _descriptor_details(vd: PrimaryVolume | SupplementaryVolume, reader: SectorReader, start: int = 0) -> dict:
     """The descriptor's fields as the record's filesystems.details_json holds them."""
     details = vd.as_dict()
     details["logical_block_size"] = vd.logical_block_size
     details["path_table_size"] = vd.path_table_size
     space = vd.volume_space_size
     details["image_sectors"] = reader.sectors
-    if space != reader.sectors:
-        beyond = reader.sectors - space
+    root = parse_record(vd.root_record, 0, joliet=False, entry_lba=start + 16)
+    end = volume_end(space, start, root.lba if root is not None else None)
+    if end != space:
+        details["volume_start"], details["volume_end"] = start, end
+    if end != reader.sectors:
+        beyond = reader.sectors - end
         details["capacity_mismatch"] = (
-            f"the volume claims {space} sectors, the image has {reader.sectors} "
+            f"the volume claims {space} sectors"
+            + (f" from LBA {start} (to {end})" if end != space else "") + f", the image has {reader.sectors} "
             + (f"({beyond} after the volume's end: an appended partition or session?)" if beyond > 0
                else f"({-beyond} missing: the image is shorter than the volume)")
         )

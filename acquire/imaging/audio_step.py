@@ -25,6 +25,15 @@ from ..record.audio_tables import load_audio, save_audio
 SECTOR = 2048
 
 
+def disc_key(tracks, lead_out: int) -> dict[str, Any]:
+    """What identifies the disc in a kept track's key, so that another disc written to the same output
+    path never takes this one's tracks: its MusicBrainz disc ID and its whole TOC (the ID leaves a
+    CD-Extra's data session out; the TOC holds every track, data too, and the lead-out)."""
+    toc_tracks = [discid.TocTrack(t.number, t.start, t.audio, t.session) for t in tracks]
+    return {"musicbrainz_id": discid.musicbrainz_for(toc_tracks, lead_out), "lead_out": lead_out,
+            "toc": [[t.number, t.session, t.start, t.end, t.audio] for t in tracks]}
+
+
 def stopped(exc: BaseException) -> str:
     """The one line of a run stopped while reading audio: the image is whole, the tracks read are kept."""
     why = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", str(exc))
@@ -61,7 +70,8 @@ def run_audio(run) -> dict[str, Any]:
     kept = _Kept(parts.folder(base), {"offset": chosen.samples, "agree": options.audio_agree,
                                       "budget_s": options.audio_budget_s, "c2": reader.c2,
                                       "subchannel": reader.subchannel,
-                                      "drive": [identity.vendor, identity.product, identity.revision]},
+                                      "drive": [identity.vendor, identity.product, identity.revision],
+                                      "disc": disc_key(tracks, layout.sectors)},
                  {0: 0, 1: 96, 2: 16}[reader.subchannel], base)
     kept_tracks: list[int] = []
     ctdb = checksums.CtdbSums(sum(t.end - t.start for t in audio_tracks) * 588)
