@@ -12,18 +12,21 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+import unicodedata
 from pathlib import Path
 
 from ..record.fs_tables import Analysis, FileEntry
 from . import guest, qemu
 from .result import Check
-from .tree import MAX_LISTED, Listing, Seen, compare, expected_reasons, norm, view_sessions, views
+from .tree import (MAX_LISTED, Listing, Seen, compare, expected_reasons, norm, view_sessions, views,
+                   volume_views)
 
 MODULES = ("virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk "
            "cdrom isofs crc-itu-t udf nls_utf8 hfsplus loop").split()
 TIMEOUT_S = 300
 BEGIN, END, FAILED = "VALIDATE-MOUNT-BEGIN", "VALIDATE-MOUNT-END", "VALIDATE-MOUNT-FAILED"
 SECTOR = 2048
+HIDDEN_DIR = "/\0\0\0\0hfs+ private data"     # normal form of TN1150's file hard-link folder
 # busybox `stat -c 'E|%F|%s|%Y|%n'`: type, size, mtime (epoch s), name; `sha256sum`: "HASH  NAME"
 _STAT = re.compile(r"^E\|([a-z ]+)\|(\d+)\|(\d+)\|(\..*)$")
 _HASH = re.compile(r"^H\|([0-9a-f]{64})  (\..*)$")
@@ -65,8 +68,17 @@ def _mounts(analysis: Analysis) -> list[tuple[str, int]]:
     if "udf" in kinds:
         out.append(("udf", 0))
     if "hfsplus" in kinds:
-        out.append(("hfsplus", int(kinds["hfsplus"].details.get("offset_bytes", 0) or 0)))
+        out.append(("hfsplus", _hfsplus_offset(kinds)))
     return out
+
+
+def _hfsplus_offset(kinds: dict) -> int:
+    """Where the guest's loop device starts for HFS+: at 0 inside an Apple partition map, whose
+    Apple_HFS partition the kernel finds itself (fs/hfsplus/part_tbl.c hfs_part_find; a loop device at
+    the volume's offset is refused with EINVAL, measured with xorriso -hfsplus images); else the offset."""
+    if "apm" in kinds:
+        return 0
+    return int(kinds["hfsplus"].details.get("offset_bytes", 0) or 0)
 
 
 def run_guest(image: Path, mounts: list[tuple[str, int]], cache: Path) -> str:
@@ -124,6 +136,9 @@ def content_hashes(image: Path, analysis: Analysis) -> dict[int, dict[str, str]]
 
 
 def _hash_extents(f, entry: FileEntry) -> str:
+    runs = (entry.metadata or {}).get("byte_runs")
+    if runs:                            # HFS+ blocks not aligned to sectors: the fork's own bytes
+        return _hash_runs(f, [(int(a), int(n)) for a, n in runs])
     h, left = hashlib.sha256(), entry.size
     for lba, sectors in entry.extents:
         take = min(left, sectors * SECTOR)
@@ -136,6 +151,49 @@ def _hash_extents(f, entry: FileEntry) -> str:
             take -= len(chunk)
             left -= len(chunk)
     return h.hexdigest()
+
+
+def _hash_runs(f, runs: list[tuple[int, int]]) -> str:
+    h = hashlib.sha256()
+    for at, length in runs:
+        f.seek(at)
+        while length > 0:
+            chunk = f.read(min(length, 1 << 20))
+            if not chunk:
+                break
+            h.update(chunk)
+            length -= len(chunk)
+    return h.hexdigest()
+
+
+def hfsplus_key(path: str) -> str:
+    """A normal path as the kernel's hfsplus and the analysis both name it: NFC. HFS+ stores names
+    decomposed (TN1150 "Unicode Subtleties"); the kernel returns the stored form from readdir
+    (fs/hfsplus/unicode.c hfsplus_uni2asc), the analysis may compose it: the same name either way."""
+    return unicodedata.normalize("NFC", path)
+
+
+def hfsplus_views(analysis: Analysis, hashes: dict[int, dict[str, str]]) -> tuple[str, dict[str, dict[str, Seen]]]:
+    """(the HFS+ volume's view name, that view as the kernel's hfsplus shows it, and the hybrid's
+    ISO 9660 tree, each field checked with every tree that holds the path). Data forks only:
+    the kernel's st_size is the data fork's (fs/hfsplus/inode.c hfsplus_cat_read_inode), the
+    resource fork is a separate "<name>/rsrc". The file hard-link folder is left out: the kernel
+    hides it from readdir (fs/hfsplus/super.c sets sbi->hidden_dir, dir.c hfsplus_readdir skips it),
+    and a hard link is listed with its iNode's size and data (the analysis resolves it likewise).
+    Times: HFS+ dates are UTC (TN1150 "HFS Plus Dates"); the kernel converts them with no zone
+    (fs/hfsplus/hfsplus_fs.h __hfsp_mt2ut), so mtimes compare as they are."""
+    volume = next(f for f in analysis.filesystems if f.kind == "hfsplus")
+    name, by_view = volume_views(analysis, volume, resource_forks=False)
+    own = hashes.get(volume.id, {})
+    view = {hfsplus_key(p): Seen(s.path, s.is_dir, s.size, s.lba, s.mtime, own.get(p))
+            for p, s in by_view[name].items() if p != HIDDEN_DIR and not p.startswith(HIDDEN_DIR + "/")}
+    hybrid = {n: {hfsplus_key(p): s for p, s in v.items()} for n, v in by_view.items() if n != name}
+    return name, {name: view, **hybrid}
+
+
+def _hfsplus_listing(listing: Listing) -> Listing:
+    return Listing(listing.reader, listing.package, listing.command,
+                   {hfsplus_key(p): s for p, s in listing.entries.items()}, listing.prefer)
 
 
 def check_mount(image: Path, analysis: Analysis, *, cache: Path = guest.DEFAULT_CACHE) -> Check:
@@ -152,7 +210,8 @@ def check_mount(image: Path, analysis: Analysis, *, cache: Path = guest.DEFAULT_
         return Check("mount", "fail", False, f"the guest did not finish within {TIMEOUT_S} s", {})
     listings, failures = parse(serial)
     all_views = views(analysis)
-    ours = _with_hashes(all_views, analysis, content_hashes(image, analysis))
+    hashes = content_hashes(image, analysis)
+    ours = _with_hashes(all_views, analysis, hashes)
     reasons = expected_reasons(analysis)
     figures, details, failed = {}, [], []
     for fs, why in failures.items():
@@ -160,14 +219,13 @@ def check_mount(image: Path, analysis: Analysis, *, cache: Path = guest.DEFAULT_
         figures[fs] = {"outcome": "fail", "why": why}
         details.append(f"{fs}: the kernel refused to mount it: {why}")
     for fs, listing in listings.items():
-        if fs == "hfsplus":          # the analysis reads the HFS+ volume header, not its tree
-            figures[fs] = {"outcome": "mounted", "entries": len(listing.entries),
-                           "files_hashed": sum(1 for s in listing.entries.values() if s.sha256)}
-            details.append(f"hfsplus: mounted, {len(listing.entries)} entries; acquire's analysis holds no HFS+ "
-                           "tree to compare them with")
-            continue
-        view, differences = compare(listing, ours, reasons, fields=("size", "mtime", "sha256"),
-                                    sessions=view_sessions(analysis))
+        if fs == "hfsplus":          # the volume's own tree, at its offset in a hybrid image
+            name, hfs = hfsplus_views(analysis, hashes)
+            listing = _hfsplus_listing(listing)
+            view, differences = compare(listing, hfs, reasons, fields=("size", "mtime", "sha256"), view=name)
+        else:
+            view, differences = compare(listing, ours, reasons, fields=("size", "mtime", "sha256"),
+                                        sessions=view_sessions(analysis))
         real = [d for d in differences if d.expected is None]
         expected = [d for d in differences if d.expected is not None]
         hashed = sum(1 for s in listing.entries.values() if s.sha256)
