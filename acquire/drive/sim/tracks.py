@@ -102,8 +102,8 @@ def _own_tracks(fail, entries: Any, family: str, base: Path) -> tuple[Track, ...
         elif session != 1:
             raise fail(f"{label} session {session}: the first track is in session 1")
         isrc = _get(fail, entry, "isrc", str, label) if "isrc" in entry else None
-        if isrc is not None and (len(isrc) != 12 or not isrc.isalnum() or not isrc.isascii()):
-            raise fail(f"{label} isrc {isrc!r} is not 12 letters and digits (ISO 3901)")
+        if isrc is not None and (len(isrc) != 12 or not isrc.isalnum() or not isrc.isascii() or not isrc[5:].isdigit()):
+            raise fail(f"{label} isrc {isrc!r} is not 5 letters or digits and 7 digits (ISO 3901)")
         pregap, pregap_image = _pregap(fail, entry, base, label, mode, start, previous)
         out.append(Track(number, start, mode, session, sectors, image, write, is_open, isrc, pregap, pregap_image))
     sessions: dict[int, set[bool]] = {}
