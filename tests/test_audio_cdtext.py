@@ -115,9 +115,10 @@ def test_the_rip_log_and_report_show_pre_gap_htoa_checksums_isrc_and_cd_text_per
     assert f"    CTDB CRC: {ctdb['track_crcs']['2'].upper()}\n" in track2
     assert "  0: (hidden track one audio, before track 1's INDEX 01)\n" in log
     assert "  Performer: The Band\n" in log and f"  CTDB CRC: {ctdb['crc'].upper()}\n" in log
-    assert "  ISRC and MCN: ISRC and MCN from Q frames, else READ SUB-CHANNEL: the two sources do not disagree" in log
+    assert "  ISRC and MCN: from Q frames, else READ SUB-CHANNEL; the two sources do not disagree\n" in log
     md = (tmp / "r.md").read_text()
     start3 = disc["tracks"][3][0]
     assert (f"| 3 | {start3} | {start3 + 304} | out.03.wav | 00:02.00 | USRC17607833 |") in md
     assert f"| {ctdb['track_crcs']['3']} | title Coda |" in md
+    assert "ISRC and MCN from Q frames, else READ SUB-CHANNEL; the two sources do not disagree" in md
     assert "hidden track one audio: 300 sectors (00:04.00) before track 1, not silent, ripped to" in md

@@ -15,6 +15,11 @@ def _msf(frames: int) -> str:
     return f"{frames // 4500:02d}:{frames // 75 % 60:02d}.{frames % 75:02d}"
 
 
+def _crc(text: str | None) -> str:
+    """A CRC as whipper writes it (upper case hex), or none (a record made before CTDB, the HTOA)."""
+    return text.upper() if text else "none"
+
+
 def render_log(report: dict[str, Any]) -> str:
     a = report.get("audio")
     generator = report.get("report", {}).get("generator", {})
@@ -35,7 +40,7 @@ def render_log(report: dict[str, Any]) -> str:
             f"  MusicBrainz Disc ID: {d.get('musicbrainz_id')}",
             f"  FreeDB Disc ID: {d.get('freedb_id')}",
             f"  Catalog number: {d.get('catalog') or 'none'}",
-            f"  CTDB CRC: {((d.get('ctdb') or {}).get('crc') or 'none').upper()}",
+            f"  CTDB CRC: {_crc((d.get('ctdb') or {}).get('crc'))}",
             *[f"  {k.title()}: {v}" for k, v in disc_text(d).items()],
             f"  ISRC and MCN: {codes_line(d)}",
             "",
@@ -65,7 +70,7 @@ def render_log(report: dict[str, Any]) -> str:
                 f"      Local CRC: {t['accuraterip_v1'].upper()}",
                 "    AccurateRip v2:", "      Result: Not checked (computed offline; no network at acquisition)",
                 f"      Local CRC: {t['accuraterip_v2'].upper()}",
-                f"    CTDB CRC: {(facts['ctdb_crc'] or 'none').upper()}",
+                f"    CTDB CRC: {_crc(facts['ctdb_crc'])}",
                 f"    Sectors read: {t['reads']} (re-read {t['rereads']}), C2-flagged samples: {t['c2_samples']}",
                 f"    Status: {status}"]
         for x in damage.get(t["track"], []):

@@ -46,7 +46,7 @@ def audio_section(report: dict) -> tuple[str, list[str], list]:
              f"MusicBrainz disc ID {d.get('musicbrainz_id')}, FreeDB ID {d.get('freedb_id')}",
              f"catalogue number (MCN) {d.get('catalog') or 'none'}; CTDB CRC of the disc "
              f"{(d.get('ctdb') or {}).get('crc', '-')}; CD-TEXT of the disc {cd_text_line(disc_text(d))}",
-             codes_line(d),
+             f"ISRC and MCN {codes_line(d)}",
              f"BIN {d.get('bin')} (sha1 {d.get('bin_sha1')}), CUE {d.get('cue')}",
              f"{unresolved} samples unresolved" + ("" if unresolved else ": every sample read and agreed")]
     tracks = [_track_row(t, track_facts(d, t["track"])) for t in a["tracks"]]
@@ -82,5 +82,5 @@ def codes_line(d: dict) -> str:
     differ = d.get("codes_disagree") or []
     said = "; ".join(f"{x['code'].upper()}{'' if x['track'] is None else ' of track ' + str(x['track'])}: Q frames "
                      f"{x['q']}, READ SUB-CHANNEL {x['read_sub_channel']}" for x in differ)
-    return (f"ISRC and MCN from {d.get('codes_source', 'READ SUB-CHANNEL')}: "
+    return (f"from {d.get('codes_source', 'READ SUB-CHANNEL')}; "
             + (f"{len(differ)} disagree ({said})" if differ else "the two sources do not disagree"))
