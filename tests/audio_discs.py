@@ -76,9 +76,10 @@ def cd_extra(tmp: Path, *, drive: str = "") -> dict:
     return {"profile": profile, "tracks": tracks, "lead_out": data_start + 200, "audio_end": start}
 
 
-def audio_cd(tmp: Path, *, drive: str = "read_offset = 6\noverread = true", disc: str = "") -> dict:
+def audio_cd(tmp: Path, *, drive: str = "read_offset = 6\noverread = true", disc: str = "",
+             track_text: dict[int, str] | None = None) -> dict:
     """An audio CD with a hidden track one audio (LBA 0 to track 1's start: track 1's INDEX 00 with
-    its own samples), track 2's pre-gap of 75 sectors and track 3's of 150 inside the track before
+    its own samples), track_text: extra [[track]] lines (CD-TEXT), track 2's pre-gap of 75 sectors and track 3's of 150 inside the track before
     (their samples are that track's: gaps appended, as on the disc), ISRCs, an MCN and CD-Text."""
     htoa_sectors, sizes, pregaps = 300, {1: 300, 2: 310, 3: 305}, {2: 75, 3: 150}
     htoa = make_wav(tmp / "htoa.wav", htoa_sectors, 11)
@@ -89,6 +90,7 @@ def audio_cd(tmp: Path, *, drive: str = "read_offset = 6\noverread = true", disc
         pcm = make_wav(tmp / f"t{number}.wav", sectors, number)
         lines += ['[[track]]', f'number = {number}', 'mode = "audio"', f'start = {start}', f'image = "t{number}.wav"',
                   f'isrc = "USRC1760783{number}"']
+        lines += [(track_text or {}).get(number, "")]
         if number == 1:
             lines += [f'pregap = {htoa_sectors}', 'pregap_image = "htoa.wav"']
         else:

@@ -64,15 +64,30 @@ class CueTrack:
     four_channel: bool = False
     session: int = 1                  # "REM SESSION NN" before a session's first track, on a multisession disc
     data_mode: int = 1                # a data track's mode: MODE1/2352 or MODE2/2352
+    cd_text: tuple[tuple[str, str], ...] = ()   # (TITLE | PERFORMER | SONGWRITER, text) from CD-TEXT
+
+
+CUE_TEXT_COMMANDS = ("TITLE", "PERFORMER", "SONGWRITER")
+
+
+def cue_string(text: str) -> str:
+    """A CD-TEXT string as a CUE command's quoted argument. CDRWIN's format has no escape, so a
+    double quote becomes an apostrophe and a control character a space (the record keeps the text
+    as read); an empty string stays empty."""
+    plain = "".join(" " if ord(c) < 0x20 or c == "\x7f" else c for c in text).replace('"', "'")
+    return f'"{plain}"'
+
+
+def _text_lines(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]], indent: str) -> list[str]:
+    return [f"{indent}{command} {cue_string(text)}" for command, text in pairs if text]
 
 
 def cue_text(bin_name: str, tracks: list[CueTrack], *, catalog: str | None = None,
-             title: str | None = None) -> str:
+             disc_text: tuple[tuple[str, str], ...] = ()) -> str:
     lines = []
     if catalog:
         lines.append(f"CATALOG {catalog}")
-    if title:
-        lines.append(f'TITLE "{title}"')
+    lines += _text_lines(disc_text, "")
     lines.append(f'FILE "{bin_name}" BINARY')
     at, sessions, session = 0, len({t.session for t in tracks}), 0
     for t in tracks:
@@ -82,6 +97,7 @@ def cue_text(bin_name: str, tracks: list[CueTrack], *, catalog: str | None = Non
         lines.append(f"  TRACK {t.number:02d} {'AUDIO' if t.audio else f'MODE{t.data_mode}/2352'}")
         flags = [name for name, on in (("DCP", t.copy_permitted), ("4CH", t.four_channel),
                                        ("PRE", t.preemphasis)) if on]
+        lines += _text_lines(t.cd_text, "    ")
         if flags:
             lines.append(f"    FLAGS {' '.join(flags)}")
         if t.isrc:

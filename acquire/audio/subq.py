@@ -101,3 +101,91 @@ def clonecd_sub(sub: bytes | None, selection: int) -> bytes:
     q = sub[:12]
     pause = parse_q(q).index == 0
     return (b"\xff" * 12 if pause else bytes(12)) + q + bytes(72)
+
+
+# -- ISRC and MCN in Q (ECMA-130 22.3.3, q-Data field of Mode 2 and Mode 3) --------------------------
+# The 72 q-Data bits follow CONTROL/ADR (bits 0-7 of the 80 Q data bits, before the CRC):
+#   Mode 2 (ADR 2), media catalogue number: N1..N13, 13 BCD digits (bits 8-59), 12 zero bits,
+#     AFRAME (bits 72-79, BCD).
+#   Mode 3 (ADR 3), ISRC: I1..I5 (country, owner) in 6 bits each (bits 8-37), 2 zero bits, I6..I12
+#     (year, serial) in 4-bit BCD (bits 40-67), 4 zero bits, AFRAME (bits 72-79).
+# The 6-bit characters (ECMA-130's table in 22.3.3): 00h-09h are '0'-'9', 11h-2Ah 'A'-'Z'.
+# (Aaru's Subchannel decoder reads them the same way; read, not copied.)
+MCN_ADR, ISRC_ADR = 2, 3
+_LETTER_A = 0x11
+
+
+def _q_bits(q: bytes, start: int, width: int) -> int:
+    """`width` bits of the 80 Q data bits from bit `start` (bit 0 the MSB of byte 0)."""
+    return (int.from_bytes(q[:10], "big") >> (80 - start - width)) & ((1 << width) - 1)
+
+
+def _six_bit(code: int) -> str | None:
+    if code <= 9:
+        return chr(ord("0") + code)
+    if _LETTER_A <= code < _LETTER_A + 26:
+        return chr(ord("A") + code - _LETTER_A)
+    return None
+
+
+def _bcd_digits(q: bytes, start: int, count: int) -> str | None:
+    digits = [_q_bits(q, start + 4 * i, 4) for i in range(count)]
+    return None if any(d > 9 for d in digits) else "".join(map(str, digits))
+
+
+def mcn_of(q: bytes) -> str | None:
+    """The 13-digit catalogue number of a Mode 2 Q frame (10 data bytes), else None."""
+    if len(q) < 10 or q[0] & 0x0F != MCN_ADR:
+        return None
+    return _bcd_digits(q, 8, 13)
+
+
+def isrc_of(q: bytes) -> str | None:
+    """The 12-character ISRC of a Mode 3 Q frame (10 data bytes), else None."""
+    if len(q) < 10 or q[0] & 0x0F != ISRC_ADR:
+        return None
+    chars = [_six_bit(_q_bits(q, 8 + 6 * i, 6)) for i in range(5)]
+    digits = _bcd_digits(q, 40, 7)
+    if digits is None or None in chars:
+        return None
+    return "".join(c for c in chars if c) + digits
+
+
+@dataclass(frozen=True, slots=True)
+class QCodes:
+    """What a track's sound Q frames said: the most frequent MCN and ISRC, how many frames gave
+    each, and how many gave another value (a disc mastered with one code a track gives one)."""
+    mcn: str | None
+    mcn_frames: int
+    isrc: str | None
+    isrc_frames: int
+    other_frames: int
+
+
+def q_codes(subs, selection: int) -> QCodes:
+    """QCodes of the subchannel reads `subs` (formatted Q: 2, raw P-W: 1); CRC-failed frames skipped."""
+    mcns: dict[str, int] = {}
+    isrcs: dict[str, int] = {}
+    for sub in subs:
+        q = _q12(sub, selection)
+        if q is None:
+            continue
+        for decode, seen in ((mcn_of, mcns), (isrc_of, isrcs)):
+            code = decode(q)
+            if code is not None:
+                seen[code] = seen.get(code, 0) + 1
+    mcn = max(mcns, key=mcns.__getitem__, default=None)
+    isrc = max(isrcs, key=isrcs.__getitem__, default=None)
+    other = sum(mcns.values()) - mcns.get(mcn, 0) + sum(isrcs.values()) - isrcs.get(isrc, 0)
+    return QCodes(mcn, mcns.get(mcn, 0), isrc, isrcs.get(isrc, 0), other)
+
+
+def _q12(sub: bytes | None, selection: int) -> bytes | None:
+    """The 12 Q bytes of one sector's subchannel when its CRC holds, else None."""
+    if not sub or selection not in (1, 2):
+        return None
+    try:
+        q = sub[:12] if selection == 2 else q_from_raw(sub)
+    except MalformedResponse:
+        return None
+    return q if len(q) == 12 and q_crc(q[:10]) == int.from_bytes(q[10:12], "big") else None

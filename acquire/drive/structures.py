@@ -47,7 +47,8 @@ def _plain(value: Any) -> Any:
 def _cd_text(parsed: mmc.CdText) -> dict:
     return {"packs": len(parsed.packs), "bad_crc": sum(not p.crc_ok for p in parsed.packs),
             "titles": {str(k): v for k, v in parsed.strings(0x80).items()},
-            "performers": {str(k): v for k, v in parsed.strings(0x81).items()}}
+            "performers": {str(k): v for k, v in parsed.strings(0x81).items()},
+            "songwriters": {str(k): v for k, v in parsed.strings(0x82).items()}}
 
 
 # name -> (family, command name, CDB, parser, summary of the parsed value)

@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from ..audio import checksums, discid, ecma130, offset as offsets, output, parts, pregap as pregaps, subq
+from ..audio import checksums, codes as disc_codes, discid, ecma130, offset as offsets, output, parts, pregap as pregaps, subq
 from ..audio.rip import CDDA, TrackRipper
 from ..drive.cdda import MAX_SECTORS, RAW_BYTES, CddaReader
 from ..errors import UsageError
@@ -64,7 +64,8 @@ def run_audio(run) -> dict[str, Any]:
     rows, damage, cue_tracks, files = [], [], [], []
     data_figures = {"raw_sectors": 0, "edc_ok": 0, "lec_ok": 0, "rebuilt": 0}
     last_number = tracks[-1].number
-    catalog, isrc, title = _disc_codes(run.structures)
+    catalog_sub, isrc_sub, cd_text = _disc_codes(run.structures)
+    q_found: dict[int, subq.QCodes] = {}     # track -> the MCN and ISRC its Q frames gave
     previous = None
     found_pregaps: dict[int, int] = {}         # track -> its INDEX 00 sectors, from Q
     kept = _Kept(parts.folder(base), {"offset": chosen.samples, "agree": options.audio_agree,
@@ -102,6 +103,7 @@ def run_audio(run) -> dict[str, Any]:
                 continue
             rip, reused = _track_rip(ripper, kept, t.number, t.start, t.end, chosen.samples)
             kept_tracks += [t.number] if reused else []
+            q_found[t.number] = subq.q_codes(rip.subchannel.values(), reader.subchannel)
             following = next((n for n in tracks if n.start == t.end), None)
             if following is not None and following.audio and following.session == t.session:
                 # the next track's INDEX 00 lies in this one's sectors: its Q says where it begins
@@ -113,9 +115,17 @@ def run_audio(run) -> dict[str, Any]:
             if not reused:
                 parts.save(kept.folder, t.number, kept.key(t.start, t.end), rip, t.start, t.end, kept.unit)
             cue_tracks.append(output.CueTrack(t.number, True, t.end - t.start, pregap=gap, session=t.session,
-                                              isrc=isrc.get(str(t.number))))
+                                              isrc=disc_codes.preferred(q_found[t.number].isrc,
+                                                                        isrc_sub.get(str(t.number))),
+                                              cd_text=cd_text.get(t.number, ())))
     cue_tracks = _with_index0(cue_tracks, found_pregaps, tracks[0].start if htoa else 0)
-    cue_path.write_text(output.cue_text(bin_path.name, cue_tracks, catalog=catalog, title=title),
+    catalog_q = disc_codes.disc_mcn(q_found)
+    isrc_q = {str(n): c.isrc for n, c in sorted(q_found.items()) if c.isrc}
+    catalog = disc_codes.preferred(catalog_q, catalog_sub)
+    isrc = {str(t.number): disc_codes.preferred(isrc_q.get(str(t.number)), isrc_sub.get(str(t.number)))
+            for t in audio_tracks if isrc_q.get(str(t.number)) or isrc_sub.get(str(t.number))}
+    cue_path.write_text(output.cue_text(bin_path.name, cue_tracks, catalog=catalog,
+                                        disc_text=cd_text.get(0, ())),
                         encoding="utf-8", newline="")
     dat_path = base.with_name(base.stem + ".dat")
     roms = _dat_roms(bin_path, base.stem, cue_tracks) + [_rom(cue_path.name, cue_path.read_bytes())]
@@ -135,7 +145,12 @@ def run_audio(run) -> dict[str, Any]:
                 reader.subchannel], "cue": cue_path.name, "cue_sha1": _sha1(cue_path),
             "toc_file": toc_path.name, "files": files, "dat": dat_path.name,
             "dat_roms": [[r.name, r.size, r.crc32, r.md5, r.sha1] for r in roms], "data_track": data_figures,
-            "catalog": catalog, "isrc": isrc, "title": title,
+            "catalog": catalog, "isrc": isrc, "title": dict(cd_text.get(0, ())).get("TITLE"),
+            "cd_text": {str(n): dict(pairs) for n, pairs in sorted(cd_text.items())},
+            "catalog_q": catalog_q, "isrc_q": isrc_q, "catalog_read_sub_channel": catalog_sub,
+            "isrc_read_sub_channel": isrc_sub, "codes_source": "Q frames, else READ SUB-CHANNEL",
+            "codes_q_other_frames": sum(c.other_frames for c in q_found.values()),
+            "codes_disagree": disc_codes.disagreements(catalog_q, catalog_sub, isrc_q, isrc_sub),
             "pregaps": {str(k): v for k, v in sorted(found_pregaps.items()) if v},
             "pregap_source": "Q subchannel (INDEX 00)" if reader.subchannel else "none: the drive gives no subchannel",
             "ctdb": ctdb.as_dict(),
@@ -247,13 +262,21 @@ def _data_track(reader: CddaReader, run, track, bin_file, sub_file, figures: dic
     return track.end - track.start
 
 
-def _disc_codes(structures: dict) -> tuple[str | None, dict[str, str], str | None]:
-    """The MCN, each track's ISRC (READ SUB-CHANNEL) and the CD-TEXT album title, where the disc has them."""
+_CD_TEXT = (("TITLE", "titles"), ("PERFORMER", "performers"), ("SONGWRITER", "songwriters"))
+
+
+def _disc_codes(structures: dict) -> tuple[str | None, dict[str, str], dict[int, tuple[tuple[str, str], ...]]]:
+    """The MCN, each track's ISRC (READ SUB-CHANNEL) and the CD-TEXT (track, 0 the disc, -> its
+    (TITLE | PERFORMER | SONGWRITER, text) pairs), where the disc has them."""
     def parsed(name: str) -> dict:
         found = structures.get(name)
         return (getattr(found, "parsed", None) or {}) if found is not None else {}
-    title = parsed("cd_text").get("titles", {}).get("0")
-    return parsed("mcn").get("mcn"), dict(parsed("isrc").get("isrc", {})), title.replace('"', "'") if title else None
+    text: dict[int, list[tuple[str, str]]] = {}
+    for command, key in _CD_TEXT:
+        for track, value in parsed("cd_text").get(key, {}).items():
+            text.setdefault(int(track), []).append((command, value))
+    return (parsed("mcn").get("mcn"), dict(parsed("isrc").get("isrc", {})),
+            {track: tuple(pairs) for track, pairs in text.items()})
 
 
 def offset_from(path: Path, identity) -> tuple[int, str]:

@@ -43,7 +43,8 @@ def save_audio(record: "Record", disc: dict[str, Any], tracks: list[dict[str, An
         record._append_event(run_id, "audio", {
             "tracks": len(tracks), "read_offset": disc.get("read_offset"), "offset_source": disc.get("offset_source"),
             "unresolved_samples": sum(t["unresolved_samples"] for t in tracks),
-            "musicbrainz_id": disc.get("musicbrainz_id"), "freedb_id": disc.get("freedb_id")})
+            "musicbrainz_id": disc.get("musicbrainz_id"), "freedb_id": disc.get("freedb_id"),
+            "codes_disagree": len(disc.get("codes_disagree") or [])})
 
 
 def load_audio(record: "Record") -> dict[str, Any] | None:

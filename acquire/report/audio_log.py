@@ -6,11 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from .audio_section import codes_line, disc_text, sectors_time, track_facts
+
 FRAMES_PER_SECOND = 75
 
 
 def _msf(frames: int) -> str:
     return f"{frames // 4500:02d}:{frames // 75 % 60:02d}.{frames % 75:02d}"
+
+
+def _crc(text: str | None) -> str:
+    """A CRC as whipper writes it (upper case hex), or none (a record made before CTDB, the HTOA)."""
+    return text.upper() if text else "none"
 
 
 def render_log(report: dict[str, Any]) -> str:
@@ -33,6 +40,9 @@ def render_log(report: dict[str, Any]) -> str:
             f"  MusicBrainz Disc ID: {d.get('musicbrainz_id')}",
             f"  FreeDB Disc ID: {d.get('freedb_id')}",
             f"  Catalog number: {d.get('catalog') or 'none'}",
+            f"  CTDB CRC: {_crc((d.get('ctdb') or {}).get('crc'))}",
+            *[f"  {k.title()}: {v}" for k, v in disc_text(d).items()],
+            f"  ISRC and MCN: {codes_line(d)}",
             "",
             "TOC:"]
     lead_out = d.get("lead_out", 0)
@@ -47,16 +57,20 @@ def render_log(report: dict[str, Any]) -> str:
     for x in a["damage"]:
         damage.setdefault(x["track"], []).append(x)
     for t in a["tracks"]:
-        isrc = (d.get("isrc") or {}).get(str(t["track"]))
+        facts = track_facts(d, t["track"])
         status = "Copy OK" if not t["unresolved_samples"] else f"{t['unresolved_samples']} samples unresolved"
-        out += [f"  {t['track']}:", f"    Filename: {t['file']}",
-                f"    ISRC: {isrc or 'none'}",
+        out += [f"  {t['track']}:" + (" (hidden track one audio, before track 1's INDEX 01)" if facts["htoa"] else ""),
+                f"    Filename: {t['file']}",
+                *[f"    {k.title()}: {v}" for k, v in facts["cd_text"].items()],
+                f"    Pre-gap length: {sectors_time(facts['pregap'])}",
+                f"    ISRC: {facts['isrc'] or 'none'}",
                 f"    Copy CRC: {t['crc32'].upper()}",
                 f"    SHA-1 of the samples: {t['sha1']}",
                 "    AccurateRip v1:", "      Result: Not checked (computed offline; no network at acquisition)",
                 f"      Local CRC: {t['accuraterip_v1'].upper()}",
                 "    AccurateRip v2:", "      Result: Not checked (computed offline; no network at acquisition)",
                 f"      Local CRC: {t['accuraterip_v2'].upper()}",
+                f"    CTDB CRC: {_crc(facts['ctdb_crc'])}",
                 f"    Sectors read: {t['reads']} (re-read {t['rereads']}), C2-flagged samples: {t['c2_samples']}",
                 f"    Status: {status}"]
         for x in damage.get(t["track"], []):

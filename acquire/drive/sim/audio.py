@@ -165,10 +165,18 @@ def samples_at(state: DriveState, first: int, count: int) -> bytes:
     return bytes(out)
 
 
+MCN_AT, ISRC_AT = 25, 50         # the frame in each 100 of a track (past INDEX 01) that carries mode 2 / 3
+
+
 def q_frame(state: DriveState, lba: int) -> bytes:
-    """The 12 Q bytes (10 data + CRC) of `lba`: mode 1 position (ADR 1)."""
+    """The 12 Q bytes (10 data + CRC) of `lba`: a mode 1 position (ADR 1), or, once in every 100
+    frames of an audio track's INDEX 01 part, the disc's MCN (mode 2) or the track's ISRC (mode 3)."""
     span = state.layout.span_at(lba) if lba < state.end else None
     held = pregap_at(state, lba) if lba < state.end else None
+    if span is not None and held is None and span.mode == "audio":
+        code = _code_frame(state, span.number, (lba - span.start) % 100, lba)
+        if code is not None:
+            return code + q_crc_bitwise(code).to_bytes(2, "big")
     index = 0x01
     if held is not None:                     # INDEX 00: counting down to the track's start
         track, control, relative, index = held.number, 0x0, held.start - 1 - lba, 0x00
@@ -181,6 +189,30 @@ def q_frame(state: DriveState, lba: int) -> bytes:
     body = bytes([(control << 4) | 0x01, bcd(track) if track != LEAD_OUT_TRACK else track, index,
                   bcd(rm), bcd(rs), bcd(rf), 0, bcd(am), bcd(as_), bcd(af)])
     return body + q_crc_bitwise(body).to_bytes(2, "big")
+
+
+def _code_frame(state: DriveState, track: int, phase: int, lba: int) -> bytes | None:
+    """The 10 Q data bytes of a mode 2 (MCN) or mode 3 (ISRC) frame at this phase, if the profile gives that code."""
+    mcn, isrc = state.profile.mcn, state.profile.isrc.get(track)
+    if phase == MCN_AT and mcn:
+        return mcn_q(mcn, msf(lba)[2])
+    if phase == ISRC_AT and isrc:
+        return isrc_q(isrc, msf(lba)[2])
+    return None
+
+
+def mcn_q(mcn: str, aframe: int) -> bytes:
+    """ECMA-130 22.3.3 mode 2: ADR 2, N1-N13 in BCD, 12 zero bits, AFRAME (BCD)."""
+    return ((0x02 << 72) | (int(mcn, 16) << 20) | bcd(aframe)).to_bytes(10, "big")
+
+
+def isrc_q(isrc: str, aframe: int) -> bytes:
+    """ECMA-130 22.3.3 mode 3: ADR 3, I1-I5 in 6 bits ('0'-'9' 00h-09h, 'A'-'Z' 11h-2Ah), 2 zero
+    bits, I6-I12 in BCD, 4 zero bits, AFRAME (BCD)."""
+    six = 0
+    for ch in isrc[:5].upper():
+        six = (six << 6) | (int(ch) if ch.isdigit() else 0x11 + ord(ch) - ord("A"))
+    return ((0x03 << 72) | (six << 42) | (int(isrc[5:], 16) << 12) | bcd(aframe)).to_bytes(10, "big")
 
 
 def subchannel_bytes(state: DriveState, lba: int, selection: int) -> bytes:

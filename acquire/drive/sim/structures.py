@@ -2,7 +2,7 @@
 DISC STRUCTURE 03h (BCA), 04h (DMI) and the BD disc information (media type 1, format 00h).
 
 What they hold (docs/simulated-drive.md "Disc structures"): an ATIP and a PMA on a CD-R/RW only
-(a pressed disc has neither: 05/24/00); CD-TEXT when [disc] cd_text_title is given; a BCA when
+(a pressed disc has neither: 05/24/00); CD-TEXT when [disc] cd_text_* or a [[track]]'s title, performer or songwriter is given; a BCA when
 [disc] bca is given; a DMI on every DVD (zeros on a DVD-ROM, a pattern from the profile number on a
 recordable one); the BD disc information on every BD. Byte layouts from docs/reference/mmc.md
 "Disc structures"; no code shared with mmc.
@@ -38,22 +38,37 @@ def toc_format(state: DriveState, fmt: int, pma_entries: bytes) -> bytes:
         body = (bytes([0xD2, 0x00, 0x80 | rw, 0, *ATIP_LEAD_IN, 0, *ATIP_LEAD_OUT, 0]) + bytes(12))
         first_last = (0, 0)
     else:
-        if not profile.cd_text_title:
+        if not profile.cd_text:
             raise Check(INVALID_FIELD_IN_CDB)
-        body, first_last = cd_text_packs(profile.cd_text_title), (0, 0)
+        last = max((t.number for t in profile.tracks), default=0)
+        body, first_last = cd_text_packs(profile.cd_text, last), (0, 0)
     return struct.pack(">HBB", len(body) + 2, *first_last) + body
 
 
-def cd_text_packs(title: str) -> bytes:
-    """The album title as CD-TEXT packs of type 80h (block 0, ISO 8859-1), with their CRC."""
-    text = title.encode("latin-1", "replace") + b"\x00"
-    packs = []
-    for seq, at in enumerate(range(0, len(text), 12)):
-        payload = text[at:at + 12].ljust(12, b"\x00")
-        # pack: type, track (bit 7 extension), sequence, block (6-4) and character position (3-0),
-        # 12 text bytes, CRC-16 (x^16 + x^12 + x^5 + 1) over the 16 bytes, inverted, big-endian
-        head = bytes([0x80, 0x00, seq, min(at, 15)]) + payload
-        packs.append(head + struct.pack(">H", crc16(head) ^ 0xFFFF))
+CD_TEXT_TYPES = {"title": 0x80, "performer": 0x81, "songwriter": 0x82}
+
+
+def cd_text_packs(strings: dict[str, dict[int, str]], last_track: int) -> bytes:
+    """CD-TEXT packs (block 0, ISO 8859-1) with their CRC: per pack type, the strings of the disc
+    (track 0) and of tracks 1..last_track, each ended by a NUL, cut into 12-byte packs; a pack's
+    track is the one whose string its first byte belongs to, its character position how many of
+    that string's characters earlier packs hold (15 at most). Sequence numbers run over all packs."""
+    packs: list[bytes] = []
+    for key, kind in CD_TEXT_TYPES.items():
+        if key not in strings:
+            continue
+        text, owner, position = bytearray(), [], []
+        for track in range(last_track + 1 if last_track else 1):
+            piece = strings[key].get(track, "").encode("latin-1", "replace") + b"\x00"
+            text += piece
+            owner += [track] * len(piece)
+            position += list(range(len(piece)))
+        for at in range(0, len(text), 12):
+            payload = bytes(text[at:at + 12]).ljust(12, b"\x00")
+            # pack: type, track (bit 7 extension), sequence, block (6-4) and character position (3-0),
+            # 12 text bytes, CRC-16 (x^16 + x^12 + x^5 + 1) over the 16 bytes, inverted, big-endian
+            head = bytes([kind, owner[at], len(packs) & 0xFF, min(position[at], 15)]) + payload
+            packs.append(head + struct.pack(">H", crc16(head) ^ 0xFFFF))
     return b"".join(packs)
 
 

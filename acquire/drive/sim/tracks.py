@@ -19,7 +19,8 @@ TRACK_MODES = (MODE1, MODE2_FORM1, AUDIO)
 WRITE_TYPES = ("tao", "sao", "dao")
 AUDIO_SECTOR_BYTES = 2352                # CD-DA: 588 stereo samples of 16 bits
 _TRACK_KEYS = {"number", "session", "mode", "start", "image", "sectors", "write", "open", "isrc", "pregap",
-               "pregap_image"}
+               "pregap_image", "title", "performer", "songwriter"}
+CD_TEXT_KEYS = ("title", "performer", "songwriter")      # CD-TEXT pack types 80h, 81h, 82h
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Track:
     isrc: str | None = None              # READ SUB-CHANNEL 03h: 12 characters (ISO 3901)
     pregap: int = 0                      # audio: the sectors before `start` whose Q is this track's INDEX 00
     pregap_image: Path | None = None     # audio: their samples when no track holds them (track 1: HTOA)
+    cd_text: tuple[tuple[str, str], ...] = ()   # (title | performer | songwriter, text): its CD-TEXT
 
     @property
     def runout(self) -> int:
@@ -102,10 +104,11 @@ def _own_tracks(fail, entries: Any, family: str, base: Path) -> tuple[Track, ...
         elif session != 1:
             raise fail(f"{label} session {session}: the first track is in session 1")
         isrc = _get(fail, entry, "isrc", str, label) if "isrc" in entry else None
-        if isrc is not None and (len(isrc) != 12 or not isrc.isalnum() or not isrc.isascii()):
-            raise fail(f"{label} isrc {isrc!r} is not 12 letters and digits (ISO 3901)")
+        if isrc is not None and (len(isrc) != 12 or not isrc.isalnum() or not isrc.isascii() or not isrc[5:].isdigit()):
+            raise fail(f"{label} isrc {isrc!r} is not 5 letters or digits and 7 digits (ISO 3901)")
         pregap, pregap_image = _pregap(fail, entry, base, label, mode, start, previous)
-        out.append(Track(number, start, mode, session, sectors, image, write, is_open, isrc, pregap, pregap_image))
+        out.append(Track(number, start, mode, session, sectors, image, write, is_open, isrc, pregap, pregap_image,
+                         _cd_text(fail, entry, label, family)))
     sessions: dict[int, set[bool]] = {}
     for t in out:
         sessions.setdefault(t.session, set()).add(t.open)
@@ -193,16 +196,28 @@ def _not_recorded_sense(fail, disc: dict) -> tuple[tuple[str, tuple[int, int, in
     return tuple(out)
 
 
+def _cd_text(fail, entry: dict, label: str, family: str) -> tuple[tuple[str, str], ...]:
+    """A [[track]]'s or [disc]'s CD-TEXT strings (title, performer, songwriter: 1 to 160 characters)."""
+    out = []
+    for key in CD_TEXT_KEYS:
+        name = key if label != "[disc]" else f"cd_text_{key}"
+        if name in entry:
+            text = _get(fail, entry, name, str, label)
+            if family != "cd" or not 0 < len(text) <= 160:
+                raise fail(f"{label} {name} is a CD's CD-TEXT {key} of 1 to 160 characters")
+            out.append((key, text))
+    return tuple(out)
+
+
 def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
-    """[disc] cd_text_title (a CD's CD-TEXT album title), bca (a DVD's BCA, hex), and a DVD's
+    """[disc] cd_text_title, cd_text_performer, cd_text_songwriter (a CD's CD-TEXT of the disc), bca (a DVD's BCA, hex), and a DVD's
     linear_density and track_density codes (its physical format information), a BD's
     channel_length code (its disc information): sim/structures.py."""
     out: dict[str, Any] = {}
-    if "cd_text_title" in disc:
-        title = _get(fail, disc, "cd_text_title", str, "[disc]")
-        if family != "cd" or not title or len(title) > 160:
-            raise fail("[disc] cd_text_title is a CD's album title of 1 to 160 characters")
-        out["cd_text_title"] = title
+    disc_text = dict(_cd_text(fail, disc, "[disc]", family))
+    if "title" in disc_text:
+        out["cd_text_title"] = disc_text["title"]
+    out["cd_text_disc"] = tuple(disc_text.items())
     if "mcn" in disc:
         mcn = _get(fail, disc, "mcn", str, "[disc]")
         if family != "cd" or len(mcn) != 13 or not mcn.isdigit():
