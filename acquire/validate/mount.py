@@ -139,18 +139,12 @@ def _hash_extents(f, entry: FileEntry) -> str:
     runs = (entry.metadata or {}).get("byte_runs")
     if runs:                            # HFS+ blocks not aligned to sectors: the fork's own bytes
         return _hash_runs(f, [(int(a), int(n)) for a, n in runs])
-    h, left = hashlib.sha256(), entry.size
-    for lba, sectors in entry.extents:
+    byte_runs, left = [], entry.size
+    for lba, sectors in entry.extents:            # the extents' sectors, up to the file's size
         take = min(left, sectors * SECTOR)
-        f.seek(lba * SECTOR)
-        while take > 0:
-            chunk = f.read(min(take, 1 << 20))
-            if not chunk:
-                break
-            h.update(chunk)
-            take -= len(chunk)
-            left -= len(chunk)
-    return h.hexdigest()
+        byte_runs.append((lba * SECTOR, take))
+        left -= take
+    return _hash_runs(f, byte_runs)
 
 
 def _hash_runs(f, runs: list[tuple[int, int]]) -> str:
