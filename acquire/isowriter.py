@@ -107,7 +107,7 @@ class IsoWriter(_SectorFile):
     Sectors that arrive in order are gathered into 2 MiB blocks and written with O_DIRECT by one
     worker thread, straight from page-aligned buffers: no page-cache copy, which on the 2-core VM
     here costs 2.2-2.8 CPU-seconds a GB of buffered pwrite (first touch of each page cache page)
-    against 0.03 for the same GB written direct (benchmarks/image_throughput.py, docs/benchmarks.md).
+    against 0.03-0.04 for the same GB written direct (benchmarks/write_modes.py, docs/benchmarks.md).
     Everything else (a sector out of order, an unaligned start, a file system without O_DIRECT)
     is written buffered, as before. `flush()` hands every gathered byte to the kernel; `sync()`
     flushes, then fdatasyncs.
