@@ -93,8 +93,8 @@ def test_the_sector_map_marks_each_track_start_at_the_tocs_lba(damaged):
     with sqlite3.connect(record) as db:
         capacity = db.execute("SELECT capacity FROM medium").fetchone()[0]
     per_cell = max(1, math.ceil(capacity / 6000))      # 100 columns, at most 60 rows (docs/reports.md)
-    cells = {(int(r.get("data-first")), int(r.get("data-last"))): r.attrib for r in ET.fromstring(svg).iter(f"{SVG}rect")
-             if r.get("data-first") is not None}
+    cells = {(int(r.get("data-first")), int(r.get("data-last"))): r.attrib
+             for r in ET.fromstring(svg).iter(f"{SVG}rect") if r.get("data-first") is not None}
     for m in marks:
         lba = int(m["data-lba"])
         # the mark is inside the row of the cell holding its LBA, at the LBA's fraction of it
@@ -135,7 +135,8 @@ def test_the_lower_lane_draws_the_tracks_sectors_the_map_does_not_call_read():
              s["data-first-time"]) for s in drawn] == [("bad", 1100, 1104, 5, "00:01.25"),
                                                        ("untried", 1290, 1299, 10, "00:03.65")]
     n = 300 * SAMPLES
-    assert float(drawn[0]["x"]) <= LABEL_PX + 100 * SAMPLES * STRIP_PX / n < float(drawn[0]["x"]) + float(drawn[0]["width"])
+    x, width = float(drawn[0]["x"]), float(drawn[0]["width"])
+    assert x <= LABEL_PX + 100 * SAMPLES * STRIP_PX / n < x + width
 
 
 @st.composite

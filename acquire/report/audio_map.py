@@ -106,7 +106,8 @@ def _strip(track: dict, damage: list[dict], runs, y: float) -> list[str]:
            f'{sample_time(samples)}</text>',
            f'<rect x="{x0}" y="{_fmt(y)}" width="{STRIP_PX}" height="{DAMAGE_LANE_PX}" fill="#e8f5e9" stroke="#9e9e9e" '
            f'stroke-width="0.5" data-kind="track" data-track="{number}" data-samples="{samples}" '
-           f'data-first-lba="{start}" data-last-lba="{end - 1}" data-cells="{math.ceil(samples / step) if samples else 0}"/>']
+           f'data-first-lba="{start}" data-last-lba="{end - 1}" '
+           f'data-cells="{math.ceil(samples / step) if samples else 0}"/>']
     spans = [(d["first_sample"], d["last_sample"], d["reason"]) for d in damage]
     for s in cell_shapes(spans, samples, step, REASON_SEVERITY):
         a, b = s.first_cell * step, min((s.last_cell + 1) * step, samples)
