@@ -8,6 +8,7 @@ counted from the start of the FILE.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -32,9 +33,12 @@ def wav_header(data_bytes: int) -> bytes:
 
 
 def write_wav(path: Path, pcm: bytes) -> Path:
+    """The track's WAV, on the disk before its part (audio/parts.py) replaces its journaled reads."""
     with open(path, "wb") as f:
         f.write(wav_header(len(pcm)))
         f.write(pcm)
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 

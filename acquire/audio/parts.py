@@ -1,5 +1,7 @@
 """Each audio track's rip kept as soon as it is done, so that a run killed inside the audio step
-(kill -9, a power cut, a drive lost) resumes with the tracks it had read, not from the first.
+(kill -9, a power cut, a drive lost) resumes with the tracks it had read, not from the first; the
+track it was reading goes on from its journaled reads (NN.reads, acquire/audio/journal.py), which a
+kept part replaces.
 
 IMAGE-stem.audio-parts/NN.json (what the rip found: reads, re-reads, C2 and Q figures, the
 unresolved runs, the PCM's SHA-1, and the key it was read under) and NN.subq (each sector's
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..durable import write_durably
+from . import journal
 from .rip import TrackRip, Unresolved
 
 WAV_HEADER = 44
@@ -41,6 +44,7 @@ def save(where: Path, number: int, key: dict[str, Any], rip: TrackRip, start: in
         "unresolved": [[u.first, u.last, u.reason] for u in rip.unresolved], "reads": rip.reads,
         "rereads": rip.rereads, "c2_samples": rip.c2_samples, "q_errors": rip.q_errors,
         "budget_spent": rip.budget_spent, "elapsed_s": rip.elapsed_s}, sort_keys=True))
+    journal.path(where, number).unlink(missing_ok=True)      # the part holds what its reads gave
 
 
 def load(where: Path, number: int, key: dict[str, Any], wav: Path, start: int, end: int) -> TrackRip | None:

@@ -5,7 +5,7 @@ only the sectors still in doubt read again, until the track's time budget is spe
 Positions: the track's true samples [first*588, end*588) are read at drive positions + offset
 (acquire/audio/offset.py). A drive sector that cannot be read (before LBA 0, past the end on a
 drive that does not overread, a READ that fails) leaves its samples zero and unresolved, with the
-reason. Times are the drive's clock (a simulated drive's simulated seconds).
+reason. Times are the clock the caller gives (imaging/audio_step.py: the drive time of the track's reads).
 """
 from __future__ import annotations
 

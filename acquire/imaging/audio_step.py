@@ -15,7 +15,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from ..audio import checksums, codes as disc_codes, discid, ecma130, offset as offsets, output, parts, pregap as pregaps, subq
+from ..audio import (checksums, codes as disc_codes, discid, ecma130, journal, offset as offsets, output, parts,
+                     pregap as pregaps, subq)
 from ..audio.rip import CDDA, TrackRipper
 from ..drive.cdda import MAX_SECTORS, RAW_BYTES, CddaReader
 from ..errors import UsageError
@@ -38,7 +39,7 @@ def stopped(exc: BaseException) -> str:
     """The one line of a run stopped while reading audio: the image is whole, the tracks read are kept."""
     why = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", str(exc))
     return (f"{why} while reading the audio tracks; run the same command to resume "
-            "(the tracks already read are kept, the others read)")
+            "(the tracks already read are kept; the one being read goes on from the reads kept of it)")
 
 
 def has_audio(layout) -> bool:
@@ -56,7 +57,8 @@ def run_audio(run) -> dict[str, Any]:
     audio_tracks = [t for t in tracks if t.audio]
     reader = CddaReader(drive).probe(audio_tracks[0].start)
     far = 0 if audio_tracks[0].start > layout.sectors // 2 else max(layout.sectors - 1, 0)
-    ripper = TrackRipper(reader, lambda: drive.clock_s, disc_end=layout.sectors, far_lba=far,
+    # the clock is each track's own: the drive time of its reads, replayed or live (_track_rip)
+    ripper = TrackRipper(reader, lambda: 0.0, disc_end=layout.sectors, far_lba=far,
                          agree=options.audio_agree, budget_s=options.audio_budget_s,
                          recorded=lambda lba: any(t.start <= lba < t.end for t in tracks))
     base = run.image_path
@@ -75,6 +77,7 @@ def run_audio(run) -> dict[str, Any]:
                                       "disc": disc_key(tracks, layout.sectors)},
                  {0: 0, 1: 96, 2: 16}[reader.subchannel], base)
     kept_tracks: list[int] = []
+    continued: dict[int, int] = {}           # track -> sectors its journal answered (a resume inside it)
     ctdb = checksums.CtdbSums(sum(t.end - t.start for t in audio_tracks) * 588)
     # samples before track 1's INDEX 01 are its pre-gap by definition (no other track is there): a
     # hidden track one audio, ripped whole; Q, where the drive gives it, confirms INDEX 00 there
@@ -82,7 +85,7 @@ def run_audio(run) -> dict[str, Any]:
     htoa_q = htoa and pregaps.htoa_at(reader, tracks[0].start, CDDA)
     with open(bin_path, "wb") as bin_file, open(sub_path, "wb") as sub_file:
         if htoa:
-            rip, reused = _track_rip(ripper, kept, 0, 0, tracks[0].start, chosen.samples)
+            rip, reused = _track_rip(ripper, kept, 0, 0, tracks[0].start, chosen.samples, continued)
             kept_tracks += [0] if reused else []
             found_pregaps[tracks[0].number] = pregaps.pregap_from_q(rip.subchannel, reader.subchannel,
                                                                     tracks[0].number, tracks[0].start, 0)
@@ -101,7 +104,7 @@ def run_audio(run) -> dict[str, Any]:
                 cue_tracks.append(output.CueTrack(t.number, False, frames, pregap=gap, session=t.session,
                                                   data_mode=2 if t.data_mode == 2 else 1))
                 continue
-            rip, reused = _track_rip(ripper, kept, t.number, t.start, t.end, chosen.samples)
+            rip, reused = _track_rip(ripper, kept, t.number, t.start, t.end, chosen.samples, continued)
             kept_tracks += [t.number] if reused else []
             q_found[t.number] = subq.q_codes(rip.subchannel.values(), reader.subchannel)
             following = next((n for n in tracks if n.start == t.end), None)
@@ -159,7 +162,8 @@ def run_audio(run) -> dict[str, Any]:
     parts.remove(kept.folder)                  # the record holds it all now
     return {"bin": str(bin_path), "cue": str(cue_path), "read_offset": chosen.samples,
             "offset_source": chosen.source, "musicbrainz_id": disc["musicbrainz_id"], "freedb_id": disc["freedb_id"],
-            "tracks": rows, "kept_tracks": kept_tracks, "unresolved": damage,
+            "tracks": rows, "kept_tracks": kept_tracks,
+            "continued_tracks": {str(n): sectors for n, sectors in continued.items()}, "unresolved": damage,
             "unresolved_samples": sum(r["unresolved_samples"] for r in rows)}
 
 
@@ -178,13 +182,24 @@ class _Kept:
         return self.base.with_name(f"{self.base.stem}.{number:02d}.wav")
 
 
-def _track_rip(ripper: TrackRipper, kept: _Kept, number: int, start: int, end: int, offset: int):
+def _track_rip(ripper: TrackRipper, kept: _Kept, number: int, start: int, end: int, offset: int,
+               continued: dict[int, int]):
     """(the track's rip, whether it was kept by an earlier run that stopped): a resume reads only
-    the tracks that run had not finished."""
+    the tracks that run had not finished, and goes on inside the one it stopped in from the reads
+    it journaled there (acquire/audio/journal.py; `continued`: track -> the sectors replayed)."""
     earlier = parts.load(kept.folder, number, kept.key(start, end), kept.wav(number), start, end)
     if earlier is not None:
         return earlier, True
-    return ripper.rip(start, end, offset), False
+    reads = journal.Journal(journal.path(kept.folder, number), {**kept.key(start, end), "track": number},
+                            c2=ripper.reader.c2, sub_bytes=kept.unit).open()
+    try:
+        reader = journal.JournaledReader(ripper.reader, reads)
+        rip = dataclasses.replace(ripper, reader=reader, clock=reader.clock).rip(start, end, offset)
+        if reader.replayed_sectors:
+            continued[number] = reader.replayed_sectors
+        return rip, False
+    finally:
+        reads.close()
 
 
 def _audio_out(run, reader: CddaReader, rip, number: int, start: int, end: int, bin_file, sub_file,

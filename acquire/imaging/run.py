@@ -310,7 +310,7 @@ class Run:
         hashes = self._hashes()
         try:
             audio = audio_step.run_audio(self) if audio_step.has_audio(self.layout) else None
-        except (KeyboardInterrupt, Interrupted, *RESUMABLE) as exc:   # the data is safe; the audio is read again
+        except (KeyboardInterrupt, Interrupted, *RESUMABLE) as exc:   # the data is safe; the audio goes on (audio/parts.py, journal.py)
             message = audio_step.stopped(exc)
             self.record.log_event(self.run_id, "interrupted", reason=message, finished=self.smap.count(State.FINISHED))
             self.record.end_run(self.run_id, "interrupted")

@@ -28,9 +28,9 @@ def build_report(record_path: Path) -> dict[str, Any]:
     return model.build(Path(record_path))
 
 
-def render(report: dict[str, Any], fmt: str, *, map_files: tuple[str, str] | None = None) -> str:
+def render(report: dict[str, Any], fmt: str, *, map_files: tuple[str, ...] | None = None) -> str:
     """`report` (from build_report) as text in `fmt`: html, markdown, json or dfxml. `map_files`:
-    for Markdown, the names of the two SVG maps beside it, to link."""
+    for Markdown, the names of the SVG maps beside it, to link (sector map, disc map, audio map)."""
     if fmt == "json":
         return json.dumps(report, indent=1, sort_keys=False, ensure_ascii=False, default=str) + "\n"
     if fmt == "html":
@@ -65,10 +65,14 @@ def write_report(record_path: Path, out: Path, *, extract_boot: Path | None = No
             report, Path(extract_boot), image or model.image_of(record_path))
     map_files = None
     if fmt == "markdown":                      # Markdown cannot hold SVG: the maps go beside it
+        from .audio_map import report_audio_map
         from .svg import report_maps
         maps = report_maps(report)
         if maps:
             map_files = (f"{out.stem}.sector-map.svg", f"{out.stem}.disc-map.svg")
+            audio_map = report_audio_map(report)
+            if audio_map:
+                maps, map_files = (*maps, audio_map), (*map_files, f"{out.stem}.audio-map.svg")
             for name, svg in zip(map_files, maps):
                 _write(out.with_name(name), svg)
     _write(out, render(report, fmt, map_files=map_files))

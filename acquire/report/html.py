@@ -4,6 +4,7 @@ from __future__ import annotations
 from html import escape
 
 from . import validation
+from .audio_map import report_audio_map
 from .layout_section import session_maps
 from .sections import sections, title_of
 from .svg import report_maps
@@ -44,6 +45,13 @@ def render_html(report: dict) -> str:
         out.append('<p class="meta">Left: the sectors in LBA order, one cell per group of sectors, the worst '
                    'state in it shown. Right: each sector at its radius and angle on the nominal spiral of the '
                    'medium, so a radial scratch shows as a radial line and edge rot as an outer ring.</p>')
+        audio_map = report_audio_map(report)
+        if audio_map:
+            out.append('<h3 id="audio-map">Audio tracks by time</h3><div class="maps"><div>' + audio_map + "</div></div>")
+            out.append('<p class="meta">One strip per audio track, its own time from 00:00: the samples no reads '
+                       'agreed on (the "Unresolved samples" table) where they are, coloured by why, and under them '
+                       'any sector of the track the sector map does not call read. The sector map marks where each '
+                       'track begins.</p>')
         per_session = session_maps(report)
         if per_session:
             out.append('<h3 id="session-maps">Per session</h3><div class="maps">'

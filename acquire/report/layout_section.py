@@ -13,7 +13,7 @@ from typing import Any
 from ..record import Record
 from ..record.layout_tables import load_layout
 from ..rescue.sectormap import State
-from .svg import STATE_NAMES, linear_map_svg
+from .svg import STATE_NAMES, linear_map_svg, track_starts
 
 _PENDING = (State.UNTRIED, State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
 
@@ -95,5 +95,6 @@ def session_maps(report: dict) -> list[str]:
     for x in lay["sessions"]:
         mine = [(a - x["start"], c, state) for a, c, state in _clipped(runs, x["start"], x["end"])]
         out.append(linear_map_svg(mine, x["end"] - x["start"],
-                                  title=f"Session {x['session']}: LBA {x['start']}-{x['end'] - 1}"))
+                                  title=f"Session {x['session']}: LBA {x['start']}-{x['end'] - 1}",
+                                  tracks=track_starts(report, first=x["start"], end=x["end"])))
     return out

@@ -8,8 +8,9 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(report: dict, *, map_files: tuple[str, str] | None = None) -> str:
-    """`map_files`: the names of the two SVG maps written beside the report, to link them."""
+def render_markdown(report: dict, *, map_files: tuple[str, ...] | None = None) -> str:
+    """`map_files`: the names of the SVG maps written beside the report, to link them: the sector
+    map, the disc map and, for a disc with audio tracks, the audio tracks by time."""
     out = [f"# {title_of(report)}", "",
            f"acquire {report['report']['generator']['version']}, generated {report['report']['generated_utc']}", "",
            f"**{report['record']['verify']['summary']}**", ""]
@@ -18,6 +19,10 @@ def render_markdown(report: dict, *, map_files: tuple[str, str] | None = None) -
         out += [f"![Sector map]({map_files[0]})", "", f"![Disc map]({map_files[1]})", "",
                 "The sector map shows the sectors in LBA order; the disc map shows each sector at its radius "
                 "and angle on the nominal spiral (a radial scratch is a radial line, edge rot an outer ring).", ""]
+        if len(map_files) > 2:
+            out += [f"![Audio tracks by time]({map_files[2]})", "",
+                    "One strip per audio track on its own mm:ss axis: the unresolved samples (the table under "
+                    "\"Audio\") at their times, and any sector of the track the sector map does not call read.", ""]
     else:
         out += ["(maps: see the HTML report)", ""]
     for heading, lines, tables in sections(report):

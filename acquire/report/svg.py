@@ -78,9 +78,23 @@ def linear_cells(runs: Iterable[Run], sectors: int, *, columns: int = LINEAR_COL
     return LinearCells(sectors, columns, rows, per_cell, [_BY_SEVERITY[s] for s in worst])
 
 
-def linear_map_svg(runs: Iterable[Run], sectors: int, *, title: str = "Sector map") -> str:
-    """The whole disc as rows of cells, LBA 0 top left, like ddrescueview."""
+@dataclass(frozen=True, slots=True)
+class TrackStart:
+    """Where a track begins on the map (the layout's tracks, layout_section.layout)."""
+    number: int
+    lba: int
+    audio: bool
+
+
+TRACK_COLOURS = {True: "#6a1b9a", False: "#111111"}     # audio, data
+
+
+def linear_map_svg(runs: Iterable[Run], sectors: int, *, title: str = "Sector map",
+                   tracks: Iterable[TrackStart] = ()) -> str:
+    """The whole disc as rows of cells, LBA 0 top left, like ddrescueview; each of `tracks` a mark
+    where it begins (at its LBA's place inside its cell), with its number."""
     cells = linear_cells(runs, sectors)
+    tracks = [t for t in tracks if 0 <= t.lba < cells.sectors]
     px, label_w, top = LINEAR_CELL_PX, 84, 22
     width = label_w + cells.columns * px + 8
     grid_h = cells.rows * px
@@ -106,9 +120,29 @@ def linear_map_svg(runs: Iterable[Run], sectors: int, *, title: str = "Sector ma
                        f'fill="{STATE_COLOURS[state]}" data-state="{STATE_NAMES[state]}" '
                        f'data-first="{first}" data-last="{last}"/>')
             col = end + 1
-    out.append(_legend(cells.worst, 0, legend_y))
+    out += _track_marks(cells, tracks, label_w, top, px)
+    out.append(_legend(cells.worst, 0, legend_y, tracks=tracks))
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _track_marks(cells: LinearCells, tracks: list[TrackStart], left: float, top: float, px: int) -> list[str]:
+    """A vertical mark over the row at each track's first LBA, its number above; a number is left out
+    where it would overlap the one before (the mark stays, with its data-* attributes)."""
+    out, last_label = [], (-1, -1e9)
+    for t in sorted(tracks, key=lambda t: t.lba):
+        at = t.lba / cells.sectors_per_cell
+        row = int(at // cells.columns)
+        x, y = left + (at - row * cells.columns) * px, top + row * px
+        kind = "audio" if t.audio else "data"
+        out.append(f'<line x1="{_fmt(x)}" y1="{_fmt(y - 2)}" x2="{_fmt(x)}" y2="{_fmt(y + px)}" '
+                   f'stroke="{TRACK_COLOURS[t.audio]}" stroke-width="1.2" data-kind="track-start" '
+                   f'data-track="{t.number}" data-lba="{t.lba}" data-track-kind="{kind}" data-row="{row}"/>')
+        if last_label[0] != row or x - last_label[1] >= 12:
+            out.append(f'<text x="{_fmt(x + 1)}" y="{_fmt(y - 2.5)}" font-size="7" fill="{TRACK_COLOURS[t.audio]}">'
+                       f'{t.number}</text>')
+            last_label = (row, x)
+    return out
 
 
 # --- disc map -------------------------------------------------------------------------------------
@@ -234,9 +268,16 @@ def _svg_open(width: int, height: int, kind: str, title: str, *, view_box: str |
             '<style>.t{font-size:12px;fill:#222}.l{font-size:9px;fill:#555}</style>')
 
 
-def _legend(states: list[int], x: float, y: float, *, scale: float = 1.0) -> str:
+def _legend(states: list[int], x: float, y: float, *, scale: float = 1.0, tracks: list[TrackStart] = ()) -> str:
     present = set(states) | {FINISHED}
     parts, pos = [], x
+    for audio in (False, True):
+        if any(t.audio == audio for t in tracks):
+            label = f"{'audio' if audio else 'data'} track start"
+            parts.append(f'<line x1="{_fmt(pos + 3)}" y1="{_fmt(y)}" x2="{_fmt(pos + 3)}" y2="{_fmt(y + 10)}" '
+                         f'stroke="{TRACK_COLOURS[audio]}" stroke-width="1.5"/>'
+                         f'<text x="{_fmt(pos + 8)}" y="{_fmt(y + 9)}" font-size="11" fill="#222">{label}</text>')
+            pos += 8 + len(label) * 6.5 + 12
     for state in LEGEND_ORDER:
         if state not in present:
             continue
@@ -258,5 +299,16 @@ def report_maps(report: dict) -> tuple[str, str] | None:
     g = medium["geometry"]
     geometry = DiscLayout.for_medium(g["family"], medium["capacity"], assumed=g["assumed"])
     runs = [tuple(r) for r in smap["runs"]]
-    return (linear_map_svg(runs, medium["capacity"], title="Sector map"),
+    return (linear_map_svg(runs, medium["capacity"], title="Sector map", tracks=track_starts(report)),
             disc_map_svg(runs, geometry, title="Disc map"))
+
+
+def track_starts(report: dict, *, first: int = 0, end: int | None = None) -> list[TrackStart]:
+    """The layout's tracks (report "layout", layout_section.layout) that begin in [first, end), at
+    LBAs counted from `first`; none for a disc of one track, whose map needs no mark."""
+    lay = report.get("layout") or {}
+    tracks = lay.get("tracks") or [] if lay.get("known") else []
+    if len(tracks) < 2:
+        return []
+    return [TrackStart(t["track"], t["start"] - first, bool(t["audio"])) for t in tracks
+            if first <= t["start"] and (end is None or t["start"] < end)]
