@@ -101,7 +101,9 @@ class AdaptiveEngine(SettleMixin):
         self._probe()
         for n in range(1, self.settings.retries + 1):   # DVD/BD: flaky units whole, before their sectors alone
             self._reprobe(n)
-        if self.settings.scrape:
+        if self.settings.scrape and self.unit == 1:
+            self._settle_by_yield()
+        elif self.settings.scrape:
             self._scrape_pass(2, states, partial_only=False)
             # damage is marginal at its edges: the sectors beside good ones get their retries first
             # likeliest to read first: a lone failed sector between good ones (flaky, as often as
@@ -258,10 +260,14 @@ class AdaptiveEngine(SettleMixin):
         for run in candidates:
             u = align_down(run.start, self.unit)
             block = (u, min(u + self.unit, self.smap.sectors))
-            for attempt in range(1, self.settings.retries + 2):
+            # sector by sector, one read now: its retries come with the other failures', in the
+            # order the reads show likeliest (settle.py _settle_by_yield), not back to back
+            attempts = 1 if self.unit == 1 and self.settings.scrape else self.settings.retries + 1
+            for attempt in range(1, attempts + 1):
+                again = ("read again alone (its retries come with the other failures')" if attempts == 1 else
+                         f"its ECC unit again (attempt {attempt} of {attempts})")
                 r = self._read(block[0], block[1] - block[0], FLAKY, pass_no,
-                               f"flaky: isolated failure at LBA {run.start}, its ECC unit again "
-                               f"(attempt {attempt} of {self.settings.retries + 1})", fua=True)
+                               f"flaky: isolated failure at LBA {run.start}, {again}", fua=True)
                 if r.ok:
                     break
         self.sink.pass_ended(FLAKY, pass_no)

@@ -7,9 +7,11 @@ from dataclasses import replace
 
 from .engine import FORWARD, REVERSE, Result, align_down, sectors_in_order
 from .sectormap import State
+from .yieldorder import CHUNK, HOLD, YieldStats, classify
 
 PROBE, REPROBE, SCRAPE, RETRY = "probe", "reprobe", "scrape", "retry"
 FAILED_STATES = (State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
+OWED_ALONE = (State.UNTRIED, State.NON_TRIMMED, State.NON_SCRAPED)     # a read alone still owed
 BOTH_SIDES = (-1, 1)
 SECTOR_BYTES = 2048
 
@@ -192,3 +194,110 @@ class SettleMixin:
             self._read(lba, 1, RETRY, pass_no, f"retry pass {pass_no}, {tier}", fua=True)
         self.sink.pass_ended(RETRY, pass_no)
 
+
+    # -- 5-6 on a drive that fails sector by sector: in the order this disc's reads show likeliest --
+    def _settle_by_yield(self) -> None:
+        """The reads alone still owed (scrape) and the retries, class by class (yieldorder.py): each
+        sector gets every read it is owed, one alone and `retries` more, FUA; only the order is
+        learnt. A resumed run starts the count again from its map: more reads, never fewer."""
+        retries = self.settings.retries
+        left = {x: retries for run in self.smap.runs_of(State.UNTRIED, *FAILED_STATES)
+                for x in range(run.start, run.end)}
+        stats, classes = YieldStats(), classify(self.smap, left)
+        numbers = {SCRAPE: 1, RETRY: 0}          # scrape 1 was before the probe
+        current, pos = None, 0
+        while left:
+            bucket = self._next_bucket(left, classes, stats, retries, current)
+            cls, attempt, lbas = bucket
+            phase = SCRAPE if attempt == 0 else RETRY
+            if current != (cls, attempt):
+                if current is not None:
+                    self.sink.pass_ended(*pass_of)
+                numbers[phase] += 1
+                pass_of = (phase, numbers[phase])
+                self.sink.pass_started(phase, numbers[phase], FORWARD)
+                current = (cls, attempt)
+            at = next((i for i, x in enumerate(lbas) if x >= pos), 0)
+            changed = False
+            for lba in (lbas[at:] + lbas[:at])[:CHUNK]:
+                if lba not in left:                  # read by a stretch read just before
+                    continue
+                if attempt == 0 and (lba in self._touched or self.smap.state_at(lba) != State.UNTRIED):
+                    found, pos = self._scrape_stretch(lba, numbers[phase], cls, left)
+                    if found is not None:
+                        stats.add(cls, attempt, found)
+                        changed = True
+                        continue
+                was_bad = self.smap.state_at(lba) == State.BAD
+                what = (f"retry {attempt} of {retries}" if was_bad else "read alone")
+                r = self._read(lba, 1, phase, numbers[phase],
+                               f"{phase} pass {numbers[phase]}: {what}, {cls} failed sectors first (this disc's "
+                               f"{cls} ones at this attempt expected to read at {stats.rate(cls, attempt):.0%})", fua=was_bad)
+                stats.add(cls, attempt, r.ok)
+                pos = lba + 1
+                if r.ok:
+                    del left[lba]
+                    changed = True
+                elif was_bad:
+                    left[lba] -= 1
+                    if not left[lba]:
+                        del left[lba]
+                else:
+                    self._mark_failed(lba, 1, alone=True)
+            if changed:
+                classes = classify(self.smap, left)
+        if current is not None:
+            self.sink.pass_ended(*pass_of)
+
+    def _scrape_stretch(self, lba: int, pos_no: int, cls: str, left: dict[int, int]) -> tuple[bool | None, int]:
+        """The read alone owed to a sector that failed in a read of several (or that one touched), as
+        a read of the stretch of such sectors from it: the drive stops at the first sector it cannot read and names
+        it (the sense INFORMATION field), so the good ones before it are read and it has had its read
+        of its own, all for one failed READ, where reads alone fail once for each bad sector and read
+        one good sector at a time (edge rot and dye fade leave good sectors among bad ones).
+        Returns (whether it read any sector, where to go on), or (None, lba) when the drive named no
+        sector and the sector is to be read alone."""
+        end = lba
+        for run in self.smap.runs(lba, min(self.smap.sectors, lba + self.cluster)):
+            if run.state not in OWED_ALONE:
+                break
+            end = run.end
+        end = min(end, lba + self.cluster)
+        if end - lba < 2:
+            return None, lba
+        why = f"scrape pass {pos_no}: read alone owed, {cls} failed sectors first, as a read of the untried stretch"
+        r = self._read(lba, end - lba, SCRAPE, pos_no, why)
+        if r.ok:
+            for x in range(lba, end):
+                left.pop(x, None)
+            return True, end
+        info = getattr(r.sense, "information", None)
+        if info is None or not lba <= info < end:
+            return None, lba
+        if info > lba:
+            if not self._read(lba, info - lba, SCRAPE, pos_no, f"{why}: the sectors before LBA {info}, which the "
+                              f"drive reported bad").ok:
+                return False, lba
+            for x in range(lba, info):
+                left.pop(x, None)
+        # named by the drive: its own attempt (an untried one the failed read of several did not touch
+        # is failed once now, and gets its read alone later)
+        self._mark_failed(info, 1, alone=info in self._touched or self.smap.state_at(info) != State.UNTRIED)
+        return info > lba, info + 1
+
+    def _next_bucket(self, left: dict[int, int], classes: dict[int, str], stats: YieldStats, retries: int,
+                     current: tuple[str, int] | None) -> tuple[str, int, list[int]]:
+        """(class, attempt, its sectors in LBA order) to read next (attempt 0: the read alone still
+        owed, n: the nth retry). Every read alone owed comes before any retry, as ddrescue scrapes
+        before it retries: a first read alone also finds the good sectors a failed read of several
+        hid, a retry only a flaky one. Among those, the likeliest to read now; the current one is
+        kept while it is within HOLD of the best, so that noise in small rates does not switch
+        passes at every chunk."""
+        buckets: dict[tuple[str, int], list[int]] = {}
+        for lba in sorted(left):
+            attempt = retries - left[lba] + 1 if self.smap.state_at(lba) == State.BAD else 0
+            buckets.setdefault((classes[lba], attempt), []).append(lba)
+        best = stats.best(buckets)
+        if current in buckets and stats.rate(*current) * HOLD >= stats.rate(*best):
+            best = current
+        return best[0], best[1], buckets[best]

@@ -1,0 +1,99 @@
+"""Which failed sectors to read again first, learnt from this disc's reads.
+
+When a drive fails sector by sector (a CD; a DVD or BD drive that returns the good sectors of a
+failed ECC block), the reads alone still owed and the retries are most of a damaged disc's drive
+time, at 8 to 30 s a failure. Whether a failed sector reads on a second try depends on where it
+lies in the damage, and how differs with the damage:
+
+- a narrow scratch on a CD crosses each turn in one to three sectors: a crossing of one sector is
+  its bad core, the ends of a wider one are its marginal edges (they read on a retry far more often);
+- a ring, edge rot or dye fade fails hundreds of sectors in a row: their insides never read, the
+  lone failures beside them (a speck, a flaky sector) often do;
+- a smudge or a fingerprint: marginal all over.
+
+So each sector still owed a read is in one class by the run of not-finished sectors it lies in:
+lone (a run of one), edge (an end of a longer run), inner (the rest); the next reads go to the class
+and the attempt whose reads alone have succeeded most often on this disc (with a prior, so a
+class not yet tried is tried), a few at a time, and the classes are re-drawn after each read that succeeds (its
+neighbours become edges). Every sector still gets every read it is owed: only the order changes.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .sectormap import SectorMap, State
+
+LONE, EDGE, INNER = "lone", "edge", "inner"
+CLASSES = (LONE, EDGE, INNER)          # the order on a tie (no reads yet: lone first, as before)
+PRIOR_RATE, PRIOR_WEIGHT = 0.25, 2.0   # as if each class had read 1 in 4 of 2 reads: tried before written off
+CHUNK = 16                             # reads before the classes are ranked again
+HOLD = 1.5                             # the current class and attempt go on while within this factor of the best
+NOT_DAMAGE = (State.FINISHED, State.NOT_RECORDED)
+
+
+def classify(smap: SectorMap, wanted: Iterable[int]) -> dict[int, str]:
+    """lba -> class, for the `wanted` sectors (each not finished), by its run of not-finished sectors."""
+    want = sorted(wanted)
+    out: dict[int, str] = {}
+    i, n = 0, len(want)
+    start = None                     # the start of the current run of not-finished sectors
+    for run in smap.runs():
+        if i >= n:
+            break
+        if run.state in NOT_DAMAGE:
+            if start is not None:
+                i = _assign(want, i, start, run.start, out)
+                start = None
+            continue
+        if start is None:
+            start = run.start
+    if start is not None and i < n:
+        _assign(want, i, start, smap.sectors, out)
+    return out
+
+
+def _assign(want: list[int], i: int, start: int, end: int, out: dict[int, str]) -> int:
+    while i < len(want) and want[i] < start:
+        i += 1
+    while i < len(want) and want[i] < end:
+        x = want[i]
+        out[x] = LONE if end - start == 1 else EDGE if x in (start, end - 1) else INNER
+        i += 1
+    return i
+
+
+def _pool(attempt: int | None) -> bool | None:
+    """The reads an attempt's rate is drawn towards: a first read alone (it also finds the good
+    sectors a failed read of several hid) and the retries (they find only flaky ones) apart."""
+    return None if attempt is None else attempt == 0
+
+
+class YieldStats:
+    """What this disc's reads alone have shown: per class, and per class and attempt (a flaky
+    sector reads after a set number of failures, so the second retry of an edge is another
+    question than its first), the rate the next read is expected to succeed at."""
+
+    def __init__(self) -> None:
+        self.reads: dict[tuple[str, int | None], list[int]] = {}      # (class, attempt or None) -> [reads, good]
+
+    def add(self, cls: str, attempt: int, ok: bool) -> None:
+        for key in ((cls, attempt), (cls, _pool(attempt))):
+            n = self.reads.setdefault(key, [0, 0])
+            n[0] += 1
+            n[1] += ok
+
+    def rate(self, cls: str, attempt: int | None = None) -> float:
+        """The class's rate over all its reads (from the prior); for an attempt, that attempt's reads
+        drawn towards the class's rate."""
+        n, good = self.reads.get((cls, _pool(attempt)), (0, 0))
+        pooled = (good + PRIOR_RATE * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
+        if attempt is None:
+            return pooled
+        n, good = self.reads.get((cls, attempt), (0, 0))
+        return (good + pooled * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
+
+    def best(self, buckets: Iterable[tuple[str, int]]) -> tuple[str, int]:
+        """The (class, attempt) likeliest to read; on a tie the class likelier over all, then the
+        fewer attempts, then lone before edge before inner."""
+        return max(buckets, key=lambda b: (round(self.rate(*b), 9), round(self.rate(b[0]), 9), -b[1],
+                                           -CLASSES.index(b[0])))
