@@ -234,14 +234,13 @@ def test_the_order_of_the_last_reads_is_learnt_edges_first_where_the_edges_read(
               for x in lone] + [{"lbas": str(f), "kind": "flaky", "failures": 3} for _, f in pairs])
     smap, reads, _ = run_engine(tmp_path, 30_000, damage, retries=2)
     assert bad_set(smap) == {b for b, _ in pairs} | set(lone)
-    retries = [r for r in reads if r[0] == "retry"]
-    lone_retries = [i for i, r in enumerate(retries) if r[1] in lone]
+    lone_retries = [i for i, r in enumerate(reads) if r[0] == "retry" and r[1] in lone]
     assert len(lone_retries) == 2 * len(lone)                  # every retry owed is made
-    flaky_at = _recovered_at(retries, {f for _, f in pairs})
+    flaky_at = _recovered_at(reads, {f for _, f in pairs})
     assert len(flaky_at) == len(pairs)
-    # lone first (no reads yet say otherwise), then, once a chunk of them has failed, the edges:
-    # every marginal sector reads before the lone ones have had even their first retries
-    assert lone_retries[0] == 0
+    # the lone ones' reads alone have failed, the edges' have read: every marginal sector reads
+    # before the lone ones have had even their first retries (a fixed lone-first order read them
+    # after every lone sector's two)
     assert max(flaky_at.values()) < lone_retries[len(lone) - 1]
 
 
@@ -260,3 +259,26 @@ def test_the_order_of_the_last_reads_is_learnt_lone_first_where_the_band_never_r
     # the few reads that showed it does not read
     assert len(band_alone) >= 2 * 298
     assert sum(i < max(flaky_at.values()) for i in band_alone) <= len(band_alone) // 10
+
+
+def test_scrape_1_stops_when_its_unexplained_failures_do_not_read_and_goes_on_while_they_do(tmp_path):
+    # scrape 1 reads alone the failures the radial model does not explain, as likely flaky. Short
+    # circumferential scratches (a turn long each, the turns around them good) are unexplained too,
+    # and never read: the pass stops after a chunk (without the stop it read 188 of them alone)
+    band = tmp_path / "band"
+    band.mkdir()
+    runs = [(s, s + 11) for s in range(2000, 17000, 500)]
+    smap, reads, _ = run_engine(band, 20_000, [{"lbas": ",".join(f"{a}-{b}" for a, b in runs),
+                                                "kind": "unreadable"}], retries=1)
+    assert bad_set(smap) == {x for a, b in runs for x in range(a, b + 1)}
+    scrape_1 = [r for r in reads if r[0] == "scrape" and "does not explain" in r[4]]
+    assert 0 < len(scrape_1) <= 16
+    # lone marginal sectors far apart (each fails twice): the same guess holds, and the pass reads them all
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    flaky = [1000 + 450 * i for i in range(40)]
+    smap, reads, _ = run_engine(lone, 20_000, [{"lbas": str(x), "kind": "flaky", "failures": 2} for x in flaky],
+                                retries=1)
+    assert not bad_set(smap)
+    read_in_scrape_1 = {r[1] for r in reads if r[0] == "scrape" and r[3]}
+    assert len(read_in_scrape_1 & set(flaky)) > 16

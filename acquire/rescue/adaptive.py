@@ -12,7 +12,8 @@ order of work is by expected sectors recovered per second of drive time:
 0. other-drive  a run continuing in another drive first reads what earlier drives failed
              (engine.read_other_drive_failures; docs/rescue.md "Another drive").
 2. flaky     an isolated failure (nothing failed beside it or at its angle) is a flaky
-             candidate: its whole ECC unit is read again, up to retries + 1 times.
+             candidate: its whole ECC unit is read again, up to retries + 1 times (sector by
+             sector: once; its retries come in yield order, 6-7).
 3. arcs      two passes forward over what the harvest left untried, now predicting from both sides (the
              turns inside and outside): units that are probably good are read, in reads that end
              before the probably bad ones.
@@ -28,6 +29,11 @@ order of work is by expected sectors recovered per second of drive time:
 5b. reprobe  DVD/BD: each failed ECC unit with no good sector is read whole again, `retries`
              times: a flaky unit (an edge of the damage, often) reads for one failed read a unit
              rather than one a sector.
+6-7.         where the drive fails sector by sector (a CD; a DVD or BD drive that returns the good
+             sectors of a failed block): every read still owed, one alone and `retries` retries
+             a sector, in the order this disc's reads show likeliest (yieldorder.py: lone, edge,
+             inner failed sectors, per attempt, rates learnt as the reads come in). Where the
+             drive fails whole blocks:
 6. scrape 2  every failed sector not yet read alone is read alone.
 7. retry     `retries` passes over the bad sectors, alternating direction, FUA: first over the
              lone ones (a bad sector between good ones: flaky as often as not), then over the

@@ -7,13 +7,19 @@ from dataclasses import replace
 
 from .engine import FORWARD, REVERSE, Result, align_down, sectors_in_order
 from .sectormap import State
-from .yieldorder import CHUNK, HOLD, YieldStats, classify
+from .yieldorder import CHUNK, HOLD, PRIOR_RATE, PRIOR_WEIGHT, YieldStats, classify
 
 PROBE, REPROBE, SCRAPE, RETRY = "probe", "reprobe", "scrape", "retry"
 FAILED_STATES = (State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
 OWED_ALONE = (State.UNTRIED, State.NON_TRIMMED, State.NON_SCRAPED)     # a read alone still owed
 BOTH_SIDES = (-1, 1)
 SECTOR_BYTES = 2048
+
+
+def _likely(counts: tuple[int, int]) -> bool:
+    """(good, reads) of a guess's reads: do they read at least half as often as a class not yet tried?"""
+    good, reads = counts
+    return (good + PRIOR_RATE * PRIOR_WEIGHT) / (reads + PRIOR_WEIGHT) >= PRIOR_RATE / 2
 
 
 class SettleMixin:
@@ -136,18 +142,21 @@ class SettleMixin:
         if not self.smap.count(*states):
             return
         self.sink.pass_started(SCRAPE, pass_no, FORWARD)
-        pos = 0
+        pos, reads, good = 0, 0, 0
         why = "a failure the damage model does not explain" if partial_only else "failed before"
         while (run := self.smap.next_run_of(*states, at=pos)) is not None:
             pos = run.end
             for lba in range(run.start, run.end):
                 if partial_only and not self._unexplained(lba):
                     continue
-                # an unexplained failure is likely flaky: it gets its retries now, not at the end
-                for attempt in range(1, 2):
-                    if self._read(lba, 1, SCRAPE, pass_no, f"scrape pass {pass_no}: {why}, now read alone"
-                                  f" (attempt {attempt})", fua=attempt > 1).ok:
-                        break
+                if partial_only and self.unit == 1 and reads >= CHUNK and not _likely((good, reads)):
+                    # "unexplained" is a guess about flakiness that this disc's reads have not borne
+                    # out (a ring or a band is unexplained by a radial model): the rest come in yield order
+                    self.sink.pass_ended(SCRAPE, pass_no)
+                    return
+                ok = self._read(lba, 1, SCRAPE, pass_no, f"scrape pass {pass_no}: {why}, now read alone").ok
+                reads, good = reads + 1, good + ok
+                if not ok:
                     self.smap.set(lba, 1, State.BAD)
         self.sink.pass_ended(SCRAPE, pass_no)
 
@@ -288,15 +297,17 @@ class SettleMixin:
     def _next_bucket(self, left: dict[int, int], classes: dict[int, str], stats: YieldStats, retries: int,
                      current: tuple[str, int] | None) -> tuple[str, int, list[int]]:
         """(class, attempt, its sectors in LBA order) to read next (attempt 0: the read alone still
-        owed, n: the nth retry). Every read alone owed comes before any retry, as ddrescue scrapes
-        before it retries: a first read alone also finds the good sectors a failed read of several
-        hid, a retry only a flaky one. Among those, the likeliest to read now; the current one is
-        kept while it is within HOLD of the best, so that noise in small rates does not switch
-        passes at every chunk."""
+        owed, n: the nth retry): in each class the sectors with the fewest reads so far, and of the
+        classes the likeliest to read now; the current one is kept while it is within HOLD of the
+        best, so that noise in small rates does not switch passes at every chunk."""
         buckets: dict[tuple[str, int], list[int]] = {}
         for lba in sorted(left):
             attempt = retries - left[lba] + 1 if self.smap.state_at(lba) == State.BAD else 0
             buckets.setdefault((classes[lba], attempt), []).append(lba)
+        lowest: dict[str, int] = {}                # a class's fewest attempts go first
+        for cls, attempt in buckets:
+            lowest[cls] = min(lowest.get(cls, attempt), attempt)
+        buckets = {b: lbas for b, lbas in buckets.items() if b[1] == lowest[b[0]]}
         best = stats.best(buckets)
         if current in buckets and stats.rate(*current) * HOLD >= stats.rate(*best):
             best = current

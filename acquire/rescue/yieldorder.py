@@ -62,38 +62,39 @@ def _assign(want: list[int], i: int, start: int, end: int, out: dict[int, str]) 
     return i
 
 
-def _pool(attempt: int | None) -> bool | None:
-    """The reads an attempt's rate is drawn towards: a first read alone (it also finds the good
-    sectors a failed read of several hid) and the retries (they find only flaky ones) apart."""
-    return None if attempt is None else attempt == 0
-
-
 class YieldStats:
-    """What this disc's reads alone have shown: per class, and per class and attempt (a flaky
-    sector reads after a set number of failures, so the second retry of an edge is another
-    question than its first), the rate the next read is expected to succeed at."""
+    """What this disc's reads have shown: per class and attempt (a flaky sector reads after a set
+    number of failures, so the second retry of an edge is another question than its first), drawn
+    towards the class's first reads alone or its retries (the first also find the good sectors a
+    failed read of several hid, the retries only flaky ones), the rate the next read is expected
+    to succeed at."""
 
     def __init__(self) -> None:
-        self.reads: dict[tuple[str, int | None], list[int]] = {}      # (class, attempt or None) -> [reads, good]
+        self.reads: dict[tuple[str, object], list[int]] = {}     # (class, key) -> [reads, good]
 
     def add(self, cls: str, attempt: int, ok: bool) -> None:
-        for key in ((cls, attempt), (cls, _pool(attempt))):
-            n = self.reads.setdefault(key, [0, 0])
+        for key in (attempt, _kind(attempt), None):
+            n = self.reads.setdefault((cls, key), [0, 0])
             n[0] += 1
             n[1] += ok
 
+    def _rate(self, cls: str, key: object, prior: float) -> float:
+        n, good = self.reads.get((cls, key), (0, 0))
+        return (good + prior * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
+
     def rate(self, cls: str, attempt: int | None = None) -> float:
-        """The class's rate over all its reads (from the prior); for an attempt, that attempt's reads
-        drawn towards the class's rate."""
-        n, good = self.reads.get((cls, _pool(attempt)), (0, 0))
-        pooled = (good + PRIOR_RATE * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
+        """The class's rate over all its reads; for an attempt, that attempt's reads drawn towards
+        the class's reads of its kind (first reads alone, or retries), those towards the prior."""
         if attempt is None:
-            return pooled
-        n, good = self.reads.get((cls, attempt), (0, 0))
-        return (good + pooled * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
+            return self._rate(cls, None, PRIOR_RATE)
+        return self._rate(cls, attempt, self._rate(cls, _kind(attempt), PRIOR_RATE))
 
     def best(self, buckets: Iterable[tuple[str, int]]) -> tuple[str, int]:
         """The (class, attempt) likeliest to read; on a tie the class likelier over all, then the
         fewer attempts, then lone before edge before inner."""
         return max(buckets, key=lambda b: (round(self.rate(*b), 9), round(self.rate(b[0]), 9), -b[1],
                                            -CLASSES.index(b[0])))
+
+
+def _kind(attempt: int) -> str:
+    return "alone" if attempt == 0 else "retry"
