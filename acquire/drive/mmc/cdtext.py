@@ -36,6 +36,9 @@ CHARACTER_CODES = {0x00: "iso-8859-1", 0x01: "ascii", 0x80: "ms-jis", 0x81: "kor
 DOUBLE_BYTE_CODES = {0x80, 0x81, 0x82}
 # 86h disc ID and 8Eh UPC/EAN, ISRC are ASCII whatever the block's code; 8Dh is ISO 8859-1 (libburn)
 _FIXED_CODE = {0x86: 0x01, 0x8E: 0x01, 0x8D: 0x00}
+# 8Fh bytes 28-35: EBU Tech 3264 language codes (the common ones, as libcdio's cdtext.h names them)
+LANGUAGES = {0x08: "German", 0x09: "English", 0x0A: "Spanish", 0x0F: "French", 0x15: "Italian", 0x1D: "Dutch",
+             0x56: "Russian", 0x65: "Korean", 0x69: "Japanese", 0x75: "Chinese"}
 # 87h bytes 0-1 (big-endian): the genre code (libcdio cdtext.h cdtext_genre_t)
 GENRES = ("not used", "not defined", "Adult Contemporary", "Alternative Rock", "Childrens Music", "Classical",
           "Contemporary Christian", "Country", "Dance", "Easy Listening", "Erotic", "Folk", "Gospel", "Hip Hop",
@@ -269,7 +272,8 @@ def _block_summary(b: CdTextBlock) -> dict[str, Any]:
         "languages": {str(k): v for k, v in b.size.languages.items()}}
     return {"block": b.block, "character_code": b.character_code,
             "encoding": CHARACTER_CODES.get(b.character_code, "unknown") if b.character_code is not None
-            else "iso-8859-1 (assumed)", "language": b.language, "size_information": size,
+            else "iso-8859-1 (assumed)", "language": b.language,
+            "language_name": LANGUAGES.get(b.language, "unknown") if b.language is not None else None, "size_information": size,
             "text": {k: {str(t): s for t, s in v.items()} for k, v in b.text.items()},
             "genre": None if b.genre is None else {"code": b.genre[0], "name": b.genre[1], "text": b.genre[2]},
             "binary": {k: {str(t): h for t, h in v.items()} for k, v in b.binary.items()},
