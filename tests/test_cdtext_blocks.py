@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import json
+import sqlite3
 import struct
 import time
 
@@ -262,7 +264,9 @@ def test_a_pack_with_a_bad_crc_is_counted_and_skipped_and_the_text_says_damaged(
     spoiled[18 + 5] ^= 0x20            # pack 1 (titles, "I\0Song of Jo"): one text bit
     got = cdtext.summary(mmc.parse_cd_text(with_header(bytes(spoiled))))
     assert got["bad_crc"] == 1 and got["damaged"] is True
-    assert "block 0: 1 pack(s) with a bad CRC skipped" in got["problems"]
+    assert got["problems"] == ["block 0: title: track 0's string goes on in a lost pack: left out",
+                               "block 0: title: track 1's string begins in a lost pack: left out",
+                               "block 0: 1 pack(s) with a bad CRC skipped"]
     # pack 0 ends inside the disc's title and pack 2 begins inside "Song of Joy": both strings lost,
     # the others kept; the German block is whole
     assert got["blocks"][0]["text"]["title"] == {"2": "The Hunt", "3": "Mee Owwww"}
@@ -318,3 +322,86 @@ def test_the_largest_answer_a_drive_can_give_decodes_in_bounded_time():
     got = cdtext.summary(mmc.parse_cd_text(with_header(body)))
     assert time.perf_counter() - started < 5.0 and got["packs"] == cdtext.MAX_PACKS == 8 * 256
     assert got["damaged"] and got["problems"][0] == f"{0xFFFA // 18 - 2048} pack(s) past the 2048 a disc can hold (8 blocks of 256) ignored"
+
+
+@pytest.fixture(scope="module")
+def night_cats(tmp_path_factory):
+    """The libburnia dump served by the simulated drive as its READ TOC format 5 answer (three audio
+    tracks, as the dump's size information says), acquired, reported and logged."""
+    from audio_discs import audio_cd
+    from conftest import run_acquire
+    tmp = tmp_path_factory.mktemp("nightcats")
+    disc = audio_cd(tmp, disc=f'cd_text_packs = "{LIBBURNIA.hex()}"')
+    run_acquire("image", f"sim:{disc['profile']}", tmp / "out.iso", "--json", check_code=0)
+    record = tmp / "out.iso.custody.sqlite"
+    run_acquire("report", record, "-o", tmp / "rip.log", check_code=0)
+    run_acquire("report", record, "-o", tmp / "r.md", check_code=0)
+    return tmp
+
+
+def test_the_cue_keeps_block_0_with_the_commands_cue_readers_take(night_cats):
+    cue = (night_cats / "out.cue").read_bytes().decode().split("\r\n")
+    assert cue[:11] == ["CATALOG 0724384260927", 'TITLE "Night Cats II"', 'PERFORMER "United Cat Orchestra"',
+                        'SONGWRITER "Various Songwriters"', 'COMPOSER "Various Composers"', 'ARRANGER "Tom Cat"',
+                        'MESSAGE "For all our fans"', 'DISC_ID "1234567890"', 'UPC_EAN "1234567890123"',
+                        'GENRE "Feline classic music"', 'FILE "out.bin" BINARY']
+    track2 = cue[cue.index("  TRACK 02 AUDIO") + 1:]
+    assert track2[:5] == ['    TITLE "The Hunt"', '    PERFORMER "Catwalk Beauties"', '    SONGWRITER "Mother Nature"',
+                          '    COMPOSER "unknown"', '    ARRANGER "Tom Cat"']          # the TAB: track 1's arranger
+    assert "Nachtkratz" not in "\n".join(cue) and "CLOSED" not in "\n".join(cue)
+
+
+def test_the_record_keeps_every_block_and_block_0_where_older_readers_look(night_cats):
+    with sqlite3.connect(night_cats / "out.iso.custody.sqlite") as db:
+        got = {k: json.loads(v) for k, v in db.execute("SELECT name, value FROM audio_disc")}
+    assert got["cd_text"]["1"]["ISRC"] == "XYBLG1101234" and got["cd_text"]["0"]["CLOSED"].startswith("This is")
+    assert got["title"] == "Night Cats II" and got["cd_text_damaged"] == []
+    german = got["cd_text_blocks"][1]
+    assert (german["block"], german["language"], german["language_name"], german["encoding"]) == (
+        1, 8, "German", "iso-8859-1")
+    assert german["text"]["3"] == {"TITLE": "Mie auu", "PERFORMER": "Mia Kätzchen", "SONGWRITER": "Mia Kätzchen",
+                                   "COMPOSER": "Mia Kätzchen", "ARRANGER": "Mia Kätzchen", "ISRC": "XYBLG1100006"}
+
+
+def test_the_report_and_rip_log_show_the_other_language(night_cats):
+    log = (night_cats / "rip.log").read_text()
+    assert "  CD-TEXT block 1 (language 08h German, iso-8859-1):\n" in log
+    assert "    track 1: title Freudenlied / performer Felix und Die Schnurrer / songwriter Friedrich Schiller" in log
+    md = (night_cats / "r.md").read_text()
+    assert "CD-TEXT block 1 (language 08h German, iso-8859-1):" in md and "Für alle unsere Fans" in md
+
+
+def test_shntool_splits_the_cue_with_its_extra_cd_text_commands(night_cats, tmp_path):
+    import subprocess
+    import wave
+    with wave.open(str(tmp_path / "disc.wav"), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes((night_cats / "out.bin").read_bytes())
+    cue = (night_cats / "out.cue").read_text().replace('FILE "out.bin" BINARY', 'FILE "disc.wav" WAVE')
+    (tmp_path / "disc.cue").write_text(cue)
+    (tmp_path / "split").mkdir()
+    subprocess.run(["shntool", "split", "-q", "-f", str(tmp_path / "disc.cue"), "-t", "%n_%t",
+                    "-d", str(tmp_path / "split"), str(tmp_path / "disc.wav")], check=True, capture_output=True)
+    assert sorted(p.name for p in (tmp_path / "split").iterdir()) == [
+        "00_pregap.wav", "01_Song of Joy.wav", "02_The Hunt.wav", "03_Mee Owwww.wav"]
+
+
+def test_a_damaged_cd_text_is_said_so_in_the_record_and_the_report(tmp_path):
+    from audio_discs import audio_cd
+    from conftest import run_acquire
+    spoiled = bytearray(LIBBURNIA)
+    spoiled[18 * 50 + 6] ^= 0x01             # a German performer pack: its CRC no longer holds
+    disc = audio_cd(tmp_path, disc=f'cd_text_packs = "{bytes(spoiled).hex()}"')
+    run_acquire("image", f"sim:{disc['profile']}", tmp_path / "out.iso", "--json", check_code=0)
+    with sqlite3.connect(tmp_path / "out.iso.custody.sqlite") as db:
+        got = {k: json.loads(v) for k, v in db.execute("SELECT name, value FROM audio_disc")}
+    # pack 50 held the end of the disc's performer and the start of track 1's: both strings are lost
+    assert got["cd_text_damaged"] == ["block 1: performer: track 0's string goes on in a lost pack: left out",
+                                      "block 1: performer: track 1's string begins in a lost pack: left out",
+                                      "block 1: 1 pack(s) with a bad CRC skipped"]
+    assert "1" not in got["cd_text_blocks"][1]["text"] or "PERFORMER" not in got["cd_text_blocks"][1]["text"]["1"]
+    assert got["cd_text"]["0"]["TITLE"] == "Night Cats II"          # block 0 whole
+    run_acquire("report", tmp_path / "out.iso.custody.sqlite", "-o", tmp_path / "r.md", check_code=0)
+    assert "CD-TEXT damaged: block 1: performer: track 0's string goes on in a lost pack: left out; block 1: performer: track 1's string begins in a lost pack: left out; block 1: 1 pack(s)" in (tmp_path / "r.md").read_text()

@@ -213,6 +213,8 @@ def _strings(packs: list[CdTextPack], code: int | None, notes: list[str], name: 
             elif piece:
                 out[track] = _decode(piece, code, double)
             track += 1
+        if pieces and pieces[-1] and track <= MAX_TRACK:
+            notes.append(f"{name}: track {track}'s string goes on in a lost pack: left out")
     return out
 
 
@@ -256,7 +258,7 @@ def summary(text: CdText) -> dict[str, Any]:
     first = next((b for b in blocks if b.block == 0), None)
     plain = (lambda key: {str(k): v for k, v in first.text.get(key, {}).items()}) if first else (lambda key: {})
     problems = list(text.notes) + [f"block {b.block}: {n}" for b in blocks for n in b.notes
-                                   if "bad CRC" in n or "lost pack" in n or "counts other" in n]
+                                   if "bad CRC" in n or "lost pack" in n or "counts other" in n or "past the" in n]
     if text.bad_crc and not any("bad CRC" in p for p in problems):
         problems.append(f"{text.bad_crc} pack(s) with a bad CRC skipped")
     return {"packs": len(text.packs), "bad_crc": text.bad_crc,
