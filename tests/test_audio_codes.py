@@ -90,3 +90,48 @@ def test_a_simulated_disc_s_q_frames_give_its_isrcs_and_mcn_as_read_sub_channel_
     assert (got["codes_disagree"], got["codes_q_other_frames"]) == ([], 0)
     cue = (tmp_path / "out.cue").read_text()
     assert "CATALOG 0724384260927" in cue and cue.count("ISRC USRC1760783") == 3
+
+
+def _ripped(tmp_path, drive: str) -> tuple[dict, str, dict]:
+    from audio_discs import audio_cd
+    from conftest import run_acquire
+    disc = audio_cd(tmp_path, drive="read_offset = 6\noverread = true\n" + drive)
+    run_acquire("image", f"sim:{disc['profile']}", tmp_path / "out.iso", "--json", check_code=0)
+    with sqlite3.connect(tmp_path / "out.iso.custody.sqlite") as db:
+        got = {k: json.loads(v) for k, v in db.execute("SELECT name, value FROM audio_disc")}
+        event = json.loads(db.execute("SELECT details_json FROM events WHERE kind = 'audio'").fetchone()[0])
+    return got, (tmp_path / "out.cue").read_text(), event
+
+
+ISRCS = {str(n): f"USRC1760783{n}" for n in (1, 2, 3)}
+NEIGHBOURS = {"1": "USRC17607832", "2": "USRC17607833", "3": "USRC17607832"}   # N+1's; the last track N-1's
+
+
+def test_a_drive_whose_read_sub_channel_gives_a_neighbour_s_isrc_and_another_mcn_is_named_and_q_wins(tmp_path):
+    got, cue, event = _ripped(tmp_path, 'read_sub_channel_isrc = "neighbour"\nread_sub_channel_mcn = "0000000000000"')
+    assert (got["isrc_read_sub_channel"], got["catalog_read_sub_channel"]) == (NEIGHBOURS, "0000000000000")
+    assert got["codes_disagree"] == [
+        {"code": "mcn", "track": None, "q": "0724384260927", "read_sub_channel": "0000000000000"},
+        *({"code": "isrc", "track": n, "q": ISRCS[str(n)], "read_sub_channel": NEIGHBOURS[str(n)]} for n in (1, 2, 3))]
+    assert event["codes_disagree"] == 4
+    assert event["codes_disagreeing"][:2] == ["MCN: Q frames 0724384260927, READ SUB-CHANNEL 0000000000000",
+                                              "ISRC of track 1: Q frames USRC17607831, READ SUB-CHANNEL USRC17607832"]
+    # the CUE keeps what the tracks' own CRC-checked Q frames say
+    assert (got["isrc"], got["catalog"]) == (ISRCS, "0724384260927")
+    assert "CATALOG 0724384260927" in cue and [line.strip() for line in cue.splitlines() if "ISRC" in line] == [
+        f"ISRC USRC1760783{n}" for n in (1, 2, 3)]
+
+
+def test_a_drive_whose_read_sub_channel_gives_no_codes_disagrees_with_nothing_and_q_gives_them(tmp_path):
+    got, cue, event = _ripped(tmp_path, 'read_sub_channel_isrc = "none"\nread_sub_channel_mcn = "none"')
+    assert (got["isrc_read_sub_channel"], got["catalog_read_sub_channel"]) == ({}, None)
+    assert (got["codes_disagree"], event["codes_disagree"], event["codes_disagreeing"]) == ([], 0, [])
+    assert (got["isrc"], got["catalog"]) == (ISRCS, "0724384260927") and cue.count("ISRC USRC1760783") == 3
+
+
+def test_a_drive_without_subchannel_falls_back_to_read_sub_channel_s_codes(tmp_path):
+    got, cue, _event = _ripped(tmp_path, 'subchannel = false\nread_sub_channel_isrc = "neighbour"\n'
+                                         'read_sub_channel_mcn = "0000000000000"')
+    assert (got["isrc_q"], got["catalog_q"], got["codes_disagree"]) == ({}, None, [])
+    assert (got["isrc"], got["catalog"]) == (NEIGHBOURS, "0000000000000")
+    assert "CATALOG 0000000000000" in cue and "ISRC USRC17607833" in cue

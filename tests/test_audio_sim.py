@@ -171,3 +171,15 @@ def test_a_pre_gap_the_disc_cannot_have_is_refused(tmp_path, keys, message):
     path, *_ = htoa_profile(tmp_path, keys)
     with pytest.raises(ProfileError, match=message):
         SimulatedDrive.from_profile(path)
+
+
+@pytest.mark.parametrize("drive, disc, message", [
+    ('read_sub_channel_isrc = "left"', "", "read_sub_channel_isrc 'left' is one of disc, neighbour, none"),
+    ('read_sub_channel_mcn = "12345"', "", "read_sub_channel_mcn '12345' is disc, none or a media catalogue number"),
+    ("", 'cd_text_packs = "80000000"', "cd_text_packs is a CD's CD-TEXT packs"),
+    ("", 'cd_text_packs = "zz"', "cd_text_packs 'zz' is not hex")])
+def test_profile_refuses_read_sub_channel_and_cd_text_keys_a_drive_cannot_have(tmp_path, drive, disc, message):
+    path = tmp_path / "p.toml"
+    path.write_text(f'[drive]\n{drive}\n[disc]\nprofile = "cd-rom"\nsectors = 10\n{disc}\n')
+    with pytest.raises(ProfileError, match=message):
+        SimulatedDrive.from_profile(path)

@@ -68,10 +68,14 @@ class CueTrack:
     four_channel: bool = False
     session: int = 1                  # "REM SESSION NN" before a session's first track, on a multisession disc
     data_mode: int = 1                # a data track's mode: MODE1/2352 or MODE2/2352
-    cd_text: tuple[tuple[str, str], ...] = ()   # (TITLE | PERFORMER | SONGWRITER, text) from CD-TEXT
+    cd_text: tuple[tuple[str, str], ...] = ()   # (TITLE | PERFORMER | ... , text) from CD-TEXT block 0
 
 
-CUE_TEXT_COMMANDS = ("TITLE", "PERFORMER", "SONGWRITER")
+# the CD-TEXT commands a CUE holds: CDRWIN's TITLE, PERFORMER, SONGWRITER, and those cuetools (libcue's
+# ancestor: cdtext.h) also reads; shntool 3.0.10 reads past them, bchunk ignores them. The CD-TEXT's
+# own ISRC and closed information stay in the record (the CUE's ISRC is the Q frames').
+CUE_TEXT_COMMANDS = ("TITLE", "PERFORMER", "SONGWRITER", "COMPOSER", "ARRANGER", "MESSAGE", "DISC_ID", "GENRE",
+                     "UPC_EAN")
 
 
 def cue_string(text: str) -> str:
@@ -83,7 +87,7 @@ def cue_string(text: str) -> str:
 
 
 def _text_lines(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]], indent: str) -> list[str]:
-    return [f"{indent}{command} {cue_string(text)}" for command, text in pairs if text]
+    return [f"{indent}{command} {cue_string(text)}" for command, text in pairs if text and command in CUE_TEXT_COMMANDS]
 
 
 def cue_text(bin_name: str, tracks: list[CueTrack], *, catalog: str | None = None,

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..errors import MalformedResponse
 from . import mmc
+from .mmc.cdtext import summary as cd_text_summary
 from .device import Drive, Medium
 
 # the structures that stay when sessions are appended: what says "the same disc" on resume
@@ -45,10 +46,7 @@ def _plain(value: Any) -> Any:
 
 
 def _cd_text(parsed: mmc.CdText) -> dict:
-    return {"packs": len(parsed.packs), "bad_crc": sum(not p.crc_ok for p in parsed.packs),
-            "titles": {str(k): v for k, v in parsed.strings(0x80).items()},
-            "performers": {str(k): v for k, v in parsed.strings(0x81).items()},
-            "songwriters": {str(k): v for k, v in parsed.strings(0x82).items()}}
+    return cd_text_summary(parsed)
 
 
 # name -> (family, command name, CDB, parser, summary of the parsed value)

@@ -67,6 +67,7 @@ def run_audio(run) -> dict[str, Any]:
     data_figures = {"raw_sectors": 0, "edc_ok": 0, "lec_ok": 0, "rebuilt": 0}
     last_number = tracks[-1].number
     catalog_sub, isrc_sub, cd_text = _disc_codes(run.structures)
+    text_blocks, text_damaged = cd_text_blocks(run.structures)
     q_found: dict[int, subq.QCodes] = {}     # track -> the MCN and ISRC its Q frames gave
     previous = None
     found_pregaps: dict[int, int] = {}         # track -> its INDEX 00 sectors, from Q
@@ -150,6 +151,7 @@ def run_audio(run) -> dict[str, Any]:
             "dat_roms": [[r.name, r.size, r.crc32, r.md5, r.sha1] for r in roms], "data_track": data_figures,
             "catalog": catalog, "isrc": isrc, "title": dict(cd_text.get(0, ())).get("TITLE"),
             "cd_text": {str(n): dict(pairs) for n, pairs in sorted(cd_text.items())},
+            "cd_text_blocks": text_blocks, "cd_text_damaged": text_damaged,
             "catalog_q": catalog_q, "isrc_q": isrc_q, "catalog_read_sub_channel": catalog_sub,
             "isrc_read_sub_channel": isrc_sub, "codes_source": "Q frames, else READ SUB-CHANNEL",
             "codes_q_other_frames": sum(c.other_frames for c in q_found.values()),
@@ -278,20 +280,53 @@ def _data_track(reader: CddaReader, run, track, bin_file, sub_file, figures: dic
 
 
 _CD_TEXT = (("TITLE", "titles"), ("PERFORMER", "performers"), ("SONGWRITER", "songwriters"))
+# a block's pack type (cdtext.summary's names) -> its name in the record and the CUE (cuetools' keywords;
+# the CD-TEXT ISRC is "ISRC" only in the record: the CUE's ISRC is the Q frames' or READ SUB-CHANNEL's)
+_FIELDS = {"title": "TITLE", "performer": "PERFORMER", "songwriter": "SONGWRITER", "composer": "COMPOSER",
+           "arranger": "ARRANGER", "message": "MESSAGE", "disc_id": "DISC_ID", "closed": "CLOSED"}
+
+
+def cd_text_block(block: dict) -> dict[int, tuple[tuple[str, str], ...]]:
+    """One block of the disc structure's summary as track (0 the disc) -> (FIELD, text) pairs."""
+    text: dict[int, list[tuple[str, str]]] = {}
+    for field, by_track in block.get("text", {}).items():
+        for track, value in by_track.items():
+            name = _FIELDS.get(field) or ("UPC_EAN" if int(track) == 0 else "ISRC")
+            text.setdefault(int(track), []).append((name, value))
+    genre = block.get("genre")
+    if genre:
+        text.setdefault(0, []).append(("GENRE", genre["text"] or genre["name"]))
+    return {track: tuple(pairs) for track, pairs in sorted(text.items())}
 
 
 def _disc_codes(structures: dict) -> tuple[str | None, dict[str, str], dict[int, tuple[tuple[str, str], ...]]]:
-    """The MCN, each track's ISRC (READ SUB-CHANNEL) and the CD-TEXT (track, 0 the disc, -> its
-    (TITLE | PERFORMER | SONGWRITER, text) pairs), where the disc has them."""
+    """The MCN, each track's ISRC (READ SUB-CHANNEL) and block 0's CD-TEXT (track, 0 the disc, -> its
+    (TITLE | PERFORMER | ... , text) pairs), where the disc has them."""
     def parsed(name: str) -> dict:
         found = structures.get(name)
         return (getattr(found, "parsed", None) or {}) if found is not None else {}
+    blocks = parsed("cd_text").get("blocks")
+    if blocks is not None:      # a summary of every block (a record made before keeps titles ... only)
+        first = next((b for b in blocks if b["block"] == 0), {})
+        return parsed("mcn").get("mcn"), dict(parsed("isrc").get("isrc", {})), cd_text_block(first)
     text: dict[int, list[tuple[str, str]]] = {}
     for command, key in _CD_TEXT:
         for track, value in parsed("cd_text").get(key, {}).items():
             text.setdefault(int(track), []).append((command, value))
     return (parsed("mcn").get("mcn"), dict(parsed("isrc").get("isrc", {})),
             {track: tuple(pairs) for track, pairs in text.items()})
+
+
+def cd_text_blocks(structures: dict) -> tuple[list[dict], list[str]]:
+    """Every block's fields for the record (language, encoding, track -> FIELD -> text, notes) and
+    what made the CD-TEXT damaged (bad CRCs, lost packs, counts the size information does not match)."""
+    found = structures.get("cd_text")
+    summary = (getattr(found, "parsed", None) or {}) if found is not None else {}
+    out = [{"block": b["block"], "language": b.get("language"), "language_name": b.get("language_name"),
+            "encoding": b.get("encoding"),
+            "text": {str(t): dict(pairs) for t, pairs in cd_text_block(b).items()}, "notes": b.get("notes", [])}
+           for b in summary.get("blocks", [])]
+    return out, list(summary.get("problems", []))
 
 
 def offset_from(path: Path, identity) -> tuple[int, str]:

@@ -44,7 +44,12 @@ def save_audio(record: "Record", disc: dict[str, Any], tracks: list[dict[str, An
             "tracks": len(tracks), "read_offset": disc.get("read_offset"), "offset_source": disc.get("offset_source"),
             "unresolved_samples": sum(t["unresolved_samples"] for t in tracks),
             "musicbrainz_id": disc.get("musicbrainz_id"), "freedb_id": disc.get("freedb_id"),
-            "codes_disagree": len(disc.get("codes_disagree") or [])})
+            "codes_disagree": len(disc.get("codes_disagree") or []),
+            # each disagreement named: which code, which track, what each source said
+            "codes_disagreeing": [f"{x['code'].upper()}{'' if x['track'] is None else ' of track ' + str(x['track'])}: "
+                                  f"Q frames {x['q']}, READ SUB-CHANNEL {x['read_sub_channel']}"
+                                  for x in disc.get("codes_disagree") or []],
+            "cd_text_damaged": len(disc.get("cd_text_damaged") or [])})
 
 
 def load_audio(record: "Record") -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .audio_section import codes_line, disc_text, sectors_time, track_facts
+from .audio_section import cd_text_blocks_lines, codes_line, disc_text, sectors_time, track_facts
 
 FRAMES_PER_SECOND = 75
 
@@ -43,6 +43,7 @@ def render_log(report: dict[str, Any]) -> str:
             f"  CTDB CRC: {_crc((d.get('ctdb') or {}).get('crc'))}",
             *[f"  {k.title()}: {v}" for k, v in disc_text(d).items()],
             f"  ISRC and MCN: {codes_line(d)}",
+            *[f"  {line}" for line in cd_text_blocks_lines(d)],
             "",
             "TOC:"]
     lead_out = d.get("lead_out", 0)

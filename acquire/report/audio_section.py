@@ -47,6 +47,7 @@ def audio_section(report: dict) -> tuple[str, list[str], list]:
              f"catalogue number (MCN) {d.get('catalog') or 'none'}; CTDB CRC of the disc "
              f"{(d.get('ctdb') or {}).get('crc', '-')}; CD-TEXT of the disc {cd_text_line(disc_text(d))}",
              f"ISRC and MCN {codes_line(d)}",
+             *cd_text_blocks_lines(d),
              f"BIN {d.get('bin')} (sha1 {d.get('bin_sha1')}), CUE {d.get('cue')}",
              f"{unresolved} samples unresolved" + ("" if unresolved else ": every sample read and agreed")]
     tracks = [_track_row(t, track_facts(d, t["track"])) for t in a["tracks"]]
@@ -75,6 +76,24 @@ def _track_row(t: dict, facts: dict) -> list[str]:
 def disc_text(d: dict) -> dict[str, str]:
     """The disc's own CD-TEXT (track 0 in CD-TEXT's numbering; not the HTOA's)."""
     return (d.get("cd_text") or {}).get("0", {})
+
+
+def cd_text_blocks_lines(d: dict) -> list[str]:
+    """The CD-TEXT's other language blocks (the CUE has block 0 only), one line a track, and what
+    made it damaged; nothing for a disc with block 0 alone and sound packs (or an older record)."""
+    out = []
+    for b in d.get("cd_text_blocks") or []:
+        if b["block"] == 0:
+            continue
+        language = f"language {b['language']:02X}h {b.get('language_name') or ''}".strip() \
+            if b.get("language") is not None else "language unknown"
+        out.append(f"CD-TEXT block {b['block']} ({language}, {b.get('encoding')}):")
+        out += [f"  {'disc' if t == '0' else 'track ' + t}: {cd_text_line(fields)}" for t, fields in b["text"].items()]
+        out += [f"  note: {n}" for n in b.get("notes") or []]
+    damaged = d.get("cd_text_damaged") or []
+    if damaged:
+        out.append("CD-TEXT damaged: " + "; ".join(damaged))
+    return out
 
 
 def codes_line(d: dict) -> str:

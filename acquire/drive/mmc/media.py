@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ...errors import MalformedResponse
 from ._fields import _check, _need
+from .cdtext import CD_TEXT_PACK_BYTES, CD_TEXT_TYPES, CdText, CdTextPack, crc16, from_body  # noqa: F401
 from .disc import FullTocEntry, msf_to_lba
 from .opcodes import READ_SUB_CHANNEL
 
@@ -22,9 +23,6 @@ DISC_STRUCTURE_BCA = 0x03
 DISC_STRUCTURE_DMI = 0x04            # disc manufacturing information
 BD_MEDIA = 1                         # READ DISC STRUCTURE byte 1: media type 1, a BD
 BD_DISC_INFORMATION = 0x00
-CD_TEXT_PACK_BYTES = 18
-CD_TEXT_TYPES = {0x80: "title", 0x81: "performer", 0x82: "songwriter", 0x83: "composer", 0x84: "arranger",
-                 0x85: "message", 0x86: "disc_id", 0x87: "genre", 0x8E: "upc_isrc"}
 
 
 def _body(data: bytes, what: str) -> bytes:
@@ -74,55 +72,9 @@ def parse_pma(data: bytes) -> tuple[FullTocEntry, ...]:
                  for session, adr_control, *rest in struct.iter_unpack(">11B", body[:whole]))
 
 
-@dataclass(frozen=True, slots=True)
-class CdTextPack:
-    type: int                   # 80h title ... 8Fh size information
-    track: int                  # bits 6-0; 0: the disc
-    sequence: int
-    block: int                  # bits 6-4: the language block
-    position: int               # bits 3-0: characters of a string begun in earlier packs
-    text: bytes                 # 12 bytes
-    crc_ok: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CdText:
-    packs: tuple[CdTextPack, ...]
-
-    def strings(self, kind: int = 0x80, block: int = 0) -> dict[int, str]:
-        """track (0: the disc) -> text of that kind in that block, from the packs whose CRC checks."""
-        mine = sorted((p for p in self.packs if p.type == kind and p.block == block and p.crc_ok),
-                      key=lambda p: p.sequence)
-        if not mine:
-            return {}
-        joined = b"".join(p.text for p in mine)
-        out: dict[int, str] = {}
-        for offset, piece in enumerate(joined.split(b"\x00")[:99]):
-            if piece:
-                out[mine[0].track + offset] = piece.decode("latin-1")
-        return out
-
-
 def parse_cd_text(data: bytes) -> CdText:
-    """READ TOC format 5: 18-byte packs (type, track, sequence, block/position, 12 text, CRC)."""
-    body = _body(data, "CD-TEXT")
-    packs = []
-    for at in range(0, len(body) - CD_TEXT_PACK_BYTES + 1, CD_TEXT_PACK_BYTES):
-        pack = body[at:at + CD_TEXT_PACK_BYTES]
-        crc = struct.unpack_from(">H", pack, 16)[0]
-        packs.append(CdTextPack(pack[0], pack[1] & 0x7F, pack[2], (pack[3] >> 4) & 0x07, pack[3] & 0x0F,
-                                bytes(pack[4:16]), crc16(pack[:16]) ^ 0xFFFF == crc))
-    return CdText(tuple(packs))
-
-
-def crc16(data: bytes) -> int:
-    """CRC-16 with x^16 + x^12 + x^5 + 1, initial 0 (the CD-TEXT pack CRC, sent inverted)."""
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
-    return crc
+    """READ TOC format 5: 18-byte packs (type, track, sequence, block/position, 12 text, CRC): cdtext.py."""
+    return from_body(_body(data, "CD-TEXT"))
 
 
 def parse_bca(data: bytes) -> bytes:

@@ -62,7 +62,8 @@ DEFAULT_NOT_READY_COUNT = 3
 _SECTIONS = {"drive", "disc", "timing", "damage", "event", "track"}
 _DRIVE_KEYS = {"vendor", "product", "revision", "serial", "trace", *_QUIRK_KEYS, *_AUDIO_KEYS}
 _DISC_KEYS = {"profile", "image", "sectors", "capacity", "finalized", "runout_sense", "gap_sense",
-              "unrecorded_sense", "cd_text_title", "cd_text_performer", "cd_text_songwriter", "bca", "mcn", "linear_density", "track_density",
+              "unrecorded_sense", "cd_text_title", "cd_text_performer", "cd_text_songwriter", "cd_text_composer",
+              "cd_text_arranger", "cd_text_message", "cd_text_packs", "bca", "mcn", "linear_density", "track_density",
               "channel_length"}
 _TIMING_KEYS = {"speed_x", "error_delay_s", "seek_base_s", "seek_full_s", "overhead_s", "sleep_scale"}
 _DAMAGE_KEYS = {"lbas", "kind", "sense", "failures", "delay_s", "readable_by", "max_speed_x", "c2"}
@@ -138,6 +139,7 @@ class Profile:
     laid_out: bool = False               # the tracks bring their own images: sim/layout.py
     cd_text_title: str | None = None     # READ TOC format 5 (CD-TEXT): the album title; None: no CD-TEXT
     cd_text_disc: tuple[tuple[str, str], ...] = ()   # [disc] cd_text_*: (title | performer | songwriter, text)
+    cd_text_packs: bytes | None = None   # [disc] cd_text_packs: READ TOC format 5's packs verbatim (any type, block)
     bca: bytes | None = None             # READ DISC STRUCTURE 03h: the DVD's BCA; None: none
     mcn: str | None = None               # READ SUB-CHANNEL 02h: the media catalogue number (13 digits)
     linear_density: int = 0              # a DVD's PFI byte 3 bits 7-4 (ECMA-267: 0 0.267, 1 0.293 um/bit)

@@ -2,7 +2,8 @@
 DISC STRUCTURE 03h (BCA), 04h (DMI) and the BD disc information (media type 1, format 00h).
 
 What they hold (docs/simulated-drive.md "Disc structures"): an ATIP and a PMA on a CD-R/RW only
-(a pressed disc has neither: 05/24/00); CD-TEXT when [disc] cd_text_* or a [[track]]'s title, performer or songwriter is given; a BCA when
+(a pressed disc has neither: 05/24/00); CD-TEXT when [disc] cd_text_* or a [[track]]'s title ... message is given (packs 80h-85h of block 0),
+or [disc] cd_text_packs (the packs verbatim: any type and block); a BCA when
 [disc] bca is given; a DMI on every DVD (zeros on a DVD-ROM, a pattern from the profile number on a
 recordable one); the BD disc information on every BD. Byte layouts from docs/reference/mmc.md
 "Disc structures"; no code shared with mmc.
@@ -38,14 +39,18 @@ def toc_format(state: DriveState, fmt: int, pma_entries: bytes) -> bytes:
         body = (bytes([0xD2, 0x00, 0x80 | rw, 0, *ATIP_LEAD_IN, 0, *ATIP_LEAD_OUT, 0]) + bytes(12))
         first_last = (0, 0)
     else:
-        if not profile.cd_text:
+        if profile.cd_text_packs is not None:
+            body, first_last = profile.cd_text_packs, (0, 0)     # given whole: any pack type and block
+        elif not profile.cd_text:
             raise Check(INVALID_FIELD_IN_CDB)
-        last = max((t.number for t in profile.tracks), default=0)
-        body, first_last = cd_text_packs(profile.cd_text, last), (0, 0)
+        else:
+            last = max((t.number for t in profile.tracks), default=0)
+            body, first_last = cd_text_packs(profile.cd_text, last), (0, 0)
     return struct.pack(">HBB", len(body) + 2, *first_last) + body
 
 
-CD_TEXT_TYPES = {"title": 0x80, "performer": 0x81, "songwriter": 0x82}
+CD_TEXT_TYPES = {"title": 0x80, "performer": 0x81, "songwriter": 0x82, "composer": 0x83, "arranger": 0x84,
+                 "message": 0x85}
 
 
 def cd_text_packs(strings: dict[str, dict[int, str]], last_track: int) -> bytes:
@@ -122,23 +127,38 @@ def listed(state: DriveState) -> list[tuple[int, int]]:
 
 def read_sub_channel(state: DriveState, cdb: bytes, out: bytes) -> bytes:
     """READ SUB-CHANNEL formats 02h (MCN: [disc] mcn) and 03h (ISRC: a [[track]]'s isrc), SubQ set;
-    the valid bit clear where the disc has none. Format 01h (the current position) is 05/24/00."""
+    the valid bit clear where the disc has none; what [drive] read_sub_channel_isrc / _mcn make the
+    drive answer instead. Format 01h (the current position) is 05/24/00."""
     # 42 | MSF (1) | SubQ (byte 2 bit 6) | format | 00 00 | track | allocation (2) | control
     fmt, track, length = cdb[3], cdb[6], struct.unpack_from(">H", cdb, 7)[0]
     if state.family != "cd" or not cdb[2] & 0x40 or fmt not in (0x02, 0x03):
         raise Check(INVALID_FIELD_IN_CDB)
+    answer = state.profile.audio
     if fmt == 0x02:
-        mcn = state.profile.mcn
+        mcn = {"disc": state.profile.mcn, "none": None}.get(answer.read_sub_channel_mcn, answer.read_sub_channel_mcn)
         # format 02h, 3 reserved, MCVal (bit 7), 13 digits, zero, AFRAME
         body = bytes([0x02, 0, 0, 0, 0x80 if mcn else 0]) + (mcn or "").encode("ascii").ljust(13, b"\x00") + bytes(2)
     else:
         spans = {s.number: s for s in state.layout.spans}
         if track not in spans:
             raise Check(INVALID_FIELD_IN_CDB)
-        isrc = state.profile.isrc.get(track)
+        isrc = _isrc_answer(state, track, answer.read_sub_channel_isrc)
         adr_control = 0x10 if spans[track].mode == "audio" else 0x14
         # format 03h, ADR/CONTROL, track, reserved, TCVal (bit 7), 12 characters, zero, AFRAME, reserved
         body = (bytes([0x03, adr_control, track, 0, 0x80 if isrc else 0]) + (isrc or "").encode("ascii").ljust(12, b"\x00")
                 + bytes(3))
     # header: reserved, audio status 15h (no current status), sub-channel data length (2)
     return (struct.pack(">BBH", 0, 0x15, len(body)) + body)[:length]
+
+
+def _isrc_answer(state: DriveState, track: int, mode: str) -> str | None:
+    """The ISRC a drive gives for `track`: the disc's, none, or a neighbour's (the next track's, the
+    last track the one before: a drive that reports the ISRC of the Q frames it met last)."""
+    codes = state.profile.isrc
+    if mode == "none":
+        return None
+    if mode == "neighbour":
+        numbers = sorted(s.number for s in state.layout.spans)
+        later = [n for n in numbers if n > track]
+        return codes.get(later[0] if later else max([n for n in numbers if n < track], default=track))
+    return codes.get(track)

@@ -19,8 +19,8 @@ TRACK_MODES = (MODE1, MODE2_FORM1, AUDIO)
 WRITE_TYPES = ("tao", "sao", "dao")
 AUDIO_SECTOR_BYTES = 2352                # CD-DA: 588 stereo samples of 16 bits
 _TRACK_KEYS = {"number", "session", "mode", "start", "image", "sectors", "write", "open", "isrc", "pregap",
-               "pregap_image", "title", "performer", "songwriter"}
-CD_TEXT_KEYS = ("title", "performer", "songwriter")      # CD-TEXT pack types 80h, 81h, 82h
+               "pregap_image", "title", "performer", "songwriter", "composer", "arranger", "message"}
+CD_TEXT_KEYS = ("title", "performer", "songwriter", "composer", "arranger", "message")   # pack types 80h-85h
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +197,7 @@ def _not_recorded_sense(fail, disc: dict) -> tuple[tuple[str, tuple[int, int, in
 
 
 def _cd_text(fail, entry: dict, label: str, family: str) -> tuple[tuple[str, str], ...]:
-    """A [[track]]'s or [disc]'s CD-TEXT strings (title, performer, songwriter: 1 to 160 characters)."""
+    """A [[track]]'s or [disc]'s CD-TEXT strings (title ... message: 1 to 160 characters)."""
     out = []
     for key in CD_TEXT_KEYS:
         name = key if label != "[disc]" else f"cd_text_{key}"
@@ -223,6 +223,16 @@ def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
         if family != "cd" or len(mcn) != 13 or not mcn.isdigit():
             raise fail(f"[disc] mcn {mcn!r} is a CD's media catalogue number of 13 digits")
         out["mcn"] = mcn
+    if "cd_text_packs" in disc:
+        text = _get(fail, disc, "cd_text_packs", str, "[disc]")
+        try:
+            packs = bytes.fromhex(text)
+        except ValueError:
+            raise fail(f"[disc] cd_text_packs {text[:20]!r} is not hex") from None
+        if family != "cd" or not packs or len(packs) % 18 or len(packs) > 0xFFFA:
+            raise fail("[disc] cd_text_packs is a CD's CD-TEXT packs as READ TOC format 5 gives them after its "
+                       "header: 18 bytes each (CRC included), at most 65,530 bytes, in hex")
+        out["cd_text_packs"] = packs
     if "bca" in disc:
         text = _get(fail, disc, "bca", str, "[disc]")
         try:
