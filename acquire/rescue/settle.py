@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from .engine import FORWARD, REVERSE, Result, align_down, sectors_in_order
 from .sectormap import State
-from .yieldorder import CHUNK, HOLD, PRIOR_RATE, PRIOR_WEIGHT, YieldStats, classify
+from .yieldorder import CHUNK, HOLD, PRIOR_RATE, PRIOR_WEIGHT, YieldQueue, YieldStats, class_at
 
 PROBE, REPROBE, SCRAPE, RETRY = "probe", "reprobe", "scrape", "retry"
 FAILED_STATES = (State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
@@ -212,12 +212,12 @@ class SettleMixin:
         retries = self.settings.retries
         left = {x: retries for run in self.smap.runs_of(State.UNTRIED, *FAILED_STATES)
                 for x in range(run.start, run.end)}
-        stats, classes = YieldStats(), classify(self.smap, left)
+        stats, queue = YieldStats(), YieldQueue()
+        self._requeue(queue, left, left)
         numbers = {SCRAPE: 1, RETRY: 0}          # scrape 1 was before the probe
         current, pos = None, 0
-        while left:
-            bucket = self._next_bucket(left, classes, stats, retries, current)
-            cls, attempt, lbas = bucket
+        while queue:
+            cls, attempt = self._next_bucket(queue, stats, current)
             phase = SCRAPE if attempt == 0 else RETRY
             if current != (cls, attempt):
                 if current is not None:
@@ -226,16 +226,14 @@ class SettleMixin:
                 pass_of = (phase, numbers[phase])
                 self.sink.pass_started(phase, numbers[phase], FORWARD)
                 current = (cls, attempt)
-            at = next((i for i, x in enumerate(lbas) if x >= pos), 0)
-            changed = False
-            for lba in (lbas[at:] + lbas[:at])[:CHUNK]:
-                if lba not in left:                  # read by a stretch read just before
+            for lba in queue.take(current, pos, CHUNK):
+                if queue.key_of.get(lba) != current:     # read, or moved on, by a stretch read just before
                     continue
                 if attempt == 0 and (lba in self._touched or self.smap.state_at(lba) != State.UNTRIED):
-                    found, pos = self._scrape_stretch(lba, numbers[phase], cls, left)
+                    found, pos, changed = self._scrape_stretch(lba, numbers[phase], cls, left)
                     if found is not None:
                         stats.add(cls, attempt, found)
-                        changed = True
+                        self._requeue(queue, left, changed)
                         continue
                 was_bad = self.smap.state_at(lba) == State.BAD
                 what = (f"retry {attempt} of {retries}" if was_bad else "read alone")
@@ -246,26 +244,36 @@ class SettleMixin:
                 pos = lba + 1
                 if r.ok:
                     del left[lba]
-                    changed = True
                 elif was_bad:
                     left[lba] -= 1
                     if not left[lba]:
                         del left[lba]
                 else:
                     self._mark_failed(lba, 1, alone=True)
-            if changed:
-                classes = classify(self.smap, left)
+                self._requeue(queue, left, (lba - 1, lba, lba + 1) if r.ok else (lba,))
         if current is not None:
             self.sink.pass_ended(*pass_of)
 
-    def _scrape_stretch(self, lba: int, pos_no: int, cls: str, left: dict[int, int]) -> tuple[bool | None, int]:
+    def _requeue(self, queue: YieldQueue, left: dict[int, int], lbas) -> None:
+        """Each of `lbas` in the queue under its class and attempt now, or out of it (read, or owed nothing)."""
+        retries = self.settings.retries
+        for x in lbas:
+            if x not in left or self.smap.state_at(x) == State.FINISHED:
+                left.pop(x, None)
+                queue.drop(x)
+            else:
+                attempt = retries - left[x] + 1 if self.smap.state_at(x) == State.BAD else 0
+                queue.put(x, (class_at(self.smap, x), attempt))
+
+    def _scrape_stretch(self, lba: int, pos_no: int, cls: str, left: dict[int, int]
+                        ) -> tuple[bool | None, int, range]:
         """The read alone owed to a sector that failed in a read of several (or that one touched), as
         a read of the stretch of such sectors from it: the drive stops at the first sector it cannot read and names
         it (the sense INFORMATION field), so the good ones before it are read and it has had its read
         of its own, all for one failed READ, where reads alone fail once for each bad sector and read
         one good sector at a time (edge rot and dye fade leave good sectors among bad ones).
-        Returns (whether it read any sector, where to go on), or (None, lba) when the drive named no
-        sector and the sector is to be read alone."""
+        Returns (whether it read any sector, where to go on, the sectors whose class or attempt may
+        have changed), or (None, lba, ...) when the drive named no sector and it is to be read alone."""
         end = lba
         for run in self.smap.runs(lba, min(self.smap.sectors, lba + self.cluster)):
             if run.state not in OWED_ALONE:
@@ -273,42 +281,37 @@ class SettleMixin:
             end = run.end
         end = min(end, lba + self.cluster)
         if end - lba < 2:
-            return None, lba
+            return None, lba, range(0)
         why = f"scrape pass {pos_no}: read alone owed, {cls} failed sectors first, as a read of the untried stretch"
         r = self._read(lba, end - lba, SCRAPE, pos_no, why)
         if r.ok:
             for x in range(lba, end):
                 left.pop(x, None)
-            return True, end
+            return True, end, range(lba - 1, end + 1)
         info = getattr(r.sense, "information", None)
         if info is None or not lba <= info < end:
-            return None, lba
+            return None, lba, range(0)
         if info > lba:
             if not self._read(lba, info - lba, SCRAPE, pos_no, f"{why}: the sectors before LBA {info}, which the "
                               f"drive reported bad").ok:
-                return False, lba
+                return False, lba, range(lba, end)
             for x in range(lba, info):
                 left.pop(x, None)
         # named by the drive: its own attempt (an untried one the failed read of several did not touch
         # is failed once now, and gets its read alone later)
         self._mark_failed(info, 1, alone=info in self._touched or self.smap.state_at(info) != State.UNTRIED)
-        return info > lba, info + 1
+        return info > lba, info + 1, range(lba - 1, info + 2)
 
-    def _next_bucket(self, left: dict[int, int], classes: dict[int, str], stats: YieldStats, retries: int,
-                     current: tuple[str, int] | None) -> tuple[str, int, list[int]]:
-        """(class, attempt, its sectors in LBA order) to read next (attempt 0: the read alone still
-        owed, n: the nth retry): in each class the sectors with the fewest reads so far, and of the
-        classes the likeliest to read now; the current one is kept while it is within HOLD of the
-        best, so that noise in small rates does not switch passes at every chunk."""
-        buckets: dict[tuple[str, int], list[int]] = {}
-        for lba in sorted(left):
-            attempt = retries - left[lba] + 1 if self.smap.state_at(lba) == State.BAD else 0
-            buckets.setdefault((classes[lba], attempt), []).append(lba)
-        lowest: dict[str, int] = {}                # a class's fewest attempts go first
-        for cls, attempt in buckets:
+    def _next_bucket(self, queue: YieldQueue, stats: YieldStats, current: tuple[str, int] | None) -> tuple[str, int]:
+        """(class, attempt) to read next (attempt 0: the read alone still owed, n: the nth retry): in
+        each class the sectors with the fewest reads so far, and of the classes the likeliest to
+        read now; the current one is kept while it is within HOLD of the best, so that noise in
+        small rates does not switch passes at every chunk."""
+        lowest: dict[str, int] = {}
+        for cls, attempt in queue.lists:
             lowest[cls] = min(lowest.get(cls, attempt), attempt)
-        buckets = {b: lbas for b, lbas in buckets.items() if b[1] == lowest[b[0]]}
+        buckets = [(cls, attempt) for cls, attempt in lowest.items()]
         best = stats.best(buckets)
         if current in buckets and stats.rate(*current) * HOLD >= stats.rate(*best):
             best = current
-        return best[0], best[1], buckets[best]
+        return best
