@@ -224,21 +224,13 @@ def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
             raise fail(f"[disc] mcn {mcn!r} is a CD's media catalogue number of 13 digits")
         out["mcn"] = mcn
     if "cd_text_packs" in disc:
-        text = _get(fail, disc, "cd_text_packs", str, "[disc]")
-        try:
-            packs = bytes.fromhex(text)
-        except ValueError:
-            raise fail(f"[disc] cd_text_packs {text[:20]!r} is not hex") from None
+        packs = _hex(fail, disc, "cd_text_packs")
         if family != "cd" or not packs or len(packs) % 18 or len(packs) > 0xFFFA:
             raise fail("[disc] cd_text_packs is a CD's CD-TEXT packs as READ TOC format 5 gives them after its "
                        "header: 18 bytes each (CRC included), at most 65,530 bytes, in hex")
         out["cd_text_packs"] = packs
     if "bca" in disc:
-        text = _get(fail, disc, "bca", str, "[disc]")
-        try:
-            bca = bytes.fromhex(text)
-        except ValueError:
-            raise fail(f"[disc] bca {text[:20]!r} is not hex") from None
+        bca = _hex(fail, disc, "bca")
         if family == "cd" or not 12 <= len(bca) <= 188:
             raise fail("[disc] bca is a DVD's or BD's burst cutting area of 12 to 188 bytes, in hex")
         out["bca"] = bca
@@ -254,3 +246,12 @@ def _structures(fail, disc: dict, family: str) -> dict[str, Any]:
             raise fail(f"[disc] channel_length is a BD's disc information code, 0 to 15 (1: 25 GB, 2: 27 GB a layer), not {code}")
         out["channel_length"] = code
     return out
+
+
+def _hex(fail, disc: dict, key: str) -> bytes:
+    """A [disc] key given as hex, as bytes."""
+    text = _get(fail, disc, key, str, "[disc]")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise fail(f"[disc] {key} {text[:20]!r} is not hex") from None
