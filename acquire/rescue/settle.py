@@ -239,7 +239,8 @@ class SettleMixin:
                 what = (f"retry {attempt} of {retries}" if was_bad else "read alone")
                 r = self._read(lba, 1, phase, numbers[phase],
                                f"{phase} pass {numbers[phase]}: {what}, {cls} failed sectors first (this disc's "
-                               f"{cls} ones at this attempt expected to read at {stats.rate(cls, attempt):.0%})", fua=was_bad)
+                               f"{cls} ones at this attempt expected to read at {stats.rate(cls, attempt):.0%})",
+                               fua=was_bad)
                 stats.add(cls, attempt, r.ok)
                 pos = lba + 1
                 if r.ok:
@@ -268,9 +269,9 @@ class SettleMixin:
     def _scrape_stretch(self, lba: int, pos_no: int, cls: str, left: dict[int, int]
                         ) -> tuple[bool | None, int, range]:
         """The read alone owed to a sector that failed in a read of several (or that one touched), as
-        a read of the stretch of such sectors from it: the drive stops at the first sector it cannot read and names
-        it (the sense INFORMATION field), so the good ones before it are read and it has had its read
-        of its own, all for one failed READ, where reads alone fail once for each bad sector and read
+        a read of the stretch of such sectors from it: the drive stops at the first sector it cannot
+        read and names it (the sense INFORMATION field), so the good ones before it are read and it
+        has had its read of its own, all for one failed READ, where reads alone fail once for each bad sector and read
         one good sector at a time (edge rot and dye fade leave good sectors among bad ones).
         Returns (whether it read any sector, where to go on, the sectors whose class or attempt may
         have changed), or (None, lba, ...) when the drive named no sector and it is to be read alone."""
@@ -294,7 +295,7 @@ class SettleMixin:
         if info > lba:
             if not self._read(lba, info - lba, SCRAPE, pos_no, f"{why}: the sectors before LBA {info}, which the "
                               f"drive reported bad").ok:
-                return False, lba, range(lba, end)
+                return None, lba, range(0)        # read it alone: a failure then moves it on
             for x in range(lba, info):
                 left.pop(x, None)
         # named by the drive: its own attempt (an untried one the failed read of several did not touch
