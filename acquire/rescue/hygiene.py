@@ -217,7 +217,8 @@ class Hygiene:
                                 or TOP_SPEED_X.get(self.settings.family, 8.0))
         top = self.top_speed_x
         previous = self.speed_x if self.speed_x is not None else top
-        target = max(1.0, top / 2 ** (pass_no + 1))
+        # halving on each pass down to 1x (the exponent held: the yield order numbers many passes)
+        target = max(1.0, top / 2 ** min(pass_no + 1, 16))
         if target == previous:
             target = top
         started = self.drive.clock_s
