@@ -282,3 +282,16 @@ def test_scrape_1_stops_when_its_unexplained_failures_do_not_read_and_goes_on_wh
     assert not bad_set(smap)
     read_in_scrape_1 = {r[1] for r in reads if r[0] == "scrape" and r[3]}
     assert len(read_in_scrape_1 & set(flaky)) > 16
+
+
+@pytest.mark.parametrize("retries", [0, 1, 3])
+def test_every_unreadable_sector_gets_exactly_the_retries_asked_for_and_the_run_ends(tmp_path, retries):
+    # with --retries 0 a sector that failed its read alone is owed nothing more: it once stayed in the
+    # queue with -1 retries left and the run never ended (the catalogue's shelf hung CI for 90 minutes)
+    _, bad = scratch("cd", 20_000, first_turn=400, turns=100)
+    smap, reads, _ = run_engine(tmp_path, 20_000, [{"lbas": ranges_text(bad), "kind": "unreadable"}],
+                                retries=retries)
+    assert bad_set(smap) == set(bad)
+    retried = Counter(r[1] for r in reads if r[0] == "retry")
+    assert all(r[2] == 1 for r in reads if r[0] == "retry")
+    assert retried == Counter({lba: retries for lba in bad} if retries else {})

@@ -213,7 +213,7 @@ class SettleMixin:
         left = {x: retries for run in self.smap.runs_of(State.UNTRIED, *FAILED_STATES)
                 for x in range(run.start, run.end)}
         stats, queue = YieldStats(), YieldQueue()
-        self._requeue(queue, left, left)
+        self._requeue(queue, left, list(left))
         numbers = {SCRAPE: 1, RETRY: 0}          # scrape 1 was before the probe
         current, pos = None, 0
         while queue:
@@ -247,8 +247,6 @@ class SettleMixin:
                     del left[lba]
                 elif was_bad:
                     left[lba] -= 1
-                    if not left[lba]:
-                        del left[lba]
                 else:
                     self._mark_failed(lba, 1, alone=True)
                 self._requeue(queue, left, (lba - 1, lba, lba + 1) if r.ok else (lba,))
@@ -259,11 +257,12 @@ class SettleMixin:
         """Each of `lbas` in the queue under its class and attempt now, or out of it (read, or owed nothing)."""
         retries = self.settings.retries
         for x in lbas:
-            if x not in left or self.smap.state_at(x) == State.FINISHED:
+            state = self.smap.state_at(x)
+            if x not in left or state == State.FINISHED or (state == State.BAD and left[x] <= 0):
                 left.pop(x, None)
                 queue.drop(x)
             else:
-                attempt = retries - left[x] + 1 if self.smap.state_at(x) == State.BAD else 0
+                attempt = retries - left[x] + 1 if state == State.BAD else 0
                 queue.put(x, (class_at(self.smap, x), attempt))
 
     def _scrape_stretch(self, lba: int, pos_no: int, cls: str, left: dict[int, int]
