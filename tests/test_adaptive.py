@@ -226,12 +226,12 @@ def _recovered_at(reads, lbas):
 
 def test_the_order_of_the_last_reads_is_learnt_edges_first_where_the_edges_read(tmp_path):
     # a CD scratch's world: 20 crossings two sectors wide, one bad and one marginal (it reads on the
-    # fourth attempt: the harvest's reads around the bad one are two), and 40 crossings one sector
-    # wide, bad: lone failures that never read
+    # third read that reaches it: the harvest's reads that fail on the bad one before it do not),
+    # and 40 crossings one sector wide, bad: lone failures that never read
     pairs = [(3000 + 700 * i, 3001 + 700 * i) for i in range(20)]
     lone = [3350 + 700 * i for i in range(20)] + [18_000 + 300 * i for i in range(20)]
     damage = ([{"lbas": str(b), "kind": "unreadable"} for b, _ in pairs] + [{"lbas": str(x), "kind": "unreadable"}
-              for x in lone] + [{"lbas": str(f), "kind": "flaky", "failures": 3} for _, f in pairs])
+              for x in lone] + [{"lbas": str(f), "kind": "flaky", "failures": 2} for _, f in pairs])
     smap, reads, _ = run_engine(tmp_path, 30_000, damage, retries=2)
     assert bad_set(smap) == {b for b, _ in pairs} | set(lone)
     lone_retries = [i for i, r in enumerate(reads) if r[0] == "retry" and r[1] in lone]

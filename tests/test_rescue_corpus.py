@@ -133,11 +133,12 @@ def test_the_failure_granularity_of_the_drive_is_learnt_from_the_reads(tmp_path,
 
 @pytest.mark.parametrize("family, sectors", [("cd", 6_000), ("dvd-sector", 16_000), ("bd-ecc", 16_000)])
 def test_on_every_kind_of_damage_the_unreadable_set_is_exactly_the_profiles(tmp_path, family, sectors):
-    """Flaky sectors fail up to 3 times; with --retries 2 every one of them is read, and only the
-    profile's unreadable sectors end BAD."""
+    """Flaky sectors fail up to 3 times; with --retries 3 every one of them is read (its read alone
+    and its retries reach it 4 times, also where no read of several did), and only the profile's
+    unreadable sectors end BAD."""
     for kind in corpus.KINDS:
         case = corpus.make_case(kind, family, seed=7, sectors=sectors)
-        _, smap, _ = run(tmp_path, case, retries=2)
+        _, smap, _ = run(tmp_path, case, retries=3)
         assert bad_set(smap) == case.bad, kind
         assert smap.count(State.FINISHED) == case.recoverable, kind
 

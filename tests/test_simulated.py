@@ -417,13 +417,19 @@ def test_flaky_defaults_to_one_failure(make):
     ok(drive.execute(cdb, data_in_length=2048))
 
 
-def test_a_read_failing_elsewhere_still_counts_a_flaky_attempt(make):
+def test_a_flaky_sector_counts_an_attempt_only_from_the_reads_that_reach_it(make):
+    # the drive ends a READ at the first sector it cannot read: the sectors after it were never read
     drive = make('[[damage]]\nlbas = "40"\nkind = "flaky"\nfailures = 2\nsense = "03/02/00"\n'
-                 '[[damage]]\nlbas = "38"\nkind = "unreadable"\n')
-    both = bytes.fromhex("28 00 00 00 00 26 00 00 03 00")           # 38..40
+                 '[[damage]]\nlbas = "38"\nkind = "unreadable"\n'
+                 '[[damage]]\nlbas = "44"\nkind = "unreadable"\n')
+    both = bytes.fromhex("28 00 00 00 00 26 00 00 03 00")           # 38..40: ends at 38
     for _ in range(3):
         done = drive.execute(both, data_in_length=3 * 2048)
         assert information(done) == 38 and sense_of(done) == "03/11/00"   # the first failing LBA wins
+    through = bytes.fromhex("28 00 00 00 00 28 00 00 05 00")        # 40..44: reaches 40, and 44 when 40 reads
+    for sense in ("03/02/00", "03/02/00", "03/11/00"):
+        done = drive.execute(through, data_in_length=5 * 2048)
+        assert sense_of(done) == sense and information(done) == (44 if sense == "03/11/00" else 40)
     ok(drive.execute(bytes.fromhex("28 00 00 00 00 28 00 00 01 00"), data_in_length=2048))
 
 

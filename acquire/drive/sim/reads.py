@@ -179,27 +179,34 @@ def answer_read(state: DriveState, cdb: bytes) -> ReadAnswer:
 
 def touch_damage(state: DriveState, lba: int, count: int
                  ) -> tuple[float, tuple[int, tuple[int, int, int]] | None, list[tuple[int, int]]]:
-    """(slow delay, (first failing LBA, sense) or None, unstable spans) of a READ that reaches the medium."""
+    """(slow delay, (first failing LBA, sense) or None, unstable spans) of a READ that reaches the
+    medium. The drive reads in LBA order and ends the command at the first sector it cannot read
+    (its LBA in the sense INFORMATION field, SPC-4), so a flaky sector counts an attempt only when
+    the READ reaches it: on or before that first failing sector, never after."""
     delay_s = 0.0
     failing: tuple[int, tuple[int, int, int]] | None = None
     unstable: list[tuple[int, int]] = []
+    flaky: list[tuple[int, int, object]] = []
     for first, last, damage in state.damage.touched(lba, count):
         if damage.kind == "slow":
             delay_s += damage.delay_s * (last - first + 1)
         elif damage.kind == "unstable":
             unstable.append((first, last))
-        elif damage.kind == "unreadable":
+        elif damage.kind == "unreadable" or too_fast(state, damage):   # speed-dependent flaky: fails when read faster
             if failing is None or first < failing[0]:
                 failing = (first, damage.sense)
-        elif too_fast(state, damage):      # speed-dependent flaky: fails whenever read faster
-            if failing is None or first < failing[0]:
-                failing = (first, damage.sense)
-        else:   # flaky: every touched sector counts one attempt, whatever the READ's outcome
-            for sector in range(first, last + 1):
-                attempts = state.flaky_attempts.get(sector, 0) + 1
-                state.flaky_attempts[sector] = attempts
-                if attempts <= damage.failures and (failing is None or sector < failing[0]):
-                    failing = (sector, damage.sense)
+        else:
+            flaky.append((first, last, damage))
+    for first, last, damage in flaky:       # the first of them still owed a failure, if before
+        for sector in range(first, last + 1):
+            if failing is not None and sector >= failing[0]:
+                break
+            if state.flaky_attempts.get(sector, 0) < damage.failures:
+                failing = (sector, damage.sense)
+                break
+    for first, last, damage in flaky:       # an attempt on each one the READ reached
+        for sector in range(first, last + 1 if failing is None else min(last, failing[0]) + 1):
+            state.flaky_attempts[sector] = state.flaky_attempts.get(sector, 0) + 1
     return delay_s, failing, unstable
 
 
