@@ -74,6 +74,21 @@ def test_damage_without_c2_corrupts_unflagged(drive):
     assert one[2352:] == two[2352:] == bytes(294)
 
 
+def test_no_two_reads_of_an_unstable_sector_agree_within_a_drive_or_across_two(drive):
+    # a resume compares its reads with a killed run's journal: reads from two processes must not
+    # agree either (the corruption once repeated every 255 reads, so such pairs agreed 1 in 255)
+    damage = f'[[damage]]\nlbas = "{START + 5}"\nkind = "unstable"\nc2 = false\n'
+    seen = []
+    for _ in range(2):
+        d, pcm = drive("", damage)
+        for _ in range(300):
+            data = d.execute(read_cd(START + 5, 1), data_in_length=2352).data
+            assert all(a != b for a, b in zip(data[CORRUPT_AT:CORRUPT_AT + CORRUPT_BYTES],
+                                              pcm[5 * 2352 + CORRUPT_AT:5 * 2352 + CORRUPT_AT + CORRUPT_BYTES]))
+            seen.append(data)
+    assert len(set(seen)) == 600
+
+
 def test_formatted_q_and_raw_p_w_name_the_sector(drive):
     d, _ = drive()
     q = d.execute(read_cd(START + 30, 1, sub=2), data_in_length=2352 + 16).data[2352:]

@@ -23,6 +23,7 @@ lead-out). Decisions (docs/simulated-drive.md "Audio", keep it in step):
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from .codes import ILLEGAL_MODE_FOR_THIS_TRACK, LBA_OUT_OF_RANGE, SECTOR_BYTES, Check, bcd, msf
@@ -121,14 +122,26 @@ def answer(state: DriveState, lba: int, count: int, fields: int, subchannel: int
     return cost, b"".join(_sector(state, lba + i, fields, subchannel, corrupt.get(lba + i)) for i in range(count)), None
 
 
+def _corruption(n: int) -> bytes:
+    """CORRUPT_BYTES non-zero bytes (every byte changes) unique to unstable read `n`: a hash, where
+    (n * 37 + i) % 255 repeated every 255 reads, and two processes (a killed run's journal and its
+    resume) agreed on a read about once in 255 pairs, so that a resume took garbled samples as
+    confirmed."""
+    out = bytearray()
+    block = 0
+    while len(out) < CORRUPT_BYTES:
+        out += hashlib.blake2b(n.to_bytes(16, "big") + block.to_bytes(4, "big"), digest_size=64).digest()
+        block += 1
+    return bytes(b % 255 + 1 for b in out[:CORRUPT_BYTES])
+
+
 def _sector(state: DriveState, lba: int, fields: int, subchannel: int, corrupt: bool | None) -> bytes:
     data = bytearray(samples_at(state, lba * SAMPLES - state.profile.audio.read_offset, SAMPLES))
     flagged = bytearray(C2_BYTES)
     if corrupt is not None:
         state.unstable_reads += 1
-        n = state.unstable_reads
-        for i in range(CORRUPT_AT, CORRUPT_AT + CORRUPT_BYTES):
-            data[i] ^= (n * 37 + i) % 255 + 1             # never zero: every byte changes
+        for i, b in enumerate(_corruption(state.unstable_reads), CORRUPT_AT):
+            data[i] ^= b
         if corrupt:
             for i in range(CORRUPT_AT, CORRUPT_AT + CORRUPT_BYTES):
                 flagged[i >> 3] |= 0x80 >> (i & 7)
