@@ -185,23 +185,42 @@ def test_every_report_format_shows_the_checks(tmp_path):
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=400))
 def test_the_mount_guests_output_parser_takes_any_text(text):
-    listings, failures = mount.parse(text)
-    assert all(isinstance(v, str) for v in failures.values())
-    for listing in listings.values():
+    report = mount.parse(text)
+    assert all(isinstance(v, str) for v in [*report.failures.values(), *report.damaged.values()])
+    for listing in report.listings.values():
         assert all(key == tree.norm(key) for key in listing.entries)
 
 
+# as printed by the guest's busybox (see mount.INIT) for the disc of make_iso; the MD5 from `md5sum`
+GUEST_LINES = ("E|directory|2048|1796231655|.\nE|regular file|5000|1796231655|./data.bin\n"
+               "E|directory|2048|1796231655|./Sub\n"
+               "H|eb42912c8547d788c6efa0ac6169f9cbbdd7f2c17c51606a773613139172571b  ./data.bin\n")
+GUEST_MD5 = "3a4aa57cba432a701e595c0a8e0ea60c"
+
+
 def test_the_mount_parser_reads_the_guests_lines():
-    # as printed by the guest's busybox (see mount.INIT) for the disc of make_iso
-    serial = ("VALIDATE-MOUNT-BEGIN iso9660\nE|directory|2048|1796231655|.\n"
-              "E|regular file|5000|1796231655|./data.bin\nE|directory|2048|1796231655|./Sub\n"
-              "H|eb42912c8547d788c6efa0ac6169f9cbbdd7f2c17c51606a773613139172571b  ./data.bin\n"
-              "VALIDATE-MOUNT-END iso9660\nVALIDATE-MOUNT-FAILED udf wrong fs type\n")
-    listings, failures = mount.parse(serial)
-    entries = listings["iso9660"].entries
+    serial = (f"VALIDATE-MOUNT-BEGIN iso9660\n{GUEST_LINES}VALIDATE-MOUNT-END iso9660 4 {GUEST_MD5}\n"
+              "VALIDATE-MOUNT-FAILED udf wrong fs type\n")
+    report = mount.parse(serial)
+    entries = report.listings["iso9660"].entries
     assert set(entries) == {"/data.bin", "/sub"} and entries["/data.bin"].size == 5000
-    assert entries["/data.bin"].mtime == 1796231655 and entries["/sub"].is_dir and failures == {"udf": "wrong fs type"}
+    assert entries["/data.bin"].mtime == 1796231655 and entries["/sub"].is_dir
+    assert report.failures == {"udf": "wrong fs type"} and report.damaged == {}
     assert entries["/data.bin"].sha256 == "eb42912c8547d788c6efa0ac6169f9cbbdd7f2c17c51606a773613139172571b"
+
+
+@pytest.mark.parametrize("serial, how", [
+    # a byte lost before the marker: the marker still counts, the lost newline does not
+    (f"\x1bc\x1b[2VALIDATE-MOUNT-BEGIN iso9660\n{GUEST_LINES.replace(chr(10), '', 1)}"
+     f"VALIDATE-MOUNT-END iso9660 4 {GUEST_MD5}\n", "3 lines came where the guest sent 4"),
+    (f"VALIDATE-MOUNT-BEGIN iso9660\n{GUEST_LINES.replace('5000', '5001')}VALIDATE-MOUNT-END iso9660 4 {GUEST_MD5}\n",
+     "a line came changed (its MD5 differs)"),
+    (f"{GUEST_LINES}VALIDATE-MOUNT-END iso9660 4 {GUEST_MD5}\n", "its BEGIN line did not come"),
+    (f"VALIDATE-MOUNT-BEGIN iso9660\n{GUEST_LINES}", "its END line did not come (4 lines did)"),
+])
+def test_a_report_damaged_on_its_way_is_told_from_a_tree_that_differs(serial, how):
+    report = mount.parse(serial)
+    assert report.listings == {} and report.damaged == {"iso9660": how}
 
 
 @pytest.mark.parametrize("path, normal", [("/SUB/HELLO_WO.TXT;1", "/sub/hello_wo.txt"), ("/README.;1", "/readme"),

@@ -3,16 +3,21 @@
 The kernel's iso9660, udf and hfsplus drivers are the reference reader. The guest is the e2e
 suite's (acquire/validate/guest.py: a Debian kernel, a busybox initramfs); the image is a read-only
 virtio disk. In the guest, busybox walks the mounted tree and prints one line per entry to the
-serial port (type, size, mtime, path; then the SHA-256 of each regular file); here each is compared with the
-analysis, and each readable file's SHA-256 with the bytes of its extents in the image. The host's
-own mount is not used: it needs root and loop devices, and the guest gives the same answer anywhere.
+guest's second serial port, which QEMU writes to a file (type, size, mtime, path; then the SHA-256 of
+each regular file); here each is compared with the analysis, and each readable file's SHA-256 with the
+bytes of its extents in the image. The kernel's console is the first port: its messages never land
+inside the report, and the report's END line counts its lines, so that a report damaged on the way is
+told from a tree that differs (and the guest is run once more). The host's own mount is not used: it
+needs root and loop devices, and the guest gives the same answer anywhere.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import subprocess
+import tempfile
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..record.fs_tables import Analysis, FileEntry
@@ -25,6 +30,9 @@ MODULES = ("virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virti
            "cdrom isofs crc-itu-t udf nls_utf8 hfsplus loop").split()
 TIMEOUT_S = 300
 BEGIN, END, FAILED = "VALIDATE-MOUNT-BEGIN", "VALIDATE-MOUNT-END", "VALIDATE-MOUNT-FAILED"
+# a marker wherever it stands in a line (a byte lost before it must not hide it); END's figures: the
+# count and MD5 of the E| and H| lines the guest sent for that file system
+_MARKER = re.compile(r"(VALIDATE-MOUNT-(?:BEGIN|END|FAILED)) (\S+)(?: (.*))?$")
 SECTOR = 2048
 HIDDEN_DIR = "/\0\0\0\0hfs+ private data"     # normal form of TN1150's file hard-link folder
 # busybox `stat -c 'E|%F|%s|%Y|%n'`: type, size, mtime (epoch s), name; `sha256sum`: "HASH  NAME"
@@ -40,21 +48,22 @@ mount -t devtmpfs devtmpfs /dev
 for m in $(cat /modules.list); do insmod /modules/$m.ko 2>/dev/null || echo "validate-init: insmod $m failed"; done
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done     # 60 s: a loaded host is slow
+stty -F /dev/ttyS1 raw -echo || echo "validate-init: no raw /dev/ttyS1"      # the report's port: bytes as sent
 for spec in $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vmount=//p' | tr ',' ' '); do
     fs=${spec%%:*}; off=${spec#*:}; dev=/dev/vda
     if [ "$off" != 0 ]; then losetup -r -o "$off" /dev/loop0 /dev/vda && dev=/dev/loop0; fi
     if ! mount -t "$fs" -o ro "$dev" /mnt 2>/tmp/err; then
-        echo "VALIDATE-MOUNT-FAILED $fs $(head -c 300 /tmp/err | tr '\n' ' ')"; continue
+        echo "VALIDATE-MOUNT-FAILED $fs $(head -c 300 /tmp/err | tr '\n' ' ')" >/dev/ttyS1; continue
     fi
-    echo "VALIDATE-MOUNT-BEGIN $fs"
     cd /mnt
-    find . -exec stat -c 'E|%F|%s|%Y|%n' {} +
-    find . -type f -exec sha256sum {} + 2>/dev/null | sed 's/^/H|/'
+    find . -exec stat -c 'E|%F|%s|%Y|%n' {} + >/tmp/report
+    find . -type f -exec sha256sum {} + 2>/dev/null | sed 's/^/H|/' >>/tmp/report
     cd /
     umount /mnt
     [ "$dev" = /dev/loop0 ] && losetup -d /dev/loop0
-    echo "VALIDATE-MOUNT-END $fs"
+    { echo "VALIDATE-MOUNT-BEGIN $fs"; cat /tmp/report; echo "VALIDATE-MOUNT-END $fs $(wc -l </tmp/report) $(md5sum </tmp/report | cut -d' ' -f1)"; } >/dev/ttyS1
 done
+sync
 poweroff -f
 """
 
@@ -81,47 +90,90 @@ def _hfsplus_offset(kinds: dict) -> int:
     return int(kinds["hfsplus"].details.get("offset_bytes", 0) or 0)
 
 
-def run_guest(image: Path, mounts: list[tuple[str, int]], cache: Path) -> str:
-    """The guest's serial output after mounting and walking each file system of `mounts`."""
+@dataclass(frozen=True)
+class GuestOutput:
+    console: str          # ttyS0: the kernel's console and the init script's own complaints
+    report: str           # ttyS1 (raw): the markers and listings as the guest sent them, bytes kept
+
+
+def run_guest(image: Path, mounts: list[tuple[str, int]], cache: Path) -> GuestOutput:
+    """The guest's console and report after mounting and walking each file system of `mounts`."""
     vmlinuz, initrd, _ = guest.initramfs(cache, INIT, MODULES, name="validate-initrd")
     specs = ",".join(f"{fs}:{off}" for fs, off in mounts)
-    cmd = ["timeout", "--kill-after=5", str(TIMEOUT_S), qemu.QEMU, "-accel", "tcg", "-m", "256", "-smp", "1", "-cpu", "max",
-           "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-kernel", str(vmlinuz), "-initrd", str(initrd),
-           "-append", f"console=ttyS0 panic=-1 quiet loglevel=3 vmount={specs}",
-           "-drive", f"if=none,id=img,file={qemu.drive_file(Path(image).resolve())},readonly=on,format=raw",
-           "-device", "virtio-blk-pci,drive=img"]
-    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT_S + 30)
-    return done.stdout.decode(errors="replace").replace("\r", "")
+    with tempfile.TemporaryDirectory(prefix="acquire-mount-") as tmp:
+        report = Path(tmp) / "report.txt"
+        cmd = ["timeout", "--kill-after=5", str(TIMEOUT_S), qemu.QEMU, "-accel", "tcg", "-m", "256", "-smp", "1",
+               "-cpu", "max", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+               "-serial", f"file:{report}", "-kernel", str(vmlinuz), "-initrd", str(initrd),
+               "-append", f"console=ttyS0 panic=-1 quiet loglevel=3 vmount={specs}",
+               "-drive", f"if=none,id=img,file={qemu.drive_file(Path(image).resolve())},readonly=on,format=raw",
+               "-device", "virtio-blk-pci,drive=img"]
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT_S + 30)
+        text = report.read_bytes().decode(errors="surrogateescape") if report.exists() else ""
+    return GuestOutput(done.stdout.decode(errors="replace").replace("\r", ""), text)
 
 
-def parse(serial: str) -> tuple[dict[str, Listing], dict[str, str]]:
-    """(a Listing per mounted file system, why each other one failed to mount)."""
+@dataclass(frozen=True)
+class Report:
+    listings: dict[str, Listing]      # per file system whose report came whole
+    failures: dict[str, str]          # per file system the kernel refused: its words
+    damaged: dict[str, str]           # per file system whose report came damaged: how
+
+
+def parse(serial: str) -> Report:
+    """The guest's report: a Listing per file system whose lines came whole (END's count and MD5
+    agree with what came), why each other one failed to mount, and how any other report was damaged."""
     listings: dict[str, Listing] = {}
     failures: dict[str, str] = {}
-    current = None
-    for line in qemu.plain(serial).splitlines():
-        if line.startswith(BEGIN):
-            fs = line.split()[1]
-            current = listings[fs] = Listing(f"Linux {fs}", "linux-image-amd64", f"mount -t {fs} -o ro (QEMU guest)",
-                                             prefer=fs)
-        elif line.startswith(FAILED):
-            parts = line.split(maxsplit=2)
-            failures[parts[1]] = parts[2] if len(parts) > 2 else "mount failed"
-        elif line.startswith(END):
+    damaged: dict[str, str] = {}
+    current, lines = None, []
+    for line in serial.removesuffix("\n").split("\n"):
+        marker = _MARKER.search(line)
+        if marker is None:
+            if current is not None:
+                lines.append(line)
+            continue
+        kind, fs, rest = marker[1], marker[2], (marker[3] or "").split()
+        if current is not None and (kind != END or fs != current):
+            damaged[current] = f"its END line did not come ({len(lines)} lines did)"
             current = None
-        elif current is not None and (m := _STAT.match(line)):
+        if kind == BEGIN:
+            current, lines = fs, []
+        elif kind == FAILED:
+            failures[fs] = " ".join(rest) or "mount failed"
+        elif current is None:
+            damaged[fs] = "its BEGIN line did not come"
+        else:
+            body = "".join(f"{x}\n" for x in lines).encode(errors="surrogateescape")
+            if rest[:2] == [str(len(lines)), hashlib.md5(body).hexdigest()]:
+                listings[fs] = _listing(fs, lines)
+                damaged.pop(fs, None)
+            else:
+                damaged[fs] = (f"{len(lines)} lines came where the guest sent {rest[0] if rest else '?'}"
+                               if rest[:1] != [str(len(lines))] else "a line came changed (its MD5 differs)")
+            current = None
+    if current is not None:
+        damaged[current] = f"its END line did not come ({len(lines)} lines did)"
+    return Report(listings, failures, damaged)
+
+
+def _listing(fs: str, lines: list[str]) -> Listing:
+    """The kernel's tree from the guest's E| (stat) and H| (sha256sum) lines of one file system."""
+    listing = Listing(f"Linux {fs}", "linux-image-amd64", f"mount -t {fs} -o ro (QEMU guest)", prefer=fs)
+    for line in lines:
+        if m := _STAT.match(line):
             kind = "d" if m[1].startswith("directory") else "l" if m[1].startswith("symbolic") else \
                 "f" if "regular" in m[1] else "o"
             if m[4] not in (".", "./"):
                 seen = Seen("/" + m[4].removeprefix("./"), kind == "d", None if kind == "d" else int(m[2]),
                             None, int(m[3]))
-                current.entries[norm(seen.path)] = seen
-        elif current is not None and (m := _HASH.match(line)):
+                listing.entries[norm(seen.path)] = seen
+        elif m := _HASH.match(line):
             key = norm(m[2].removeprefix("./"))
-            if key in current.entries:
-                old = current.entries[key]
-                current.entries[key] = Seen(old.path, old.is_dir, old.size, old.lba, old.mtime, m[1])
-    return listings, failures
+            if key in listing.entries:
+                old = listing.entries[key]
+                listing.entries[key] = Seen(old.path, old.is_dir, old.size, old.lba, old.mtime, m[1])
+    return listing
 
 
 def content_hashes(image: Path, analysis: Analysis) -> dict[int, dict[str, str]]:
@@ -196,13 +248,20 @@ def check_mount(image: Path, analysis: Analysis, *, cache: Path = guest.DEFAULT_
         return Check("mount", "skipped", True, "no file system the kernel mounts (ISO 9660, UDF, HFS+) was found", {})
     if qemu.qemu_path() is None:
         return Check("mount", "skipped", True, f"{qemu.QEMU} is not installed (apt-get install qemu-system-x86)", {})
-    try:
-        serial = run_guest(image, mounts, cache)
-    except guest.GuestUnavailable as exc:
-        return Check("mount", "skipped", True, f"no guest kernel: {exc}", {})
-    except subprocess.TimeoutExpired:
-        return Check("mount", "fail", False, f"the guest did not finish within {TIMEOUT_S} s", {})
-    listings, failures = parse(serial)
+    runs = 0
+    while True:               # a report damaged on its way is the transport's fault: the guest runs once more
+        runs += 1
+        try:
+            out = run_guest(image, mounts, cache)
+        except guest.GuestUnavailable as exc:
+            return Check("mount", "skipped", True, f"no guest kernel: {exc}", {})
+        except subprocess.TimeoutExpired:
+            return Check("mount", "fail", False, f"the guest did not finish within {TIMEOUT_S} s", {})
+        report = parse(out.report)
+        whole = all(fs in report.listings or fs in report.failures for fs, _ in mounts)
+        if whole or runs == 2:
+            break
+    listings, failures = report.listings, report.failures
     all_views = views(analysis)
     hashes = content_hashes(image, analysis)
     ours = _with_hashes(all_views, analysis, hashes)
@@ -232,10 +291,15 @@ def check_mount(image: Path, analysis: Analysis, *, cache: Path = guest.DEFAULT_
         details.append(f"{fs}: {len(listing.entries)} entries, {hashed} files hashed in the guest, against {view}: "
                        + (f"{len(real)} difference(s)" if real else "the same names, sizes, mtimes and contents"))
         details += [f"  {d.line()}" for d in (real + expected)[:MAX_LISTED]]
-    missing = [fs for fs, _ in mounts if fs not in listings and fs not in failures]
+    for fs, how in report.damaged.items():
+        failed.append(fs)
+        figures[fs] = {"outcome": "fail", "why": f"the guest's report came damaged in {runs} runs: {how}"}
+        details.append(f"{fs}: the guest's report came damaged in {runs} runs: {how}")
+    missing = [fs for fs, _ in mounts if fs not in listings and fs not in failures and fs not in report.damaged]
     if missing:
         failed += missing
-        details.append(f"the guest said nothing about {', '.join(missing)}; its console ended: {serial.strip()[-300:]!r}")
+        details.append(f"the guest said nothing about {', '.join(missing)} in {runs} runs; its console ended: "
+                       f"{out.console.strip()[-300:]!r}")
     if failed:
         return Check("mount", "fail", False, f"the mounted {', '.join(failed)} tree differs from the analysis "
                      "(or did not mount)", figures, details)
