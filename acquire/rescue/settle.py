@@ -257,6 +257,8 @@ class SettleMixin:
         """Each of `lbas` in the queue under its class and attempt now, or out of it (read, or owed nothing)."""
         retries = self.settings.retries
         for x in lbas:
+            if not 0 <= x < self.smap.sectors:      # a neighbour of the disc's first or last sector
+                continue
             state = self.smap.state_at(x)
             if x not in left or state == State.FINISHED or (state == State.BAD and left[x] <= 0):
                 left.pop(x, None)
