@@ -336,7 +336,7 @@ def ddrescue_reads(p: Pattern, work: Path, retries: int = 1) -> list[tuple[int, 
         cut = None
         seen: dict[int, int] = {}
         for i, (lba, count, ok) in enumerate(stage_reads):
-            hit = _reached(failing, lba, count, ok)
+            hit = _reached(failing, lba, count, ok, ECC[p.family])
             if any(seen.get(f, attempts[f]) >= p.flaky[f] for f in hit):
                 cut = i
                 break
@@ -349,7 +349,7 @@ def ddrescue_reads(p: Pattern, work: Path, retries: int = 1) -> list[tuple[int, 
             cut -= 1
         reads += stage_reads[:cut]
         for lba, count, ok in stage_reads[:cut]:
-            for f in _reached(failing, lba, count, ok):
+            for f in _reached(failing, lba, count, ok, ECC[p.family]):
                 attempts[f] += 1
         # restart from the map as it was before read `cut`: rebuild it from the reads so far
         write_map_after(mapfile, p, reads, phases[cut][:3])
@@ -362,13 +362,16 @@ def ddrescue_reads(p: Pattern, work: Path, retries: int = 1) -> list[tuple[int, 
     return reads
 
 
-def _reached(failing: list[int], lba: int, count: int, ok: bool) -> list[int]:
+def _reached(failing: list[int], lba: int, count: int, ok: bool, unit: int = 1) -> list[int]:
     """The flaky sectors (of sorted `failing`) a read reached, as the simulated drive counts them: a
     drive ends a READ at its first bad sector, so a failed read reaches its sectors up to that one and
-    no further. parse_ddrescue_log starts each failed read at the sector the test map has bad (what
-    ddrescue copied before it is a read of its own), so a failed read reaches its first sector only."""
-    end = lba + count if ok else lba + 1
-    return failing[bisect.bisect_left(failing, lba):bisect.bisect_left(failing, end)]
+    no further, and a DVD or BD drive decodes whole ECC blocks of `unit` sectors, so it reaches every
+    sector of each block it read in. parse_ddrescue_log starts each failed read at the sector the
+    test map has bad (what ddrescue copied before it is a read of its own), so a failed read
+    reaches its first sector's block only."""
+    last = lba + count - 1 if ok else lba
+    start, end = lba - lba % unit, last - last % unit + unit
+    return failing[bisect.bisect_left(failing, start):bisect.bisect_left(failing, end)]
 
 
 def write_map_after(mapfile: Path, p: Pattern, reads, resume=("?", 1, 0)) -> None:

@@ -433,6 +433,28 @@ def test_a_flaky_sector_counts_an_attempt_only_from_the_reads_that_reach_it(make
     ok(drive.execute(bytes.fromhex("28 00 00 00 00 28 00 00 01 00"), data_in_length=2048))
 
 
+@pytest.mark.parametrize("profile, unit", [("dvd-rom", 16), ("bd-rom", 32)])
+def test_a_dvd_or_bd_read_reaches_every_flaky_sector_of_the_ecc_blocks_it_reached(make, profile, unit):
+    # the drive decodes whole ECC blocks (DVD 16 sectors, BD 32): a READ that fails at a block's
+    # first flaky sector has read the rest of the block too, one of a single sector its whole block;
+    # the block after the failing one is not reached
+    drive = make(f'[[damage]]\nlbas = "{unit}-{2 * unit}"\nkind = "flaky"\nfailures = 2\n'
+                 f'[[damage]]\nlbas = "{3 * unit}-{4 * unit - 1}"\nkind = "flaky"\nfailures = 1\n',
+                 disc=f'[disc]\nprofile = "{profile}"\nsectors = 1000\n')
+
+    def read10(lba, count):
+        return bytes.fromhex("28 00") + lba.to_bytes(4, "big") + b"\0" + count.to_bytes(2, "big") + b"\0"
+
+    for _ in range(2):           # block 1 and the first sector of block 2: fails at the block's first
+        assert information(drive.execute(read10(unit, unit + 1), data_in_length=(unit + 1) * 2048)) == unit
+    # every sector of block 1 has failed twice; block 2's first was never reached
+    assert information(drive.execute(read10(unit, unit + 1), data_in_length=(unit + 1) * 2048)) == 2 * unit
+    assert information(drive.execute(read10(2 * unit, 1), data_in_length=2048)) == 2 * unit
+    ok(drive.execute(read10(2 * unit, 1), data_in_length=2048))
+    assert information(drive.execute(read10(3 * unit, 1), data_in_length=2048)) == 3 * unit
+    ok(drive.execute(read10(3 * unit + 5, 1), data_in_length=2048))     # its block was read with LBA 3u
+
+
 def test_the_first_failing_sector_gives_the_sense(make):
     drive = make('[[damage]]\nlbas = "40"\nkind = "flaky"\nsense = "03/02/00"\n'
                  '[[damage]]\nlbas = "42"\nkind = "unreadable"\n')

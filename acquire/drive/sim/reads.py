@@ -24,6 +24,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from ..profiles import ECC_SECTORS
 from . import audio
 from .codes import (CDB_LENGTH, ILLEGAL_MODE_FOR_THIS_TRACK, INVALID_FIELD_IN_CDB, LBA_OUT_OF_RANGE, READ_10,
                     READ_12, SECTOR_BYTES, Check, bcd, msf)
@@ -182,7 +183,9 @@ def touch_damage(state: DriveState, lba: int, count: int
     """(slow delay, (first failing LBA, sense) or None, unstable spans) of a READ that reaches the
     medium. The drive reads in LBA order and ends the command at the first sector it cannot read
     (its LBA in the sense INFORMATION field, SPC-4), so a flaky sector counts an attempt only when
-    the READ reaches it: on or before that first failing sector, never after."""
+    the READ reaches it: on or before that first failing sector, never after; and a DVD or BD
+    drive decodes whole ECC blocks (16 sectors, ECMA-267 §18; 32, a BD cluster), so every flaky
+    sector of a block the READ reached counts one, also those outside the sectors it asked for."""
     delay_s = 0.0
     failing: tuple[int, tuple[int, int, int]] | None = None
     unstable: list[tuple[int, int]] = []
@@ -204,9 +207,13 @@ def touch_damage(state: DriveState, lba: int, count: int
             if state.flaky_attempts.get(sector, 0) < damage.failures:
                 failing = (sector, damage.sense)
                 break
-    for first, last, damage in flaky:       # an attempt on each one the READ reached
-        for sector in range(first, last + 1 if failing is None else min(last, failing[0]) + 1):
-            state.flaky_attempts[sector] = state.flaky_attempts.get(sector, 0) + 1
+    unit = ECC_SECTORS.get(state.family, 1)
+    last_reached = lba + count - 1 if failing is None else failing[0]
+    start, end = lba - lba % unit, min(state.end, last_reached - last_reached % unit + unit)
+    for first, last, damage in state.damage.touched(start, end - start):   # an attempt on each one reached
+        if damage.kind == "flaky" and not too_fast(state, damage):
+            for sector in range(first, last + 1):
+                state.flaky_attempts[sector] = state.flaky_attempts.get(sector, 0) + 1
     return delay_s, failing, unstable
 
 
