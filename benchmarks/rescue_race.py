@@ -40,12 +40,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from acquire.drive.profiles import ECC_SECTORS  # noqa: E402
+from acquire.drive.sim.reads import block_span  # noqa: E402
 from acquire.rescue.geometry import Geometry  # noqa: E402
 
 SECTOR = 2048
 RATE_1X = {"cd": 153_600, "dvd": 1_385_000, "bd": 4_495_500}
 SPEED_X = {"cd": 24, "dvd": 8, "bd": 6}
-ECC = {"cd": 1, "dvd": 16, "bd": 32}
 PROFILE = {"cd": "cd-rom", "dvd": "dvd-rom", "bd": "bd-rom"}
 FULL = {"cd": 359_844, "dvd": 2_295_104, "bd": 12_219_392}
 LINEAR_UP_TO = 150_000               # acquire's linear engine is run where it costs minutes, not hours of wall
@@ -98,7 +99,7 @@ def ring(geom: Geometry, sectors: int, r_from: float, wobble: float, rng: random
 
 def ecc_blocks(bad: set[int], family: str, sectors: int) -> set[int]:
     """A DVD or BD loses whole error-correction blocks."""
-    unit = ECC[family]
+    unit = ECC_SECTORS[family]
     if unit == 1:
         return bad
     return {b for lba in {x - x % unit for x in bad} for b in range(lba, min(lba + unit, sectors))}
@@ -336,7 +337,7 @@ def ddrescue_reads(p: Pattern, work: Path, retries: int = 1) -> list[tuple[int, 
         cut = None
         seen: dict[int, int] = {}
         for i, (lba, count, ok) in enumerate(stage_reads):
-            hit = _reached(failing, lba, count, ok, ECC[p.family])
+            hit = _reached(failing, lba, count, ok, ECC_SECTORS[p.family])
             if any(seen.get(f, attempts[f]) >= p.flaky[f] for f in hit):
                 cut = i
                 break
@@ -349,7 +350,7 @@ def ddrescue_reads(p: Pattern, work: Path, retries: int = 1) -> list[tuple[int, 
             cut -= 1
         reads += stage_reads[:cut]
         for lba, count, ok in stage_reads[:cut]:
-            for f in _reached(failing, lba, count, ok, ECC[p.family]):
+            for f in _reached(failing, lba, count, ok, ECC_SECTORS[p.family]):
                 attempts[f] += 1
         # restart from the map as it was before read `cut`: rebuild it from the reads so far
         write_map_after(mapfile, p, reads, phases[cut][:3])
@@ -369,8 +370,7 @@ def _reached(failing: list[int], lba: int, count: int, ok: bool, unit: int = 1) 
     sector of each block it read in. parse_ddrescue_log starts each failed read at the sector the
     test map has bad (what ddrescue copied before it is a read of its own), so a failed read
     reaches its first sector's block only."""
-    last = lba + count - 1 if ok else lba
-    start, end = lba - lba % unit, last - last % unit + unit
+    start, end = block_span(lba, lba + count - 1 if ok else lba, unit)
     return failing[bisect.bisect_left(failing, start):bisect.bisect_left(failing, end)]
 
 

@@ -207,14 +207,20 @@ def touch_damage(state: DriveState, lba: int, count: int
             if state.flaky_attempts.get(sector, 0) < damage.failures:
                 failing = (sector, damage.sense)
                 break
-    unit = ECC_SECTORS.get(state.family, 1)
     last_reached = lba + count - 1 if failing is None else failing[0]
-    start, end = lba - lba % unit, min(state.end, last_reached - last_reached % unit + unit)
+    start, end = block_span(lba, last_reached, ECC_SECTORS.get(state.family, 1))
+    end = min(state.end, end)
     for first, last, damage in state.damage.touched(start, end - start):   # an attempt on each one reached
         if damage.kind == "flaky" and not too_fast(state, damage):
             for sector in range(first, last + 1):
                 state.flaky_attempts[sector] = state.flaky_attempts.get(sector, 0) + 1
     return delay_s, failing, unstable
+
+
+def block_span(first: int, last: int, unit: int) -> tuple[int, int]:
+    """[start, end) of the whole ECC blocks of `unit` sectors that hold LBAs first..last: what a
+    DVD or BD drive decodes to read them (unit 1: a CD, the sectors themselves)."""
+    return first - first % unit, last - last % unit + unit
 
 
 def too_fast(state: DriveState, damage) -> bool:
