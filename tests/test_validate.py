@@ -4,6 +4,7 @@ The boot and mount checks (QEMU) are in tests/e2e/test_validate_in_qemu.py; here
 shown skipped with the way to install QEMU. Each disc is made by xorriso and imaged through the
 simulated drive, so the record is a real acquisition's.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -207,6 +208,14 @@ def test_the_mount_parser_reads_the_guests_lines():
     assert entries["/data.bin"].mtime == 1796231655 and entries["/sub"].is_dir
     assert report.failures == {"udf": "wrong fs type"} and report.damaged == {}
     assert entries["/data.bin"].sha256 == "eb42912c8547d788c6efa0ac6169f9cbbdd7f2c17c51606a773613139172571b"
+
+
+def test_a_name_that_is_no_utf8_is_checked_as_sent_and_listed_as_text():
+    # run_guest decodes the report with surrogateescape, so that the MD5 is over the bytes sent
+    body = b"E|regular file|5|1796231655|./caf\xe9.txt\n"
+    end = b"VALIDATE-MOUNT-END iso9660 1 " + hashlib.md5(body).hexdigest().encode() + b"\n"
+    report = mount.parse((b"VALIDATE-MOUNT-BEGIN iso9660\n" + body + end).decode(errors="surrogateescape"))
+    assert report.damaged == {} and list(report.listings["iso9660"].entries) == ["/caf\ufffd.txt"]
 
 
 @pytest.mark.parametrize("serial, how", [

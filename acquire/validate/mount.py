@@ -146,7 +146,9 @@ def parse(serial: str) -> Report:
         else:
             body = "".join(f"{x}\n" for x in lines).encode(errors="surrogateescape")
             if rest[:2] == [str(len(lines)), hashlib.md5(body).hexdigest()]:
-                listings[fs] = _listing(fs, lines)
+                # checked as sent; kept as text (a name that is no UTF-8 gets U+FFFD, as a reader's would)
+                listings[fs] = _listing(fs, [x.encode(errors="surrogateescape").decode(errors="replace")
+                                             for x in lines])
                 damaged.pop(fs, None)
             else:
                 damaged[fs] = (f"{len(lines)} lines came where the guest sent {rest[0] if rest else '?'}"
@@ -248,9 +250,7 @@ def check_mount(image: Path, analysis: Analysis, *, cache: Path = guest.DEFAULT_
         return Check("mount", "skipped", True, "no file system the kernel mounts (ISO 9660, UDF, HFS+) was found", {})
     if qemu.qemu_path() is None:
         return Check("mount", "skipped", True, f"{qemu.QEMU} is not installed (apt-get install qemu-system-x86)", {})
-    runs = 0
-    while True:               # a report damaged on its way is the transport's fault: the guest runs once more
-        runs += 1
+    for runs in (1, 2):       # a report damaged on its way is the transport's fault: the guest runs once more
         try:
             out = run_guest(image, mounts, cache)
         except guest.GuestUnavailable as exc:
@@ -258,8 +258,7 @@ def check_mount(image: Path, analysis: Analysis, *, cache: Path = guest.DEFAULT_
         except subprocess.TimeoutExpired:
             return Check("mount", "fail", False, f"the guest did not finish within {TIMEOUT_S} s", {})
         report = parse(out.report)
-        whole = all(fs in report.listings or fs in report.failures for fs, _ in mounts)
-        if whole or runs == 2:
+        if all(fs in report.listings or fs in report.failures for fs, _ in mounts):
             break
     listings, failures = report.listings, report.failures
     all_views = views(analysis)
