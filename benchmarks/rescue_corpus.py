@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -157,6 +158,29 @@ def summarize(rows: list[dict], delay: float) -> list[str]:
     return out
 
 
+def overall(rows: list[dict], delay: float) -> list[str]:
+    """The goals' figures over every case at 99.9 %: geometric mean, cases above 1.0 and 1.1, the
+    worst case, rows whose worst is at most 1.0, rows whose median is over 5 % above linear's."""
+    key = f"{delay:g}s"
+    ratios = [(_ratio(r[key]["adaptive"]["t"][1], r[key]["ddrescue"]["t"][1]), r) for r in rows]
+    finite = [x for x, _ in ratios if 0 < x < float("inf")]
+    worst, w = max(ratios, key=lambda xr: xr[0])
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["family"], r["kind"]), []).append(r)
+    ok_rows = sum(max(_ratio(r[key]["adaptive"]["t"][1], r[key]["ddrescue"]["t"][1]) for r in rs) <= 1.0
+                  for rs in groups.values())
+    behind = [f"{f}/{k}" for (f, k), rs in sorted(groups.items())
+              if statistics.median(_ratio(r[key]["adaptive"]["t"][1], r[key]["ddrescue"]["t"][1]) for r in rs)
+              > 1.05 * statistics.median(_ratio(r[key]["linear"]["t"][1], r[key]["ddrescue"]["t"][1]) for r in rs)]
+    gmean = math.exp(sum(map(math.log, finite)) / len(finite)) if finite else float("nan")
+    return [f"{len(rows)} cases at {delay:g} s: geometric mean of the 99.9 % ratios {gmean:.3f} "
+            f"({len(rows) - len(finite)} never or zero left out); above 1.0: {sum(x > 1.0 for x, _ in ratios)}; "
+            f"above 1.1: {sum(x > 1.1 for x, _ in ratios)}; worst {_f(worst)} ({w['family']} {w['kind']} seed "
+            f"{w['seed']}); rows with worst <= 1.0: {ok_rows} of {len(groups)}; rows whose median is over 5 % "
+            f"above linear's: {len(behind)}{' (' + ', '.join(behind) + ')' if behind else ''}"]
+
+
 def markdown(rows: list[dict], delay: float) -> list[str]:
     """summarize() as a Markdown table."""
     lines = summarize(rows, delay)
@@ -195,7 +219,8 @@ def main() -> None:
         rows = list(cases.values())
         print(f"{len(rows)} cases")
         for delay in DELAYS:
-            print("\n".join((markdown if args.markdown else summarize)(rows, delay)) + "\n")
+            print("\n".join((markdown if args.markdown else summarize)(rows, delay) + [""] + overall(rows, delay))
+                  + "\n")
         return
     todo = []                      # seed by seed, so that a run cut short has every kind on as many seeds
     for s in range(args.first_seed, args.first_seed + args.seeds):
@@ -218,7 +243,7 @@ def main() -> None:
           f"{', '.join(f'{k} {v:,}' for k, v in (corpus.FULL if args.full else SCALED).items())} sectors), "
           f"wall {time.monotonic() - t0:.0f} s on {args.jobs} worker(s)")
     for delay in DELAYS:
-        print("\n".join(summarize(rows, delay)))
+        print("\n".join(summarize(rows, delay) + overall(rows, delay)))
 
 
 if __name__ == "__main__":
