@@ -284,6 +284,24 @@ def test_scrape_1_stops_when_its_unexplained_failures_do_not_read_and_goes_on_wh
     assert len(read_in_scrape_1 & set(flaky)) > 16
 
 
+def test_scrape_1_passes_over_the_inside_of_runs_of_failures_to_the_lone_ones_beyond(tmp_path):
+    # runs of 8 failed sectors along the track (a ring's arcs, a band), then lone marginal specks
+    # (each reads on its fourth read). The radial model explains neither, and scrape 1 used to spend
+    # its chunk inside the first runs (2000-2005, 2500-2505, ...) and stop before the specks; a
+    # failure between failures that a read went on through is a band's and is left to the yield
+    # order (the last speck then read after 203 failed reads, not 244)
+    runs = [(s, s + 7) for s in range(2000, 9000, 500)]
+    specks = [10_000 + 450 * i for i in range(20)]
+    damage = ([{"lbas": ",".join(f"{a}-{b}" for a, b in runs), "kind": "unreadable"}]
+              + [{"lbas": str(x), "kind": "flaky", "failures": 3} for x in specks])
+    smap, reads, _ = run_engine(tmp_path, 20_000, damage, retries=1)
+    assert bad_set(smap) == {x for a, b in runs for x in range(a, b + 1)}
+    assert len(_recovered_at(reads, set(specks))) == len(specks)
+    scrape_1 = [r[1] for r in reads if r[0] == "scrape" and "does not explain" in r[4]]
+    assert not {x for a, b in runs for x in range(a + 1, b)} & set(scrape_1)
+    assert len(set(scrape_1) & set(specks)) >= 16
+
+
 @pytest.mark.parametrize("lba", [0, 1999])
 @pytest.mark.parametrize("failures", [1, 2, 3])
 def test_a_flaky_first_or_last_sector_is_recovered_in_its_retries(tmp_path, lba, failures):

@@ -14,6 +14,7 @@ FAILED_STATES = (State.NON_TRIMMED, State.NON_SCRAPED, State.BAD)
 OWED_ALONE = (State.UNTRIED, State.NON_TRIMMED, State.NON_SCRAPED)     # a read alone still owed
 BOTH_SIDES = (-1, 1)
 SECTOR_BYTES = 2048
+BAND_RUN = 3                 # failed sectors in a row along the track: a band, not a scratch's crossing
 
 
 def _likely(counts: tuple[int, int]) -> bool:
@@ -147,7 +148,7 @@ class SettleMixin:
         while (run := self.smap.next_run_of(*states, at=pos)) is not None:
             pos = run.end
             for lba in range(run.start, run.end):
-                if partial_only and not self._unexplained(lba):
+                if partial_only and (not self._unexplained(lba) or self.unit == 1 and self._in_a_band(lba)):
                     continue
                 if partial_only and self.unit == 1 and reads >= CHUNK and not _likely((good, reads)):
                     # "unexplained" is a guess about flakiness that this disc's reads have not borne
@@ -165,6 +166,26 @@ class SettleMixin:
         if self.unit > 1:
             return any(r.state == State.FINISHED for r in self.smap.runs(u, min(u + self.unit, self.smap.sectors)))
         return self.model.bad_samples(lba, 1, BOTH_SIDES)[0] == 0
+
+    def _in_a_band(self, lba: int) -> bool:
+        """Does the failure lie in a run of BAND_RUN or more failed sectors along the track that a
+        failed read went on through (a neighbour it touched failed too)? That is damage that goes
+        on along the track, a ring's or a band's, whose sectors seldom read on a second try; a
+        scratch crosses a CD's track in one to three sectors. A radial model does not explain a
+        ring, so without this scrape 1 spent its reads on one (the corpus's CD rings)."""
+        smap = self.smap
+
+        def failed(x: int) -> bool:
+            return 0 <= x < smap.sectors and smap.state_at(x) in FAILED_STATES
+
+        if not any(failed(x) and x in self._touched for x in (lba - 1, lba + 1)):
+            return False
+        run = 1
+        for step in BOTH_SIDES:
+            x = lba + step
+            while run < BAND_RUN and failed(x):
+                run, x = run + 1, x + step
+        return run >= BAND_RUN
 
     def _edges(self) -> set[int]:
         """The bad sectors with a finished neighbour: the edges of the damage, likeliest flaky."""
