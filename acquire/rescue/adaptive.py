@@ -19,7 +19,9 @@ order of work is by expected sectors recovered per second of drive time:
              before the probably bad ones.
 4. scrape 1  failures the model does not explain (nothing failed at their angle on the turns
              around; on a DVD or BD, an ECC unit that also holds good sectors, where real damage
-             takes the whole unit) are read alone once: likely flaky, and cheap to settle.
+             takes the whole unit) are read alone once: likely flaky, and cheap to settle. Sector
+             by sector, not those in a run of failures along the track that a failed read went
+             on through (a ring's, a band's: unexplained by a radial model, and seldom read).
 5. probe     every unit still untried is read once as a whole (one failed read per ECC block;
              on a CD the untried arc, going on after the sector that failed). Where the harvest
              read around single predicted-bad sectors (one or two a turn on a CD), one read goes
